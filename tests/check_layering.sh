@@ -1,0 +1,20 @@
+#!/bin/sh
+# Fails when a layer includes what STYLE.md R1 forbids: libwebsockets
+# outside server/ (and tools that are lws clients), LMDB outside store/.
+root=${1:-.}
+status=0
+for d in protocol store; do
+	if grep -rnE 'libwebsockets\.h|lws_[a-z_]+\(' "$root/$d"; then
+		echo "layering: $d/ must not use libwebsockets" >&2
+		status=1
+	fi
+done
+if grep -rnE 'lmdb\.h|mdb_[a-z_]+\(' "$root/protocol"; then
+	echo "layering: protocol/ must not use LMDB" >&2
+	status=1
+fi
+if grep -rnE 'gettimeofday|clock_gettime|time\(NULL\)|getrandom|[^_]rand\(' "$root/protocol"; then
+	echo "layering: protocol/ must stay pure (no clock, no randomness)" >&2
+	status=1
+fi
+exit $status
