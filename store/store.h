@@ -43,7 +43,9 @@ struct store_opts {
 /*
  * Opens (creating if needed) the store in opts->dir. Returns STORE_OK and
  * *out (owned; close with store_close), or an error with *out NULL:
- * STORE_ELOCKED, STORE_EVERSION, STORE_EIO, STORE_ENOMEM.
+ * STORE_ELOCKED, STORE_EVERSION, STORE_EIO, STORE_ENOMEM (also
+ * STORE_EINVAL for a NULL or empty dir, STORE_ECORRUPT for unreadable
+ * meta data).
  */
 int store_open(const struct store_opts *opts, struct store **out);
 
@@ -71,7 +73,11 @@ struct store_op {
  * Writes all ops and the new last sequence number `seq` in one
  * transaction (group commit): either all of it is durable when this
  * returns STORE_OK, or none of it is written. When the map is full it is
- * grown (doubling, up to map_size_max) and the transaction retried once.
+ * grown (doubling, up to map_size_max) and the transaction retried after
+ * each growth. A batch that only deletes or trims may grow the map a
+ * small reserve past map_size_max (1/16 of it, at least 128 KiB), so a
+ * store at its limit can still shed data. `seq` lower than store_seq()
+ * is STORE_EINVAL, as is a malformed op (nothing is written).
  * Errors: STORE_EFULL (map at its limit or disk full), STORE_EIO,
  * STORE_ENOMEM, STORE_EINVAL.
  */

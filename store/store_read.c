@@ -1,0 +1,166 @@
+/*
+ * store_read.c - reading races and the delta log back.
+ *
+ * Every read is one short read-only transaction, ended before returning.
+ * LMDB values point into the map and die with the transaction (R6), so
+ * records are decoded into owned races while it is open, and deltas are
+ * handed to the callback only for the duration of the call.
+ *
+ * Callbacks run inside the read transaction: they must not call back
+ * into the store (a commit could resize the map under the open reader).
+ * Never includes libwebsockets; never logs. Thread: the service thread.
+ */
+#include <string.h>
+
+#include "json.h"
+#include "store_priv.h"
+
+/*
+ * Decodes one stored record into an owned race and checks that it is
+ * stored under its own id. Returns STORE_OK, STORE_ECORRUPT or
+ * STORE_ENOMEM; *out is NULL on failure.
+ */
+static int decode_record(const MDB_val *k, const MDB_val *v,
+			 struct proto_race **out)
+{
+	struct proto_race *r = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = proto_record_decode(v->mv_data, v->mv_size, &r);
+	if (rc == PROTO_ENOMEM)
+		return STORE_ENOMEM;
+	if (rc != PROTO_OK || !r)
+		return STORE_ECORRUPT;
+	if (!r->id || strlen(r->id) != k->mv_size ||
+	    memcmp(r->id, k->mv_data, k->mv_size) != 0) {
+		proto_race_free(r);
+		return STORE_ECORRUPT;
+	}
+	*out = r;
+	return STORE_OK;
+}
+
+int store_load_races(struct store *st,
+		     int (*cb)(void *ctx, struct proto_race *race), void *ctx)
+{
+	struct proto_race *race;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc, ret = STORE_OK;
+
+	if (!st || !cb)
+		return STORE_EINVAL;
+	rc = store__txn_begin(st, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return store__err(rc);
+	rc = mdb_cursor_open(txn, st->races, &cur);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return store__err(rc);
+	}
+	/* MDB_NEXT on a fresh cursor starts at the first key (id order). */
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		ret = decode_record(&k, &v, &race);
+		if (ret != STORE_OK)
+			break;
+		ret = cb(ctx, race);
+		if (ret != 0)
+			break;
+	}
+	if (ret == STORE_OK && rc != MDB_NOTFOUND)
+		ret = store__err(rc);
+	/* A read cursor is not freed with its transaction: close it first. */
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return ret;
+}
+
+int store_get_race(struct store *st, const char *id, struct proto_race **out)
+{
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!st || !id || !id[0] || !out)
+		return STORE_EINVAL;
+	rc = store__txn_begin(st, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return store__err(rc);
+	k.mv_data = (void *)id;
+	k.mv_size = strlen(id);
+	rc = mdb_get(txn, st->races, &k, &v);
+	if (rc == 0)
+		rc = decode_record(&k, &v, out);
+	else
+		rc = store__err(rc);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int store_deltas_since(struct store *st, uint64_t since, uint64_t *first,
+		       int (*cb)(void *ctx, uint64_t seq, const char *data,
+				 size_t len),
+		       void *ctx)
+{
+	unsigned char key[8];
+	uint64_t lowest = 0;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc, ret = STORE_OK, stopped = 0;
+
+	if (!st || !cb)
+		return STORE_EINVAL;
+	rc = store__txn_begin(st, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return store__err(rc);
+	rc = mdb_cursor_open(txn, st->deltas, &cur);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return store__err(rc);
+	}
+
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	if (rc == 0 && k.mv_size != 8) {
+		ret = STORE_ECORRUPT;
+		goto out;
+	}
+	if (rc == 0)
+		lowest = store__be64_get(k.mv_data);
+	else if (rc != MDB_NOTFOUND)
+		goto out;
+	if (rc == MDB_NOTFOUND || since == UINT64_MAX) {
+		rc = MDB_NOTFOUND; /* nothing can follow `since` */
+		goto out;
+	}
+
+	store__be64_put(key, since + 1);
+	k.mv_data = key;
+	k.mv_size = sizeof key;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8) {
+			ret = STORE_ECORRUPT;
+			goto out;
+		}
+		ret = cb(ctx, store__be64_get(k.mv_data), v.mv_data,
+			 v.mv_size);
+		if (ret != 0) {
+			stopped = 1;
+			goto out;
+		}
+	}
+out:
+	if (ret == STORE_OK && rc != 0 && rc != MDB_NOTFOUND)
+		ret = store__err(rc);
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	/* *first is set only when the walk was not cut short by an error. */
+	if (first && (ret == STORE_OK || stopped))
+		*first = lowest;
+	return ret;
+}
