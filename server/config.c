@@ -1,0 +1,253 @@
+/*
+ * config.c - command-line and environment configuration.
+ *
+ * Every setting has a default, an environment variable where the existing
+ * Raceboard deployment defines one, and a flag. Values are validated here
+ * so the rest of the server can trust them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef RACEBOARD_VERSION
+#define RACEBOARD_VERSION "dev"
+#endif
+#ifndef RACEBOARD_DEFAULT_WEB_ROOT
+#define RACEBOARD_DEFAULT_WEB_ROOT "web-demo"
+#endif
+
+static const char *const level_names[] = {"error", "warn", "notice", "info",
+					  "debug"};
+
+static const char usage[] =
+	"Usage: raceboard-server [OPTIONS]\n"
+	"\n"
+	"Tracks long-running tasks (races) and streams their progress to live\n"
+	"dashboards. REST and WebSocket share one port; the page is served at /.\n"
+	"\n"
+	"Options (environment variable in brackets):\n"
+	"  -b, --bind ADDR         listen address [RACEBOARD_SERVER__BIND]\n"
+	"                          (default 127.0.0.1)\n"
+	"  -p, --port PORT         listen port, 0 for any free port\n"
+	"                          [RACEBOARD_SERVER__HTTP_PORT] (default 7777)\n"
+	"  -d, --data-dir DIR      LMDB data directory\n"
+	"                          [RACEBOARD_PERSISTENCE__PATH] (default ./raceboard-data)\n"
+	"  -l, --log-level LEVEL   error, warn, notice, info or debug\n"
+	"                          [RACEBOARD_LOGGING__LEVEL] (default notice)\n"
+	"      --web-root DIR      static files for / (default: the source tree's web-demo)\n"
+	"      --max-body BYTES    largest request body accepted (default 65536)\n"
+	"      --max-races N       races kept at once (default 100000)\n"
+	"      --finished-ttl SEC  how long finished races stay listed (default 86400)\n"
+	"      --max-store-mb MB   largest the LMDB map may grow (default 1024)\n"
+	"      --delta-log N       deltas kept for resuming clients (default 10000)\n"
+	"      --port-file FILE    write the bound port to FILE once listening\n"
+	"      --no-sync           do not fsync at commit: survives a crash of the\n"
+	"                          server, not of the machine (benchmarks, tests)\n"
+	"  -h, --help              show this help and exit\n"
+	"  -V, --version           show the version and exit\n";
+
+void srv_cfg_defaults(struct srv_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	strcpy(cfg->bind, "127.0.0.1");
+	cfg->port = 7777;
+	strcpy(cfg->data_dir, "./raceboard-data");
+	snprintf(cfg->web_root, sizeof(cfg->web_root), "%s",
+		 RACEBOARD_DEFAULT_WEB_ROOT);
+	cfg->log_level = 2;
+	cfg->max_body = 64 * 1024;
+	cfg->max_races = 100000;
+	cfg->finished_ttl_sec = 86400;
+	cfg->map_size_max = (size_t)1024 * 1024 * 1024;
+	cfg->delta_log_max = 10000;
+}
+
+/* Parses a whole decimal number within [min, max]; 0 on success. */
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n == 0 || n >= cap)
+		return -1;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+static int parse_level(const char *s, int *out)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (!strcmp(s, level_names[i])) {
+			*out = (int)i;
+			return 0;
+		}
+	return -1;
+}
+
+enum {
+	OPT_WEB_ROOT = 1000, OPT_MAX_BODY, OPT_MAX_RACES, OPT_FINISHED_TTL,
+	OPT_MAX_STORE_MB, OPT_PORT_FILE, OPT_NO_SYNC, OPT_DELTA_LOG,
+};
+
+/*
+ * Applies one named setting. `name` is the flag's long name, used in the
+ * error message. Returns 0, or -1 after printing why to `err`.
+ */
+static int apply(struct srv_cfg *cfg, int opt, const char *name,
+		 const char *val, FILE *err)
+{
+	uint64_t v = 0;
+	int rc = 0;
+
+	switch (opt) {
+	case 'b':
+		rc = copy_str(cfg->bind, sizeof(cfg->bind), val);
+		break;
+	case 'p':
+		rc = parse_u64(val, 0, 65535, &v);
+		cfg->port = (int)v;
+		break;
+	case 'd':
+		rc = copy_str(cfg->data_dir, sizeof(cfg->data_dir), val);
+		break;
+	case 'l':
+		rc = parse_level(val, &cfg->log_level);
+		break;
+	case OPT_WEB_ROOT:
+		rc = copy_str(cfg->web_root, sizeof(cfg->web_root), val);
+		break;
+	case OPT_PORT_FILE:
+		rc = copy_str(cfg->port_file, sizeof(cfg->port_file), val);
+		break;
+	case OPT_MAX_BODY:
+		rc = parse_u64(val, 256, 64 * 1024 * 1024, &v);
+		cfg->max_body = (size_t)v;
+		break;
+	case OPT_MAX_RACES:
+		rc = parse_u64(val, 1, 100000000, &v);
+		cfg->max_races = v;
+		break;
+	case OPT_FINISHED_TTL:
+		rc = parse_u64(val, 0, 10ULL * 365 * 86400, &v);
+		cfg->finished_ttl_sec = (int64_t)v;
+		break;
+	case OPT_MAX_STORE_MB:
+		rc = parse_u64(val, 1, 1024 * 1024, &v);
+		cfg->map_size_max = (size_t)v * 1024 * 1024;
+		break;
+	case OPT_DELTA_LOG:
+		rc = parse_u64(val, 1, 100000000, &v);
+		cfg->delta_log_max = v;
+		break;
+	default:
+		rc = -1;
+	}
+	if (rc)
+		fprintf(err, "raceboard-server: invalid value for %s: '%s'\n",
+			name, val);
+	return rc;
+}
+
+static const struct {
+	const char *env;
+	int opt;
+	const char *name;
+} env_map[] = {
+	{"RACEBOARD_SERVER__BIND", 'b', "RACEBOARD_SERVER__BIND"},
+	{"RACEBOARD_SERVER__HTTP_PORT", 'p', "RACEBOARD_SERVER__HTTP_PORT"},
+	{"RACEBOARD_PERSISTENCE__PATH", 'd', "RACEBOARD_PERSISTENCE__PATH"},
+	{"RACEBOARD_LOGGING__LEVEL", 'l', "RACEBOARD_LOGGING__LEVEL"},
+};
+
+/* The long name of a flag, for messages ("port" for 'p'). */
+static const char *flag_name(const struct option *opts, int opt)
+{
+	for (; opts->name; opts++)
+		if (opts->val == opt)
+			return opts->name;
+	return "option";
+}
+
+int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
+		  char *(*getenv_fn)(const char *), FILE *out, FILE *err)
+{
+	static const struct option longopts[] = {
+		{"bind", required_argument, NULL, 'b'},
+		{"port", required_argument, NULL, 'p'},
+		{"data-dir", required_argument, NULL, 'd'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"web-root", required_argument, NULL, OPT_WEB_ROOT},
+		{"max-body", required_argument, NULL, OPT_MAX_BODY},
+		{"max-races", required_argument, NULL, OPT_MAX_RACES},
+		{"finished-ttl", required_argument, NULL, OPT_FINISHED_TTL},
+		{"max-store-mb", required_argument, NULL, OPT_MAX_STORE_MB},
+		{"delta-log", required_argument, NULL, OPT_DELTA_LOG},
+		{"port-file", required_argument, NULL, OPT_PORT_FILE},
+		{"no-sync", no_argument, NULL, OPT_NO_SYNC},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int opt, idx;
+
+	for (size_t i = 0; i < sizeof(env_map) / sizeof(env_map[0]); i++) {
+		const char *v = getenv_fn(env_map[i].env);
+
+		if (v && *v &&
+		    apply(cfg, env_map[i].opt, env_map[i].name, v, err))
+			return SRV_CFG_ERROR;
+	}
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":b:p:d:l:hV", longopts,
+				  &idx)) != -1) {
+		switch (opt) {
+		case 'h':
+			fputs(usage, out);
+			return SRV_CFG_EXIT_OK;
+		case 'V':
+			fprintf(out, "raceboard-server %s\n", RACEBOARD_VERSION);
+			return SRV_CFG_EXIT_OK;
+		case OPT_NO_SYNC:
+			cfg->no_sync = 1;
+			break;
+		case ':':
+			fprintf(err, "raceboard-server: %s needs a value\n",
+				argv[optind - 1]);
+			return SRV_CFG_ERROR;
+		case '?':
+			fprintf(err, "raceboard-server: unknown option '%s' "
+				"(see --help)\n", argv[optind - 1]);
+			return SRV_CFG_ERROR;
+		default:
+			if (apply(cfg, opt, flag_name(longopts, opt), optarg,
+				  err))
+				return SRV_CFG_ERROR;
+		}
+	}
+	if (optind < argc) {
+		fprintf(err, "raceboard-server: unexpected argument '%s'\n",
+			argv[optind]);
+		return SRV_CFG_ERROR;
+	}
+	return SRV_CFG_OK;
+}

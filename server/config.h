@@ -1,0 +1,47 @@
+/*
+ * config.h - server configuration from defaults, environment and flags.
+ *
+ * Precedence: defaults < environment (RACEBOARD_*) < command-line flags.
+ * Parsing never exits the process: main() decides what to do with the
+ * result, so the parser is testable.
+ */
+#ifndef RACEBOARD_SERVER_CONFIG_H
+#define RACEBOARD_SERVER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct srv_cfg {
+	char bind[64];            /* address to listen on */
+	int port;                 /* 0: ephemeral (tests) */
+	char data_dir[1024];
+	char web_root[1024];      /* static files served at / */
+	char port_file[1024];     /* when set, the bound port is written here */
+	int log_level;            /* 0 error, 1 warn, 2 notice, 3 info, 4 debug */
+	size_t max_body;          /* bytes of one HTTP request body */
+	uint64_t max_races;       /* races kept at once */
+	int64_t finished_ttl_sec; /* finished races stay listed this long */
+	size_t map_size_max;      /* LMDB growth limit, bytes */
+	int no_sync;              /* skip fsync at commit (tests, benchmarks) */
+	uint64_t delta_log_max;   /* deltas retained for resume */
+};
+
+enum srv_cfg_result {
+	SRV_CFG_OK = 0,
+	SRV_CFG_EXIT_OK = 1,      /* --help or --version was printed */
+	SRV_CFG_ERROR = -1,       /* a message was printed to `err` */
+};
+
+/* Fills `cfg` with the built-in defaults. */
+void srv_cfg_defaults(struct srv_cfg *cfg);
+
+/*
+ * Applies the environment (read through `getenv_fn`, normally getenv) and
+ * then argv on top of *cfg. Help and version text go to `out`, problems to
+ * `err`. Returns an srv_cfg_result.
+ */
+int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
+		  char *(*getenv_fn)(const char *), FILE *out, FILE *err);
+
+#endif

@@ -1,0 +1,183 @@
+/*
+ * main.c - raceboard-server: wires configuration, the store, the core and
+ * libwebsockets together, then runs the event loop until SIGINT/SIGTERM.
+ *
+ * Only wiring lives here; the server's behaviour lives in the modules.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static const int lws_levels[] = {
+	LLL_ERR,
+	LLL_ERR | LLL_WARN,
+	LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_USER,
+	LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_USER | LLL_INFO,
+	LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_USER | LLL_INFO | LLL_DEBUG,
+};
+
+/* lws logs with its own prefix and timestamp; we add the level so log
+ * lines are greppable, and write to stderr. */
+static void log_emit(int level, const char *line)
+{
+	const char *tag = level & LLL_ERR ? "error" :
+			  level & LLL_WARN ? "warn" :
+			  level & (LLL_NOTICE | LLL_USER) ? "notice" :
+			  level & LLL_INFO ? "info" : "debug";
+
+	fprintf(stderr, "raceboard-server %s: %s", tag, line);
+}
+
+static const struct lws_protocols protocols[] = {
+	{
+		.name = "http",
+		.callback = lws_callback_http_dummy,
+	},
+	{
+		.name = "srv-http",
+		.callback = srv_http_callback,
+		.per_session_data_size = 1024 * 3,
+	},
+	{0},
+};
+
+/* Writes the bound port to a file, atomically (tests wait for it). */
+static int write_port_file(const char *path, int port)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -1;
+	f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", port);
+	if (fclose(f))
+		return -1;
+	return rename(tmp, path);
+}
+
+static void mount_api(struct lws_http_mount *m, const char *path,
+		      const struct lws_http_mount *next)
+{
+	memset(m, 0, sizeof(*m));
+	m->mount_next = next;
+	m->mountpoint = path;
+	m->mountpoint_len = (unsigned char)strlen(path);
+	m->origin = "srv-http";
+	m->origin_protocol = LWSMPRO_CALLBACK;
+}
+
+int main(int argc, char **argv)
+{
+	struct srv_cfg cfg;
+	struct srv_ctx srv = {.cfg = &cfg};
+	struct lws_context_creation_info info;
+	struct lws_http_mount mounts[5];
+	char web_root[PATH_MAX];
+	struct store_opts sopts = {0};
+	struct lws_vhost *vh;
+	int rc, err = 0, status = 1;
+
+	srv_cfg_defaults(&cfg);
+	rc = srv_cfg_parse(&cfg, argc, argv, getenv, stdout, stderr);
+	if (rc != SRV_CFG_OK)
+		return rc == SRV_CFG_EXIT_OK ? 0 : 2;
+	lws_set_log_level(lws_levels[cfg.log_level], log_emit);
+
+	if (!realpath(cfg.web_root, web_root)) {
+		lwsl_err("web root %s: %s\n", cfg.web_root, strerror(errno));
+		return 1;
+	}
+
+	sopts.dir = cfg.data_dir;
+	sopts.map_size_max = cfg.map_size_max;
+	sopts.no_sync = cfg.no_sync;
+	umask(077);
+	rc = store_open(&sopts, &srv.store);
+	if (rc) {
+		lwsl_err("cannot open the data directory %s: %s\n",
+			 cfg.data_dir, store_strerror(rc));
+		return 1;
+	}
+	srv.core = srv_core_new(srv.store, &cfg, &err);
+	if (!srv.core) {
+		lwsl_err("cannot load races from %s: %s\n", cfg.data_dir,
+			 store_strerror(err));
+		goto done;
+	}
+
+	memset(&mounts[4], 0, sizeof(mounts[4]));
+	mounts[4].mountpoint = "/";
+	mounts[4].mountpoint_len = 1;
+	mounts[4].origin = web_root;
+	mounts[4].def = "index.html";
+	mounts[4].origin_protocol = LWSMPRO_FILE;
+	mount_api(&mounts[3], "/health", &mounts[4]);
+	mount_api(&mounts[2], "/races", &mounts[3]);
+	mount_api(&mounts[1], "/race", &mounts[2]);
+	mount_api(&mounts[0], "/metrics", &mounts[1]);
+
+	memset(&info, 0, sizeof(info));
+	info.port = cfg.port; /* 0: the kernel picks a free port */
+	info.iface = cfg.bind;
+	info.protocols = protocols;
+	info.mounts = &mounts[0];
+	info.user = &srv;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 |
+		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	info.timeout_secs = 20;
+	srv.lws = lws_create_context(&info);
+	if (!srv.lws) {
+		lwsl_err("cannot create the lws context\n");
+		goto done;
+	}
+	vh = lws_get_vhost_by_name(srv.lws, "default");
+	if (!vh || lws_get_vhost_listen_port(vh) <= 0) {
+		lwsl_err("cannot listen on %s:%d\n", cfg.bind, cfg.port);
+		goto done;
+	}
+	srv_core_attach(srv.core, srv.lws);
+	if (cfg.port_file[0] &&
+	    write_port_file(cfg.port_file, lws_get_vhost_listen_port(vh))) {
+		lwsl_err("cannot write %s: %s\n", cfg.port_file,
+			 strerror(errno));
+		goto done;
+	}
+	lwsl_notice("listening on http://%s:%d/ (data in %s)\n", cfg.bind,
+		    lws_get_vhost_listen_port(vh), cfg.data_dir);
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	while (!stop_requested)
+		if (lws_service(srv.lws, 0) < 0)
+			break;
+	lwsl_notice("shutting down\n");
+	srv_core_flush(srv.core);
+	status = 0;
+done:
+	if (srv.core)
+		srv_core_detach_context(srv.core);
+	if (srv.lws)
+		lws_context_destroy(srv.lws);
+	srv_core_free(srv.core);
+	store_close(srv.store);
+	return status;
+}

@@ -1,0 +1,278 @@
+/*
+ * routes.c - the REST API: which path and method does what.
+ *
+ *   GET    /health              store and server status
+ *   GET    /races               every race, newest first (?state=, ?source=)
+ *   POST   /race                create (or update, when the id exists)
+ *   GET    /race/{id}
+ *   PATCH  /race/{id}
+ *   DELETE /race/{id}           dismiss
+ *   POST   /race/{id}/event     append an event
+ *
+ * Decoding happens here (protocol/ validates); writes go through core.c so
+ * REST and WebSocket producers share one path. No lws calls: replies go
+ * back through the requester. Service thread only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "server.h"
+#include "util.h"
+
+static void reply_json(struct srv_requester *rq, int status, json_object *o)
+{
+	struct srv_result res = {.status = status};
+
+	res.buf = o ? srv_json_encode(o, LWS_PRE, &res.len) : NULL;
+	json_object_put(o);
+	if (!res.buf) {
+		srv_reply_error(rq, 503, "out_of_memory", NULL,
+				"the server is out of memory");
+		return;
+	}
+	rq->complete(rq, &res);
+	free(res.buf);
+}
+
+static void reply_decode_error(struct srv_requester *rq,
+			       const struct proto_json_error *err)
+{
+	srv_reply_error(rq, 400, err->code ? err->code : "invalid_json",
+			err->field, err->message);
+}
+
+static void method_not_allowed(struct srv_requester *rq)
+{
+	srv_reply_error(rq, 405, "method_not_allowed", NULL,
+			"this method is not supported on this path");
+}
+
+/* Parks a read behind pending writes, so it never sees uncommitted state.
+ * Returns 1 when the read must wait. */
+static int must_wait(struct srv_ctx *srv, const struct srv_http_request *req,
+		     struct srv_requester *rq)
+{
+	if (req->resumed || !srv_core_busy(srv->core))
+		return 0;
+	srv_core_wait(srv->core, rq);
+	return 1;
+}
+
+static void get_health(struct srv_ctx *srv, struct srv_requester *rq)
+{
+	struct store_stats st = {0};
+	int writable = store_writable(srv->store);
+	json_object *o = json_object_new_object(), *s = json_object_new_object();
+
+	store_stats(srv->store, &st);
+	json_object_object_add(o, "status", json_object_new_string(
+		writable ? "ok" : "unavailable"));
+	json_object_object_add(o, "version",
+			       json_object_new_string(RACEBOARD_VERSION));
+	json_object_object_add(o, "races", json_object_new_int64(
+		(int64_t)srv_core_table(srv->core)->count));
+	json_object_object_add(o, "seq", json_object_new_int64(
+		(int64_t)srv_core_seq(srv->core)));
+	json_object_object_add(s, "path",
+			       json_object_new_string(srv->cfg->data_dir));
+	json_object_object_add(s, "writable",
+			       json_object_new_boolean(writable));
+	json_object_object_add(s, "size_bytes",
+			       json_object_new_int64((int64_t)st.file_size));
+	json_object_object_add(s, "map_size_bytes",
+			       json_object_new_int64((int64_t)st.map_size));
+	json_object_object_add(s, "map_used_bytes",
+			       json_object_new_int64((int64_t)st.map_used));
+	json_object_object_add(s, "map_max_bytes",
+			       json_object_new_int64((int64_t)st.map_size_max));
+	json_object_object_add(s, "map_usage_percent", json_object_new_double(
+		st.map_size_max ? 100.0 * (double)st.map_used /
+				  (double)st.map_size_max : 0.0));
+	json_object_object_add(s, "deltas_logged",
+			       json_object_new_int64((int64_t)st.deltas));
+	json_object_object_add(o, "store", s);
+	reply_json(rq, writable ? 200 : 503, o);
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct proto_race *x = *(const struct proto_race *const *)a;
+	const struct proto_race *y = *(const struct proto_race *const *)b;
+
+	if (x->started_at != y->started_at)
+		return x->started_at < y->started_at ? 1 : -1;
+	return strcmp(x->id, y->id);
+}
+
+static void get_races(struct srv_ctx *srv, const struct srv_http_request *req,
+		      struct srv_requester *rq)
+{
+	const struct srv_table *t = srv_core_table(srv->core);
+	struct proto_race **all;
+	enum proto_state want = PROTO_STATE_RUNNING;
+	json_object *arr;
+	int64_t now = srv_now_ms();
+	size_t n;
+
+	if (req->q_state && proto_state_parse(req->q_state, &want)) {
+		srv_reply_error(rq, 400, "invalid_value", "state",
+				"state must be one of queued, running, passed, "
+				"failed, canceled");
+		return;
+	}
+	all = malloc((t->count + 1) * sizeof(*all));
+	arr = json_object_new_array_ext((int)t->count);
+	if (!all || !arr) {
+		free(all);
+		json_object_put(arr);
+		srv_reply_error(rq, 503, "out_of_memory", NULL,
+				"the server is out of memory");
+		return;
+	}
+	n = srv_table_collect(t, all);
+	qsort(all, n, sizeof(*all), newest_first);
+	for (size_t i = 0; i < n; i++) {
+		if (req->q_state && all[i]->state != want)
+			continue;
+		if (req->q_source && strcmp(all[i]->source, req->q_source))
+			continue;
+		json_object_array_add(arr,
+				      srv_core_race_json(srv->core, all[i], now));
+	}
+	free(all);
+	reply_json(rq, 200, arr);
+}
+
+static void post_race(struct srv_ctx *srv, const struct srv_http_request *req,
+		      struct srv_requester *rq)
+{
+	struct proto_race_update u;
+	struct proto_json_error err;
+
+	if (proto_json_decode_update(req->body, req->body_len,
+				     PROTO_JSON_CREATE, &u, &err)) {
+		reply_decode_error(rq, &err);
+		return;
+	}
+	srv_core_create(srv->core, rq, &u);
+	proto_race_update_fini(&u);
+}
+
+static void patch_race(struct srv_ctx *srv, const struct srv_http_request *req,
+		       const char *id, struct srv_requester *rq)
+{
+	struct proto_race_update u;
+	struct proto_json_error err;
+
+	if (proto_json_decode_update(req->body, req->body_len,
+				     PROTO_JSON_PATCH, &u, &err)) {
+		reply_decode_error(rq, &err);
+		return;
+	}
+	srv_core_patch(srv->core, rq, id, &u);
+	proto_race_update_fini(&u);
+}
+
+static void post_event(struct srv_ctx *srv, const struct srv_http_request *req,
+		       const char *id, struct srv_requester *rq)
+{
+	struct proto_event ev;
+	struct proto_json_error err;
+
+	if (proto_json_decode_event(req->body, req->body_len, srv_now_ms(), &ev,
+				    &err)) {
+		reply_decode_error(rq, &err);
+		return;
+	}
+	srv_core_event(srv->core, rq, id, &ev);
+}
+
+static void get_race(struct srv_ctx *srv, const char *id,
+		     struct srv_requester *rq)
+{
+	const struct proto_race *race = srv_core_get(srv->core, id);
+	char msg[PROTO_ID_MAX + 32];
+
+	if (!race) {
+		snprintf(msg, sizeof(msg), "no race with id '%s'", id);
+		srv_reply_error(rq, 404, "not_found", "id", msg);
+		return;
+	}
+	reply_json(rq, 200, srv_core_race_json(srv->core, race, srv_now_ms()));
+}
+
+/* Routes /race/{id} and /race/{id}/event. `rest` follows "/race/". */
+static void race_item(struct srv_ctx *srv, const struct srv_http_request *req,
+		      const char *rest, struct srv_requester *rq)
+{
+	char id[PROTO_ID_MAX + 1];
+	const char *slash = strchr(rest, '/');
+	size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+	int is_event = slash && !strcmp(slash, "/event");
+
+	if ((slash && !is_event) || n == 0) {
+		srv_reply_error(rq, 404, "not_found", NULL, "no such path");
+		return;
+	}
+	if (n > PROTO_ID_MAX) {
+		srv_reply_error(rq, 400, "too_long", "id",
+				"id must be at most 128 characters");
+		return;
+	}
+	memcpy(id, rest, n);
+	id[n] = '\0';
+	if (!proto_id_valid(id)) {
+		srv_reply_error(rq, 400, "invalid_value", "id",
+				"id may only hold letters, digits and . _ : -");
+		return;
+	}
+	if (is_event) {
+		if (req->method == SRV_HTTP_POST)
+			post_event(srv, req, id, rq);
+		else
+			method_not_allowed(rq);
+		return;
+	}
+	switch (req->method) {
+	case SRV_HTTP_GET:
+		if (!must_wait(srv, req, rq))
+			get_race(srv, id, rq);
+		break;
+	case SRV_HTTP_PATCH:
+		patch_race(srv, req, id, rq);
+		break;
+	case SRV_HTTP_DELETE:
+		srv_core_delete(srv->core, rq, id);
+		break;
+	default:
+		method_not_allowed(rq);
+	}
+}
+
+void srv_routes_handle(struct srv_ctx *srv, const struct srv_http_request *req,
+		       struct srv_requester *rq)
+{
+	const char *p = req->path;
+
+	if (!strcmp(p, "/health") || !strcmp(p, "/health/")) {
+		if (req->method != SRV_HTTP_GET)
+			method_not_allowed(rq);
+		else if (!must_wait(srv, req, rq))
+			get_health(srv, rq);
+	} else if (!strcmp(p, "/races") || !strcmp(p, "/races/")) {
+		if (req->method != SRV_HTTP_GET)
+			method_not_allowed(rq);
+		else if (!must_wait(srv, req, rq))
+			get_races(srv, req, rq);
+	} else if (!strcmp(p, "/race") || !strcmp(p, "/race/")) {
+		if (req->method != SRV_HTTP_POST)
+			method_not_allowed(rq);
+		else
+			post_race(srv, req, rq);
+	} else if (!strncmp(p, "/race/", 6)) {
+		race_item(srv, req, p + 6, rq);
+	} else {
+		srv_reply_error(rq, 404, "not_found", NULL, "no such path");
+	}
+}

@@ -1,0 +1,63 @@
+/*
+ * server.h - the server context every lws callback reaches through
+ * lws_context_user(), and the HTTP request shape the REST routes see.
+ *
+ * main() owns one struct srv_ctx for the life of the process (STYLE R8:
+ * no mutable globals). Service thread only.
+ */
+#ifndef RACEBOARD_SERVER_SERVER_H
+#define RACEBOARD_SERVER_SERVER_H
+
+#include <libwebsockets.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "core.h"
+#include "store.h"
+
+struct srv_ctx {
+	const struct srv_cfg *cfg;
+	struct store *store;
+	struct srv_core *core;
+	struct lws_context *lws;
+};
+
+enum srv_http_method {
+	SRV_HTTP_GET,
+	SRV_HTTP_POST,
+	SRV_HTTP_PATCH,
+	SRV_HTTP_PUT,
+	SRV_HTTP_DELETE,
+	SRV_HTTP_OPTIONS,
+	SRV_HTTP_HEAD,
+	SRV_HTTP_OTHER,
+};
+
+/* One decoded HTTP request, borrowed by the route handler for the call. */
+struct srv_http_request {
+	enum srv_http_method method;
+	const char *path;        /* "/race/abc/event", without the query */
+	const char *body;        /* NULL when the request has none */
+	size_t body_len;
+	const char *q_state;     /* ?state=, or NULL */
+	const char *q_source;    /* ?source=, or NULL */
+	int resumed;             /* 1 when re-run after srv_core_wait() */
+};
+
+/*
+ * Handles a REST request: answers through rq->complete (now, or once the
+ * write is durable) or parks a read with srv_core_wait() (rq->resume then
+ * calls this again with resumed = 1).
+ */
+void srv_routes_handle(struct srv_ctx *srv, const struct srv_http_request *req,
+		       struct srv_requester *rq);
+
+/* Answers rq at once with an error body. */
+void srv_reply_error(struct srv_requester *rq, int status, const char *code,
+		     const char *field, const char *message);
+
+/* The lws protocol that serves the REST mounts (http.c). */
+int srv_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+		      void *user, void *in, size_t len);
+
+#endif

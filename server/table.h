@@ -1,0 +1,63 @@
+/*
+ * table.h - the in-memory index of live races, keyed by id.
+ *
+ * The table owns its races. It is the server's working copy of what LMDB
+ * holds: loaded at start-up, changed only by the write path (core.c).
+ * Service thread only; no locking.
+ */
+#ifndef RACEBOARD_SERVER_TABLE_H
+#define RACEBOARD_SERVER_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "race.h"
+
+struct srv_table_entry {
+	struct srv_table_entry *next;  /* hash chain */
+	uint64_t hash;
+	struct proto_race *race;       /* owned */
+	uint64_t batch_gen;            /* last write batch that touched it */
+};
+
+struct srv_table {
+	struct srv_table_entry **buckets;
+	size_t nbuckets;               /* power of two */
+	size_t count;
+};
+
+/* Initializes an empty table. Returns 0, or -1 on allocation failure. */
+int srv_table_init(struct srv_table *t);
+
+/* Frees every entry and race. */
+void srv_table_fini(struct srv_table *t);
+
+/* The entry for `id`, or NULL (borrowed). */
+struct srv_table_entry *srv_table_get(const struct srv_table *t,
+				      const char *id);
+
+/*
+ * Inserts `race` (taken on success) under its id, which must not be in
+ * the table yet. Returns the new entry, or NULL on allocation failure
+ * (the race is then still the caller's).
+ */
+struct srv_table_entry *srv_table_insert(struct srv_table *t,
+					 struct proto_race *race);
+
+/* Removes and frees the entry for `id` and its race; absent is a no-op. */
+void srv_table_remove(struct srv_table *t, const char *id);
+
+/*
+ * Replaces the race of an existing entry (taken), freeing the old one,
+ * or inserts it. Returns 0, or -1 on allocation failure (race still the
+ * caller's).
+ */
+int srv_table_replace(struct srv_table *t, struct proto_race *race);
+
+/*
+ * Fills `out` (capacity t->count) with borrowed pointers to every race.
+ * Returns how many were written.
+ */
+size_t srv_table_collect(const struct srv_table *t, struct proto_race **out);
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * server_proc.c - start, stop and kill the real server binary.
+ *
+ * The binary's path comes from RACEBOARD_SERVER_BIN (set by meson). The
+ * server writes its port to a file once it listens (--port-file); we poll
+ * for that file, then for a TCP connect.
+ */
+#include "server_proc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static int read_port(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int port = 0;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d", &port) != 1)
+		port = 0;
+	fclose(f);
+	return port;
+}
+
+static int launch(struct server_proc *s, const char *const *extra)
+{
+	const char *bin = getenv("RACEBOARD_SERVER_BIN");
+	char port_file[320];
+	const char *argv[64];
+	int n = 0;
+
+	if (!bin)
+		bin = "build/server/raceboard-server";
+	snprintf(port_file, sizeof(port_file), "%s/port", s->dir);
+	unlink(port_file);
+	argv[n++] = bin;
+	argv[n++] = "--port";
+	argv[n++] = "0";
+	argv[n++] = "--data-dir";
+	argv[n++] = s->data_dir;
+	argv[n++] = "--port-file";
+	argv[n++] = port_file;
+	argv[n++] = "--log-level";
+	argv[n++] = "warn";
+	for (; extra && *extra && n < 62; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+
+	s->pid = fork();
+	if (s->pid < 0)
+		return -1;
+	if (s->pid == 0) {
+		int fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000; i++) { /* up to 20 s under sanitizers */
+		int st;
+
+		s->port = read_port(port_file);
+		if (s->port > 0)
+			return 0;
+		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+			s->pid = 0;
+			return -1;
+		}
+		sleep_ms(20);
+	}
+	return -1;
+}
+
+int server_start(struct server_proc *s, const char *const *extra)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->dir, sizeof(s->dir), "/tmp/raceboard-test-XXXXXX");
+	if (!mkdtemp(s->dir))
+		return -1;
+	snprintf(s->data_dir, sizeof(s->data_dir), "%s/data", s->dir);
+	snprintf(s->log_path, sizeof(s->log_path), "%s/server.log", s->dir);
+	return launch(s, extra);
+}
+
+int server_restart(struct server_proc *s, const char *const *extra)
+{
+	return launch(s, extra);
+}
+
+int server_stop(struct server_proc *s)
+{
+	int st = 0;
+
+	if (s->pid <= 0)
+		return -1;
+	kill(s->pid, SIGTERM);
+	if (waitpid(s->pid, &st, 0) != s->pid)
+		return -1;
+	s->pid = 0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void server_kill(struct server_proc *s)
+{
+	if (s->pid <= 0)
+		return;
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, NULL, 0);
+	s->pid = 0;
+}
+
+void server_cleanup(struct server_proc *s)
+{
+	char cmd[400];
+
+	if (s->pid > 0)
+		server_kill(s);
+	if (s->dir[0] && !getenv("RACEBOARD_KEEP_TEST_DIRS")) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", s->dir);
+	}
+}

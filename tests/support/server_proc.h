@@ -1,0 +1,34 @@
+/*
+ * server_proc.h - runs the real raceboard-server binary for a test: a
+ * fresh data directory, an ephemeral loopback port, SIGTERM or SIGKILL.
+ */
+#ifndef RACEBOARD_TESTS_SERVER_PROC_H
+#define RACEBOARD_TESTS_SERVER_PROC_H
+
+#include <sys/types.h>
+
+struct server_proc {
+	pid_t pid;
+	int port;
+	char dir[256];        /* temp dir: data/, port, log */
+	char data_dir[300];
+	char log_path[300];
+};
+
+/* Creates the temp dir (once) and starts the server with `extra` flags
+ * (NULL-terminated, may be NULL). Returns 0 when it answers on its port. */
+int server_start(struct server_proc *s, const char *const *extra);
+
+/* Starts it again on the same data directory (after a stop or a kill). */
+int server_restart(struct server_proc *s, const char *const *extra);
+
+/* SIGTERM and wait; returns the exit status (or -1). */
+int server_stop(struct server_proc *s);
+
+/* SIGKILL and wait. */
+void server_kill(struct server_proc *s);
+
+/* Removes the temp dir. */
+void server_cleanup(struct server_proc *s);
+
+#endif

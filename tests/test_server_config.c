@@ -1,0 +1,91 @@
+/*
+ * test_server_config.c - flags and environment variables of the server.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+static const char *env_port;
+
+static char *fake_env(const char *name)
+{
+	if (!strcmp(name, "RACEBOARD_SERVER__HTTP_PORT"))
+		return (char *)env_port;
+	if (!strcmp(name, "RACEBOARD_PERSISTENCE__PATH"))
+		return "/env/data";
+	return NULL;
+}
+
+static char *no_env(const char *name)
+{
+	(void)name;
+	return NULL;
+}
+
+static int parse(struct srv_cfg *cfg, char **argv, int argc,
+		 char *(*env)(const char *))
+{
+	FILE *out = fopen("/dev/null", "w");
+	int rc;
+
+	srv_cfg_defaults(cfg);
+	rc = srv_cfg_parse(cfg, argc, argv, env, out, out);
+	fclose(out);
+	return rc;
+}
+
+Test(config, defaults_bind_loopback_port_7777_and_local_data)
+{
+	struct srv_cfg cfg;
+	char *argv[] = {"raceboard-server", NULL};
+
+	cr_assert_eq(parse(&cfg, argv, 1, no_env), SRV_CFG_OK);
+	cr_assert_str_eq(cfg.bind, "127.0.0.1");
+	cr_assert_eq(cfg.port, 7777);
+	cr_assert_str_eq(cfg.data_dir, "./raceboard-data");
+	cr_assert_eq(cfg.max_body, 65536);
+	cr_assert_eq(cfg.finished_ttl_sec, 86400);
+}
+
+Test(config, environment_applies_and_flags_override_it)
+{
+	struct srv_cfg cfg;
+	char *argv[] = {"raceboard-server", "--port", "9000", NULL};
+
+	env_port = "8123";
+	cr_assert_eq(parse(&cfg, argv, 1, fake_env), SRV_CFG_OK);
+	cr_assert_eq(cfg.port, 8123);
+	cr_assert_str_eq(cfg.data_dir, "/env/data");
+	cr_assert_eq(parse(&cfg, argv, 3, fake_env), SRV_CFG_OK);
+	cr_assert_eq(cfg.port, 9000);
+}
+
+Test(config, invalid_values_are_errors)
+{
+	struct srv_cfg cfg;
+	char *bad_port[] = {"s", "--port", "70000", NULL};
+	char *bad_level[] = {"s", "--log-level", "loud", NULL};
+	char *unknown[] = {"s", "--frobnicate", NULL};
+	char *missing[] = {"s", "--port", NULL};
+
+	cr_assert_eq(parse(&cfg, bad_port, 3, no_env), SRV_CFG_ERROR);
+	cr_assert_eq(parse(&cfg, bad_level, 3, no_env), SRV_CFG_ERROR);
+	cr_assert_eq(parse(&cfg, unknown, 2, no_env), SRV_CFG_ERROR);
+	cr_assert_eq(parse(&cfg, missing, 2, no_env), SRV_CFG_ERROR);
+	env_port = "http";
+	cr_assert_eq(parse(&cfg, (char *[]){"s", NULL}, 1, fake_env),
+		     SRV_CFG_ERROR);
+}
+
+Test(config, help_and_version_ask_to_exit)
+{
+	struct srv_cfg cfg;
+
+	cr_assert_eq(parse(&cfg, (char *[]){"s", "--help", NULL}, 2, no_env),
+		     SRV_CFG_EXIT_OK);
+	cr_assert_eq(parse(&cfg, (char *[]){"s", "-V", NULL}, 2, no_env),
+		     SRV_CFG_EXIT_OK);
+}

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs the Debian packages the project needs, only those missing, so a
+# second run is quick and offline. Run as root (or through sudo).
+set -eu
+
+packages="gcc make pkg-config meson ninja-build
+libwebsockets-dev libjson-c-dev liblmdb-dev libcriterion-dev
+curl ca-certificates"
+
+# The browser tests need Node.js with npm and Debian's Chromium.
+if [ "${RACEBOARD_WITH_BROWSER:-0}" = 1 ]; then
+	packages="$packages chromium"
+	command -v node >/dev/null 2>&1 || packages="$packages nodejs"
+	command -v npm >/dev/null 2>&1 || packages="$packages npm"
+fi
+
+missing=""
+for p in $packages; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "Installing missing Debian packages:$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
