@@ -1,0 +1,71 @@
+/*
+ * http.h - a small blocking HTTP/1.1 client over POSIX sockets: one
+ * request per connection (Connection: close), every step bounded by a
+ * deadline so a hung server can never stall the caller for long.
+ *
+ * Plain http:// only. Never includes libwebsockets.
+ */
+#ifndef RACEBOARD_CLI_HTTP_H
+#define RACEBOARD_CLI_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A parsed server URL: http://host[:port][/base]. */
+struct cli_url {
+	char host[256];
+	char port[8];
+	char base[256]; /* path prefix without a trailing '/', may be "" */
+};
+
+struct cli_http_response {
+	int status;       /* HTTP status code */
+	char *body;       /* NUL-terminated, owned; NULL before a response */
+	size_t body_len;
+};
+
+/*
+ * Parses `url` into *out. Returns CLI_OK, or CLI_EINVAL (unsupported
+ * scheme, missing host, bad port) with *out unchanged.
+ */
+int cli_url_parse(const char *url, struct cli_url *out);
+
+/*
+ * Opens a TCP connection to the URL's host, giving up at `deadline_ms`
+ * (a cli_mono_ms() reading). Returns the connected, blocking fd, or a
+ * negative cli_err (CLI_ECONNECT, CLI_ETIMEOUT).
+ */
+int cli_net_connect(const struct cli_url *u, int64_t deadline_ms);
+
+/* Sends all `n` bytes before the deadline. Returns CLI_OK or an error. */
+int cli_net_send(int fd, const void *buf, size_t n, int64_t deadline_ms);
+
+/*
+ * Waits until fd is readable or the deadline passes, then reads at most
+ * `cap` bytes. Returns the byte count (0 at end of stream) or a negative
+ * cli_err (CLI_ETIMEOUT, CLI_EIO).
+ */
+long cli_net_recv(int fd, void *buf, size_t cap, int64_t deadline_ms);
+
+/*
+ * Performs one request: `method` on base + `path` (path starts with '/'),
+ * with `body` as application/json when non-NULL and a Bearer `token` when
+ * non-NULL. The whole exchange must finish within `timeout_ms`. On CLI_OK
+ * *out holds the status and the owned body, whatever the status; on
+ * failure *out is zeroed. Free with cli_http_response_fini().
+ */
+int cli_http_request(const struct cli_url *u, const char *token,
+		     const char *method, const char *path, const char *body,
+		     int timeout_ms, struct cli_http_response *out);
+
+/* Frees the body; safe on a zeroed or already finished response. */
+void cli_http_response_fini(struct cli_http_response *r);
+
+/*
+ * Appends `s` to the fixed buffer dst (capacity cap, NUL-terminated)
+ * percent-encoding every byte outside [A-Za-z0-9._~:-]. Returns CLI_OK, or
+ * CLI_EINVAL when it does not fit (dst is then truncated but terminated).
+ */
+int cli_url_escape(char *dst, size_t cap, const char *s);
+
+#endif
