@@ -19,7 +19,8 @@
 
 /* Why a decode failed. `code` is a static string, one of:
  * "invalid_json", "invalid_type", "missing_field", "out_of_range",
- * "invalid_value", "too_long", "too_many". `field` is "" when no single
+ * "invalid_value", "too_long", "too_many" (with PROTO_EINVAL), or
+ * "out_of_memory" (only with PROTO_ENOMEM). `field` is "" when no single
  * field is at fault, else e.g. "progress" or "metadata.branch". */
 struct proto_json_error {
 	const char *code;

@@ -206,8 +206,9 @@ int proto_race_apply(struct proto_race *r, const struct proto_race_update *u,
 /*
  * Appends an event, dropping the oldest one beyond PROTO_EVENTS_MAX (and
  * counting it in events_dropped). The event's strings are taken: on
- * success the race owns them and *ev is zeroed; on failure (PROTO_ENOMEM)
- * the race is unchanged and *ev still owns them.
+ * success the race owns them and *ev is zeroed; on failure (PROTO_ENOMEM,
+ * or PROTO_EINVAL for an event without a type) the race is unchanged and
+ * *ev still owns them.
  * *changed (may be NULL) gets PROTO_F_EVENTS, plus PROTO_F_EVENTS_DROPPED
  * when an old event was dropped.
  */

@@ -6,6 +6,18 @@
 #ifndef RACEBOARD_PROTOCOL_TIME_H
 #define RACEBOARD_PROTOCOL_TIME_H
 
+/*
+ * This header's name shadows the C library's <time.h> for every target
+ * that has protocol/ on its include path (protocol_dep adds it with -I),
+ * so <pthread.h>, the WebSocket library header or a plain <time.h> would
+ * otherwise get this file instead of the real one. Forward to the next
+ * <time.h> on the search path to keep them working. #include_next is a
+ * GCC/Clang extension; system_header silences -Wpedantic about it (and
+ * about nothing else here: the declarations below are plain C17).
+ */
+#pragma GCC system_header
+#include_next <time.h>
+
 #include <stdint.h>
 
 #define PROTO_TIME_BUFSZ 32

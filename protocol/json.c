@@ -1,0 +1,258 @@
+/*
+ * json.c - the bounded JSON parser and the typed value readers that every
+ * decoder in protocol/ shares (numbers, strings, timestamps, errors).
+ *
+ * Everything that reaches a decoder passes through here, so this is where
+ * "validate at the edge" (STYLE R20) is enforced: depth limit, strict
+ * syntax, UTF-8, no NUL bytes, no trailing garbage, exact JSON types. It
+ * must never do I/O, read the clock, or include libwebsockets or LMDB.
+ * Like json-c itself it assumes the process keeps the "C" LC_NUMERIC
+ * locale (server/ never calls setlocale), since doubles go through printf.
+ */
+#include "codec.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "time.h"
+
+/* Longer than any RFC 3339 date-time a producer plausibly sends (the
+ * fraction may have many digits), short enough to bound the work. */
+#define PROTO_TIME_TEXT_MAX 64
+
+void proto_codec_error(struct proto_json_error *err, const char *code,
+		       const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return;
+	err->code = code;
+	snprintf(err->field, sizeof err->field, "%s", field ? field : "");
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	va_end(ap);
+}
+
+static int only_whitespace(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+			return 0;
+	}
+	return 1;
+}
+
+json_object *proto_codec_parse(const char *buf, size_t len, int depth,
+			       struct proto_json_error *err)
+{
+	json_tokener *tok = NULL;
+	json_object *obj = NULL;
+	enum json_tokener_error jerr;
+	size_t end;
+
+	if (!buf || len == 0) {
+		proto_codec_error(err, "invalid_json", "", "The body is empty.");
+		return NULL;
+	}
+	/* json-c takes an int length; bodies this large never get here
+	 * because server/ caps them, but do not let the cast wrap. */
+	if (len > INT_MAX || memchr(buf, '\0', len)) {
+		proto_codec_error(err, "invalid_json", "",
+				  "The body is not valid JSON text.");
+		return NULL;
+	}
+	tok = json_tokener_new_ex(depth);
+	if (!tok) {
+		proto_codec_error(err, "out_of_memory", "", "Out of memory.");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+				    JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, buf, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	/* A bare number or literal at the very end is only complete once
+	 * json-c sees a terminator; feed it the NUL it would see in a C
+	 * string. Anything else still incomplete is truncated input. */
+	if (!obj && jerr == json_tokener_continue) {
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		end = len;
+	}
+	if (!obj || jerr != json_tokener_success ||
+	    !only_whitespace(buf + end, len - end)) {
+		json_object_put(obj);
+		obj = NULL;
+		if (jerr == json_tokener_error_depth)
+			proto_codec_error(err, "invalid_json", "",
+					  "The body nests deeper than %d levels.",
+					  depth);
+		else
+			proto_codec_error(err, "invalid_json", "",
+					  "The body is not valid JSON: %s.",
+					  json_tokener_error_desc(jerr));
+	}
+	json_tokener_free(tok);
+	return obj;
+}
+
+json_object *proto_json_parse(const char *buf, size_t len,
+			      struct proto_json_error *err)
+{
+	return proto_codec_parse(buf, len, PROTO_JSON_MAX_DEPTH, err);
+}
+
+static int range_error(const char *field, int64_t min, int64_t max,
+		       struct proto_json_error *err)
+{
+	proto_codec_error(err, "out_of_range", field,
+			  "%s must be between %lld and %lld.", field,
+			  (long long)min, (long long)max);
+	return PROTO_EINVAL;
+}
+
+int proto_codec_int(json_object *v, const char *field, int64_t min,
+		    int64_t max, int round_frac, int64_t *out,
+		    struct proto_json_error *err)
+{
+	int64_t x;
+
+	if (json_object_is_type(v, json_type_int)) {
+		/* json-c saturates integers beyond int64 (and keeps large
+		 * positive ones as uint64, which get_int64 clamps), so an
+		 * overflowing value still lands outside the range. */
+		x = json_object_get_int64(v);
+	} else if (json_object_is_type(v, json_type_double)) {
+		double d = json_object_get_double(v);
+
+		if (!isfinite(d))
+			return range_error(field, min, max, err);
+		if (d != floor(d)) {
+			if (!round_frac) {
+				proto_codec_error(err, "invalid_type", field,
+						  "%s must be an integer.",
+						  field);
+				return PROTO_EINVAL;
+			}
+			d = round(d);
+		}
+		/* Compare as doubles before converting: converting an
+		 * out-of-range double to an integer is undefined. */
+		if (d < (double)min || d > (double)max)
+			return range_error(field, min, max, err);
+		x = (int64_t)d;
+	} else {
+		proto_codec_error(err, "invalid_type", field,
+				  "%s must be a number.", field);
+		return PROTO_EINVAL;
+	}
+	if (x < min || x > max)
+		return range_error(field, min, max, err);
+	*out = x;
+	return PROTO_OK;
+}
+
+int proto_codec_double(json_object *v, const char *field, double min,
+		       double max, double *out, struct proto_json_error *err)
+{
+	double d;
+
+	if (!json_object_is_type(v, json_type_int) &&
+	    !json_object_is_type(v, json_type_double)) {
+		proto_codec_error(err, "invalid_type", field,
+				  "%s must be a number.", field);
+		return PROTO_EINVAL;
+	}
+	d = json_object_get_double(v);
+	/* Written so that NaN fails as well. */
+	if (!(d >= min && d <= max)) {
+		proto_codec_error(err, "out_of_range", field,
+				  "%s must be between %g and %g.", field, min,
+				  max);
+		return PROTO_EINVAL;
+	}
+	*out = d;
+	return PROTO_OK;
+}
+
+int proto_codec_string(json_object *v, const char *field, size_t max,
+		       const char **out, struct proto_json_error *err)
+{
+	const char *s;
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_string)) {
+		proto_codec_error(err, "invalid_type", field,
+				  "%s must be a string.", field);
+		return PROTO_EINVAL;
+	}
+	s = json_object_get_string(v);
+	n = (size_t)json_object_get_string_len(v);
+	/* "\u0000" decodes to a real NUL: C strings would silently cut the
+	 * value there, so refuse it instead. */
+	if (memchr(s, '\0', n)) {
+		proto_codec_error(err, "invalid_value", field,
+				  "%s must not contain NUL characters.", field);
+		return PROTO_EINVAL;
+	}
+	if (n > max) {
+		proto_codec_error(err, "too_long", field,
+				  "%s must be at most %zu bytes long.", field,
+				  max);
+		return PROTO_EINVAL;
+	}
+	*out = s;
+	return PROTO_OK;
+}
+
+int proto_codec_time(json_object *v, const char *field, int64_t *out,
+		     struct proto_json_error *err)
+{
+	const char *s;
+
+	if (proto_codec_string(v, field, PROTO_TIME_TEXT_MAX, &s, err) !=
+	    PROTO_OK) {
+		/* Over-long text is simply not a timestamp. */
+		if (err && strcmp(err->code, "too_long") == 0)
+			proto_codec_error(err, "invalid_value", field,
+					  "%s must be an RFC 3339 date-time.",
+					  field);
+		return PROTO_EINVAL;
+	}
+	if (proto_time_parse(s, out) != PROTO_OK) {
+		proto_codec_error(err, "invalid_value", field,
+				  "%s must be an RFC 3339 date-time.", field);
+		return PROTO_EINVAL;
+	}
+	return PROTO_OK;
+}
+
+json_object *proto_codec_new_double(double d)
+{
+	char buf[40];
+
+	/* json-c prints doubles with %.17g, so 0.85 would come out as
+	 * 0.84999999999999998. The shortest form that parses back to the
+	 * same bits is both exact and what a person expects to read. */
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, sizeof buf, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	/* Keep it a double on the wire: "1" would read back as an integer. */
+	if (!strpbrk(buf, ".eEn"))
+		strcat(buf, ".0");
+	return json_object_new_double_s(d, buf);
+}
+
+json_object *proto_codec_new_time(int64_t ms)
+{
+	char buf[PROTO_TIME_BUFSZ];
+
+	return json_object_new_string(proto_time_format(ms, buf));
+}
