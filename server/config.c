@@ -44,6 +44,11 @@ static const char usage[] =
 	"      --finished-ttl SEC  how long finished races stay listed (default 86400)\n"
 	"      --max-store-mb MB   largest the LMDB map may grow (default 1024)\n"
 	"      --delta-log N       deltas kept for resuming clients (default 10000)\n"
+	"      --heartbeat SEC     WebSocket heartbeat when idle (default 15)\n"
+	"      --ws-max-conns N    WebSocket connections at once (default 4096)\n"
+	"      --ws-backlog N      recent changes kept in memory per server for\n"
+	"                          subscribers; one further behind gets a fresh\n"
+	"                          snapshot (default 8192)\n"
 	"      --port-file FILE    write the bound port to FILE once listening\n"
 	"      --no-sync           do not fsync at commit: survives a crash of the\n"
 	"                          server, not of the machine (benchmarks, tests)\n"
@@ -64,6 +69,11 @@ void srv_cfg_defaults(struct srv_cfg *cfg)
 	cfg->finished_ttl_sec = 86400;
 	cfg->map_size_max = (size_t)1024 * 1024 * 1024;
 	cfg->delta_log_max = 10000;
+	cfg->heartbeat_sec = 15;
+	cfg->ws_max_message = 64 * 1024;
+	cfg->ws_max_conns = 4096;
+	cfg->ws_backlog = 8192;
+	cfg->subscribe_deadline_sec = 30;
 }
 
 /* Parses a whole decimal number within [min, max]; 0 on success. */
@@ -105,6 +115,7 @@ static int parse_level(const char *s, int *out)
 enum {
 	OPT_WEB_ROOT = 1000, OPT_MAX_BODY, OPT_MAX_RACES, OPT_FINISHED_TTL,
 	OPT_MAX_STORE_MB, OPT_PORT_FILE, OPT_NO_SYNC, OPT_DELTA_LOG,
+	OPT_HEARTBEAT, OPT_WS_MAX_CONNS, OPT_WS_BACKLOG,
 };
 
 /*
@@ -157,6 +168,18 @@ static int apply(struct srv_cfg *cfg, int opt, const char *name,
 		rc = parse_u64(val, 1, 100000000, &v);
 		cfg->delta_log_max = v;
 		break;
+	case OPT_HEARTBEAT:
+		rc = parse_u64(val, 1, 3600, &v);
+		cfg->heartbeat_sec = (int)v;
+		break;
+	case OPT_WS_MAX_CONNS:
+		rc = parse_u64(val, 1, 1000000, &v);
+		cfg->ws_max_conns = (unsigned)v;
+		break;
+	case OPT_WS_BACKLOG:
+		rc = parse_u64(val, 16, 1u << 24, &v);
+		cfg->ws_backlog = (unsigned)v;
+		break;
 	default:
 		rc = -1;
 	}
@@ -201,6 +224,9 @@ int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
 		{"max-store-mb", required_argument, NULL, OPT_MAX_STORE_MB},
 		{"delta-log", required_argument, NULL, OPT_DELTA_LOG},
 		{"port-file", required_argument, NULL, OPT_PORT_FILE},
+		{"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
+		{"ws-max-conns", required_argument, NULL, OPT_WS_MAX_CONNS},
+		{"ws-backlog", required_argument, NULL, OPT_WS_BACKLOG},
 		{"no-sync", no_argument, NULL, OPT_NO_SYNC},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},

@@ -25,6 +25,11 @@ struct srv_cfg {
 	size_t map_size_max;      /* LMDB growth limit, bytes */
 	int no_sync;              /* skip fsync at commit (tests, benchmarks) */
 	uint64_t delta_log_max;   /* deltas retained for resume */
+	int heartbeat_sec;        /* WebSocket heartbeat when idle */
+	size_t ws_max_message;    /* bytes of one inbound WebSocket message */
+	unsigned ws_max_conns;    /* WebSocket connections at once */
+	unsigned ws_backlog;      /* recent deltas kept in memory for fan-out */
+	int subscribe_deadline_sec; /* a silent WebSocket client is closed */
 };
 
 enum srv_cfg_result {

@@ -26,10 +26,14 @@ struct batch_entry {
 	struct srv_result res;
 	char *delta;                /* LWS_PRE headroom; NULL: no change */
 	size_t delta_len;
+	char *full;                 /* "create" form, for filter transitions */
+	size_t full_len;
 	char *id;                   /* owned copies, for the publish step */
 	char *source;
+	char *prev_source;          /* NULL: unchanged */
 	enum proto_state state;
-	int deleted;
+	enum proto_state prev_state;
+	enum proto_delta_op op;
 };
 
 struct srv_core {
@@ -147,30 +151,55 @@ static int touch(struct srv_core *core, const char *id)
 	return 0;
 }
 
-/* Fills a successful entry: the race as reply, and the encoded delta. */
+/* Encodes a delta into a new LWS_PRE-headroom buffer; NULL on failure. */
+static char *encode_delta(uint64_t seq, int64_t now, enum proto_delta_op op,
+			  const char *id, const struct proto_race *race,
+			  uint32_t changed, size_t *len)
+{
+	json_object *o = proto_delta_new(seq, now, op, id, race, changed);
+	char *buf = o ? srv_json_encode(o, LWS_PRE, len) : NULL;
+
+	json_object_put(o);
+	return buf;
+}
+
+/*
+ * Fills a successful entry: the race as the reply and, when something
+ * changed, the next seq and the encoded delta. `prev_state` and
+ * `prev_source` (taken; NULL when the source did not change) describe the
+ * race before the change, for subscriber filters.
+ */
 static void set_change(struct srv_core *core, struct batch_entry *e,
 		       enum proto_delta_op op, const struct proto_race *race,
-		       uint32_t changed, int64_t now, int status)
+		       uint32_t changed, int64_t now, int status,
+		       enum proto_state prev_state, char *prev_source)
 {
 	json_object *o;
 
 	e->res.status = status;
+	e->prev_source = prev_source;
+	e->prev_state = prev_state;
+	e->op = op;
 	if (op == PROTO_DELTA_CREATE || changed) {
 		e->res.seq = ++core->seq;
-		o = proto_delta_new(e->res.seq, now, op, race->id, race,
-				    changed);
-		e->delta = o ? srv_json_encode(o, LWS_PRE, &e->delta_len)
-			     : NULL;
-		json_object_put(o);
+		e->delta = encode_delta(e->res.seq, now, op, race->id, race,
+					changed, &e->delta_len);
+		if (op == PROTO_DELTA_UPDATE &&
+		    changed & (PROTO_F_STATE | PROTO_F_SOURCE))
+			e->full = encode_delta(e->res.seq, now,
+					       PROTO_DELTA_CREATE, race->id,
+					       race, 0, &e->full_len);
 		e->id = strdup(race->id);
 		e->source = strdup(race->source);
 		e->state = race->state;
+		if (!e->delta || !e->id || !e->source ||
+		    (changed & (PROTO_F_STATE | PROTO_F_SOURCE) &&
+		     op == PROTO_DELTA_UPDATE && !e->full))
+			e->res.status = 500; /* fails the whole batch */
 	}
 	o = srv_core_race_json(core, race, now);
 	e->res.buf = o ? srv_json_encode(o, LWS_PRE, &e->res.len) : NULL;
 	json_object_put(o);
-	if (e->res.seq && (!e->delta || !e->id || !e->source))
-		e->res.status = 500; /* out of memory: fail the whole batch */
 }
 
 /* The API view of a race at `now`. Derived, read-time fields (the
@@ -211,13 +240,22 @@ static void update_race(struct srv_core *core, struct batch_entry *e,
 			const struct proto_race_update *u, int64_t now)
 {
 	uint32_t changed = 0;
+	enum proto_state prev_state = race->state;
+	char *prev_source = u->set & PROTO_F_SOURCE ? strdup(race->source)
+						   : NULL;
 	int rc = proto_race_apply(race, u, now, &changed);
 
 	if (rc) {
+		free(prev_source);
 		reply_apply_error(e, rc);
 		return;
 	}
+	if (prev_source && !strcmp(prev_source, race->source)) {
+		free(prev_source);
+		prev_source = NULL;
+	}
 	if (changed && touch(core, race->id)) {
+		free(prev_source);
 		set_error(e, 503, "out_of_memory", NULL,
 			  "the server is out of memory");
 		return;
@@ -225,7 +263,8 @@ static void update_race(struct srv_core *core, struct batch_entry *e,
 	if (changed & PROTO_F_COMPLETED_AT && race->has & PROTO_F_COMPLETED_AT)
 		srv_expiry_push(&core->expiry, race->id, race->completed_at,
 				core->cfg->finished_ttl_sec);
-	set_change(core, e, PROTO_DELTA_UPDATE, race, changed, now, 200);
+	set_change(core, e, PROTO_DELTA_UPDATE, race, changed, now, 200,
+		   prev_state, prev_source);
 }
 
 void srv_core_create(struct srv_core *core, struct srv_requester *rq,
@@ -276,7 +315,8 @@ void srv_core_create(struct srv_core *core, struct srv_requester *rq,
 	if (race->has & PROTO_F_COMPLETED_AT)
 		srv_expiry_push(&core->expiry, race->id, race->completed_at,
 				core->cfg->finished_ttl_sec);
-	set_change(core, e, PROTO_DELTA_CREATE, race, 0, now, 201);
+	set_change(core, e, PROTO_DELTA_CREATE, race, 0, now, 201,
+		   race->state, NULL);
 }
 
 void srv_core_patch(struct srv_core *core, struct srv_requester *rq,
@@ -315,7 +355,7 @@ void srv_core_event(struct srv_core *core, struct srv_requester *rq,
 		return;
 	}
 	set_change(core, e, PROTO_DELTA_UPDATE, te->race, changed,
-		   srv_now_ms(), 200);
+		   srv_now_ms(), 200, te->race->state, NULL);
 }
 
 void srv_core_delete(struct srv_core *core, struct srv_requester *rq,
@@ -334,13 +374,12 @@ void srv_core_delete(struct srv_core *core, struct srv_requester *rq,
 	}
 	e->res.status = 200;
 	e->res.seq = ++core->seq;
-	e->deleted = 1;
+	e->op = PROTO_DELTA_DELETE;
 	e->id = strdup(id);
 	e->source = strdup(te->race->source);
-	e->state = te->race->state;
-	o = proto_delta_new(e->res.seq, now, PROTO_DELTA_DELETE, id, NULL, 0);
-	e->delta = o ? srv_json_encode(o, LWS_PRE, &e->delta_len) : NULL;
-	json_object_put(o);
+	e->state = e->prev_state = te->race->state;
+	e->delta = encode_delta(e->res.seq, now, PROTO_DELTA_DELETE, id, NULL,
+				0, &e->delta_len);
 	o = json_object_new_object();
 	if (o) {
 		json_object_object_add(o, "message",
@@ -492,9 +531,15 @@ void srv_core_flush(struct srv_core *core)
 				.id = e->id,
 				.source = e->source,
 				.state = e->state,
+				.prev_source = e->prev_source ? e->prev_source
+							      : e->source,
+				.prev_state = e->prev_state,
+				.op = (int)e->op,
 				.delta = e->delta + LWS_PRE,
 				.delta_len = e->delta_len,
-				.race = e->deleted ? NULL
+				.full = e->full ? e->full + LWS_PRE : NULL,
+				.full_len = e->full_len,
+				.race = e->op == PROTO_DELTA_DELETE ? NULL
 					: srv_core_get(core, e->id),
 			};
 
@@ -509,8 +554,10 @@ void srv_core_flush(struct srv_core *core)
 		}
 		free(e->res.buf);   /* NULL unless the requester was gone */
 		free(e->delta);
+		free(e->full);
 		free(e->id);
 		free(e->source);
+		free(e->prev_source);
 	}
 	free(entries);
 }

@@ -55,8 +55,15 @@ struct srv_change {
 	const char *id;
 	const char *source;
 	enum proto_state state;       /* after the change (before, for delete) */
-	const char *delta;            /* encoded delta, LWS_PRE headroom before */
+	const char *prev_source;      /* before the change (= source if same) */
+	enum proto_state prev_state;
+	int op;                       /* enum proto_delta_op */
+	const char *delta;            /* the encoded delta */
 	size_t delta_len;
+	const char *full;             /* when state or source changed: the
+	                               * race after it as a "create" delta of
+	                               * the same seq, else NULL */
+	size_t full_len;
 	const struct proto_race *race; /* after the change; NULL for delete */
 };
 

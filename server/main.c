@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,7 +44,7 @@ static void log_emit(int level, const char *line)
 	fprintf(stderr, "raceboard-server %s: %s", tag, line);
 }
 
-static const struct lws_protocols protocols[] = {
+static const struct lws_protocols http_protocols[] = {
 	{
 		.name = "http",
 		.callback = lws_callback_http_dummy,
@@ -53,8 +54,25 @@ static const struct lws_protocols protocols[] = {
 		.callback = srv_http_callback,
 		.per_session_data_size = 1024 * 3,
 	},
-	{0},
 };
+
+/* lws sends a PING after this much silence and drops a peer that stays
+ * silent; a PONG or any traffic counts as alive. */
+static const lws_retry_bo_t idle_policy = {
+	.secs_since_valid_ping = 30,
+	.secs_since_valid_hangup = 70,
+};
+
+/* Lets the server hold many subscribers: lws sizes its tables from it. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
 
 /* Writes the bound port to a file, atomically (tests wait for it). */
 static int write_port_file(const char *path, int port)
@@ -92,6 +110,7 @@ int main(int argc, char **argv)
 	struct lws_http_mount mounts[5];
 	char web_root[PATH_MAX];
 	struct store_opts sopts = {0};
+	struct lws_protocols protocols[4];
 	struct lws_vhost *vh;
 	int rc, err = 0, status = 1;
 
@@ -134,6 +153,11 @@ int main(int argc, char **argv)
 	mount_api(&mounts[1], "/race", &mounts[2]);
 	mount_api(&mounts[0], "/metrics", &mounts[1]);
 
+	memcpy(protocols, http_protocols, sizeof(http_protocols));
+	protocols[2] = srv_ws_protocol;
+	memset(&protocols[3], 0, sizeof(protocols[3]));
+	raise_fd_limit();
+
 	memset(&info, 0, sizeof(info));
 	info.port = cfg.port; /* 0: the kernel picks a free port */
 	info.iface = cfg.bind;
@@ -143,6 +167,7 @@ int main(int argc, char **argv)
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 |
 		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
 	info.timeout_secs = 20;
+	info.retry_and_idle_policy = &idle_policy;
 	srv.lws = lws_create_context(&info);
 	if (!srv.lws) {
 		lwsl_err("cannot create the lws context\n");

@@ -13,12 +13,14 @@
 
 #include "config.h"
 #include "core.h"
+#include "hub.h"
 #include "store.h"
 
 struct srv_ctx {
 	const struct srv_cfg *cfg;
 	struct store *store;
 	struct srv_core *core;
+	struct srv_hub *hub;          /* set by the WebSocket protocol */
 	struct lws_context *lws;
 };
 
@@ -59,5 +61,8 @@ void srv_reply_error(struct srv_requester *rq, int status, const char *code,
 /* The lws protocol that serves the REST mounts (http.c). */
 int srv_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		      void *user, void *in, size_t len);
+
+/* The "raceboard.v1" WebSocket protocol at /ws (ws.c). */
+extern const struct lws_protocols srv_ws_protocol;
 
 #endif

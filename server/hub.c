@@ -1,0 +1,402 @@
+/*
+ * hub.c - the one publish path and per-subscriber frame composition.
+ *
+ * The ring holds the last cfg->ws_backlog changes, indexed by seq (seqs
+ * are published without gaps). Publishing is O(1) plus one wake-up per
+ * subscriber that is not already waiting for a writable callback, so a
+ * burst of N changes costs each subscriber one frame, not N.
+ */
+#include "hub.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "delta.h"
+#include "json.h"
+#include "time.h"
+#include "util.h"
+
+/* A frame grows past this only to fit a single delta. */
+#define FRAME_SOFT_MAX (256 * 1024)
+
+struct hub_msg {
+	uint64_t seq;
+	int op;                     /* enum proto_delta_op */
+	char *id;
+	char *source, *prev_source;
+	enum proto_state state, prev_state;
+	char *data;                 /* the delta as published */
+	size_t len;
+	char *full;                 /* "create" form, or NULL */
+	size_t full_len;
+};
+
+struct srv_hub {
+	struct srv_core *core;
+	const struct srv_cfg *cfg;
+	struct hub_msg *ring;
+	size_t cap;                 /* a power of two */
+	uint64_t lo, hi;            /* seqs in the ring: lo..hi (lo > hi: none) */
+	struct srv_sub *subs;
+	struct srv_hub_stats stats;
+};
+
+static void msg_clear(struct hub_msg *m)
+{
+	free(m->id);
+	free(m->source);
+	free(m->prev_source);
+	free(m->data);
+	free(m->full);
+	memset(m, 0, sizeof(*m));
+}
+
+struct srv_hub *srv_hub_new(const struct srv_cfg *cfg, struct srv_core *core)
+{
+	struct srv_hub *hub = calloc(1, sizeof(*hub));
+
+	if (!hub)
+		return NULL;
+	hub->cap = 16;
+	while (hub->cap < cfg->ws_backlog)
+		hub->cap <<= 1;
+	hub->ring = calloc(hub->cap, sizeof(*hub->ring));
+	if (!hub->ring) {
+		free(hub);
+		return NULL;
+	}
+	hub->core = core;
+	hub->cfg = cfg;
+	hub->hi = srv_core_seq(core);
+	hub->lo = hub->hi + 1;
+	return hub;
+}
+
+void srv_hub_free(struct srv_hub *hub)
+{
+	if (!hub)
+		return;
+	for (size_t i = 0; i < hub->cap; i++)
+		msg_clear(&hub->ring[i]);
+	free(hub->ring);
+	free(hub);
+}
+
+static struct hub_msg *slot(const struct srv_hub *hub, uint64_t seq)
+{
+	return &hub->ring[seq & (hub->cap - 1)];
+}
+
+/*
+ * What `sub` receives for `m`: the delta itself, its "create" form (the
+ * race just entered the subscriber's filter), or nothing.
+ */
+static const char *view(const struct srv_sub *sub, const struct hub_msg *m,
+			size_t *len)
+{
+	int now, before;
+
+	if (proto_filter_is_empty(&sub->filter)) {
+		*len = m->len;
+		return m->data;
+	}
+	now = proto_filter_match(&sub->filter, m->id, m->source, m->state);
+	before = proto_filter_match(&sub->filter, m->id, m->prev_source,
+				    m->prev_state);
+	if (m->op == PROTO_DELTA_UPDATE && now && !before && m->full) {
+		*len = m->full_len;
+		return m->full;
+	}
+	if (now || (before && m->op != PROTO_DELTA_CREATE)) {
+		*len = m->len;
+		return m->data;
+	}
+	return NULL;
+}
+
+static void wake(struct srv_sub *sub)
+{
+	if (sub->armed)
+		return;
+	sub->armed = 1;
+	lws_callback_on_writable(sub->wsi);
+}
+
+static char *dup_or_null(const char *s, size_t n)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = malloc(n + 1);
+	if (d) {
+		memcpy(d, s, n);
+		d[n] = '\0';
+	}
+	return d;
+}
+
+void srv_hub_publish(void *arg, const struct srv_change *ch)
+{
+	struct srv_hub *hub = arg;
+	struct hub_msg *m = slot(hub, ch->seq);
+	size_t ignored;
+
+	msg_clear(m);
+	m->seq = ch->seq;
+	m->op = ch->op;
+	m->id = strdup(ch->id);
+	m->source = strdup(ch->source);
+	m->prev_source = strdup(ch->prev_source);
+	m->state = ch->state;
+	m->prev_state = ch->prev_state;
+	m->data = dup_or_null(ch->delta, ch->delta_len);
+	m->len = ch->delta_len;
+	m->full = dup_or_null(ch->full, ch->full_len);
+	m->full_len = ch->full_len;
+	if (!m->id || !m->source || !m->prev_source || !m->data ||
+	    (ch->full && !m->full)) {
+		/* Out of memory: leave a gap; subscribers that reach it get
+		 * a reset snapshot, which is always correct. */
+		msg_clear(m);
+		hub->lo = ch->seq + 1;
+	}
+	hub->hi = ch->seq;
+	if (hub->hi - hub->lo + 1 > hub->cap)
+		hub->lo = hub->hi - hub->cap + 1; /* the oldest was overwritten */
+	hub->stats.published++;
+	for (struct srv_sub *s = hub->subs; s; s = s->next)
+		if (!s->armed && (!m->data || view(s, m, &ignored)))
+			wake(s);
+}
+
+void srv_hub_link(struct srv_hub *hub, struct srv_sub *sub)
+{
+	if (!sub->linked) {
+		sub->next = hub->subs;
+		hub->subs = sub;
+		sub->linked = 1;
+		hub->stats.subscribers++;
+	}
+	if (srv_hub_pending(hub, sub))
+		wake(sub);
+}
+
+void srv_hub_unlink(struct srv_hub *hub, struct srv_sub *sub)
+{
+	if (sub->linked) {
+		for (struct srv_sub **pp = &hub->subs; *pp;
+		     pp = &(*pp)->next)
+			if (*pp == sub) {
+				*pp = sub->next;
+				break;
+			}
+		sub->linked = 0;
+		hub->stats.subscribers--;
+	}
+}
+
+uint64_t srv_hub_seq(const struct srv_hub *hub)
+{
+	return hub->hi;
+}
+
+int srv_hub_covers(const struct srv_hub *hub, uint64_t since)
+{
+	return since <= hub->hi && since + 1 >= hub->lo;
+}
+
+int srv_hub_pending(const struct srv_hub *hub, const struct srv_sub *sub)
+{
+	return sub->behind || sub->cursor <= hub->hi;
+}
+
+char *srv_hub_next_frame(struct srv_hub *hub, struct srv_sub *sub,
+			 int64_t now, size_t *len)
+{
+	static const char head[] = "{\"type\":\"batch\",\"server_time\":\"";
+	static const char mid[] = "\",\"deltas\":[";
+	char ts[PROTO_TIME_BUFSZ], *buf, *p;
+	size_t n = 0, bytes = 0, one_len = 0, l;
+	const char *one = NULL, *v;
+	uint64_t seq, end;
+
+	*len = 0;
+	if (sub->cursor < hub->lo && sub->cursor <= hub->hi) {
+		sub->behind = 1;
+		hub->stats.resets++;
+		return NULL;
+	}
+	/* First pass: how many deltas fit in this frame. */
+	for (seq = sub->cursor; seq <= hub->hi; seq++) {
+		v = view(sub, slot(hub, seq), &l);
+		if (!v)
+			continue;
+		if (n && bytes + l > FRAME_SOFT_MAX)
+			break;
+		if (!n) {
+			one = v;
+			one_len = l;
+		}
+		n++;
+		bytes += l + 1;
+	}
+	end = seq;
+	if (n == 0) {
+		sub->cursor = end;
+		return NULL;
+	}
+	proto_time_format(now, ts);
+	buf = malloc(LWS_PRE + sizeof(head) + sizeof(ts) + sizeof(mid) +
+		     bytes + 4);
+	if (!buf)
+		return NULL;
+	p = buf + LWS_PRE;
+	if (n == 1) {
+		memcpy(p, one, one_len);
+		p += one_len;
+	} else {
+		p += sprintf(p, "%s%s%s", head, ts, mid);
+		for (seq = sub->cursor; seq < end; seq++) {
+			v = view(sub, slot(hub, seq), &l);
+			if (!v)
+				continue;
+			if (p[-1] == '}')
+				*p++ = ',';
+			memcpy(p, v, l);
+			p += l;
+		}
+		*p++ = ']';
+		*p++ = '}';
+	}
+	*p = '\0';
+	*len = (size_t)(p - (buf + LWS_PRE));
+	sub->cursor = end;
+	hub->stats.frames++;
+	hub->stats.deltas_sent += n;
+	return buf;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct proto_race *x = *(const struct proto_race *const *)a;
+	const struct proto_race *y = *(const struct proto_race *const *)b;
+
+	if (x->started_at != y->started_at)
+		return x->started_at < y->started_at ? 1 : -1;
+	return strcmp(x->id, y->id);
+}
+
+char *srv_hub_snapshot(struct srv_hub *hub, const struct proto_filter *filter,
+		       int reset, int64_t now, size_t *len)
+{
+	const struct srv_table *t = srv_core_table(hub->core);
+	struct proto_race **all = malloc((t->count + 1) * sizeof(*all));
+	json_object *o = json_object_new_object();
+	json_object *races = json_object_new_array_ext((int)t->count);
+	char ts[PROTO_TIME_BUFSZ];
+	char *buf = NULL;
+	size_t n;
+
+	if (!all || !o || !races) {
+		json_object_put(races);
+		goto done;
+	}
+	n = srv_table_collect(t, all);
+	qsort(all, n, sizeof(*all), newest_first);
+	for (size_t i = 0; i < n; i++)
+		if (proto_filter_match(filter, all[i]->id, all[i]->source,
+				       all[i]->state))
+			json_object_array_add(races, srv_core_race_json(
+				hub->core, all[i], now));
+	json_object_object_add(o, "type", json_object_new_string("snapshot"));
+	json_object_object_add(o, "seq",
+			       json_object_new_int64((int64_t)hub->hi));
+	if (reset)
+		json_object_object_add(o, "reset", json_object_new_boolean(1));
+	json_object_object_add(o, "server_time",
+			       json_object_new_string(proto_time_format(now, ts)));
+	json_object_object_add(o, "races", races);
+	buf = srv_json_encode(o, LWS_PRE, len);
+done:
+	json_object_put(o);
+	free(all);
+	return buf;
+}
+
+struct replay {
+	char *buf;                  /* LWS_PRE headroom, then the frame */
+	size_t len, cap;
+	uint64_t next;              /* the seq the log must hold next */
+	int gap;
+};
+
+static int append(struct replay *r, const char *data, size_t len)
+{
+	if (r->len + len + 1 > r->cap) {
+		size_t cap = (r->len + len + 1) * 2;
+		char *p = realloc(r->buf, cap);
+
+		if (!p)
+			return -1;
+		r->buf = p;
+		r->cap = cap;
+	}
+	memcpy(r->buf + r->len, data, len);
+	r->len += len;
+	r->buf[r->len] = '\0';
+	return 0;
+}
+
+/* Appends one logged delta; stops at a gap (the log was trimmed). */
+static int replay_one(void *ctx, uint64_t seq, const char *data, size_t len)
+{
+	struct replay *r = ctx;
+
+	if (seq != r->next) {
+		r->gap = 1;
+		return 1;
+	}
+	if ((r->buf[r->len - 1] == '}' && append(r, ",", 1)) ||
+	    append(r, data, len))
+		return 1;
+	r->next = seq + 1;
+	return 0;
+}
+
+char *srv_hub_replay(struct srv_hub *hub, uint64_t since, int64_t now,
+		     size_t *len)
+{
+	char ts[PROTO_TIME_BUFSZ], head[96];
+	struct replay r = {.next = since + 1};
+	int rc;
+
+	if (since >= hub->hi)
+		return NULL;
+	snprintf(head, sizeof(head),
+		 "{\"type\":\"batch\",\"server_time\":\"%s\",\"deltas\":[",
+		 proto_time_format(now, ts));
+	r.cap = LWS_PRE + 4096;
+	r.buf = malloc(r.cap);
+	if (!r.buf)
+		return NULL;
+	r.len = LWS_PRE;
+	if (append(&r, head, strlen(head))) {
+		free(r.buf);
+		return NULL;
+	}
+	rc = store_deltas_since(srv_core_store(hub->core), since, NULL,
+				replay_one, &r);
+	if (rc < 0 || r.gap || r.next != hub->hi + 1 || append(&r, "]}", 2)) {
+		free(r.buf);
+		return NULL;
+	}
+	*len = r.len - LWS_PRE;
+	return r.buf;
+}
+
+void srv_hub_stats(const struct srv_hub *hub, struct srv_hub_stats *out)
+{
+	*out = hub->stats;
+}

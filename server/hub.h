@@ -1,0 +1,103 @@
+/*
+ * hub.h - fan-out of committed changes to WebSocket subscribers.
+ *
+ * Every committed change is encoded once (by core.c) and kept in a
+ * bounded ring of recent deltas shared by all subscribers; a subscriber
+ * is just a cursor into that ring plus its filter. When its socket is
+ * writable it gets one frame holding everything pending for it: the lone
+ * delta, or a "batch" that concatenates the pre-encoded deltas (never
+ * re-encoded per client). A subscriber that falls behind the ring's
+ * oldest entry converges through one reset snapshot instead of growing
+ * memory: memory is bounded by the ring, whatever the clients do.
+ *
+ * Service thread only.
+ */
+#ifndef RACEBOARD_SERVER_HUB_H
+#define RACEBOARD_SERVER_HUB_H
+
+#include <libwebsockets.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client_msg.h"
+#include "config.h"
+#include "core.h"
+
+struct srv_hub;
+
+/* A subscriber: embedded in a WebSocket session, linked by the hub. */
+struct srv_sub {
+	struct srv_sub *next;
+	struct lws *wsi;
+	struct proto_filter filter;  /* owned; empty = every race */
+	uint64_t cursor;             /* next seq this subscriber needs */
+	int armed;                   /* a writable callback is requested */
+	int behind;                  /* fell out of the ring: owes a reset */
+	int linked;
+};
+
+/* Counters for /health and the benchmarks. */
+struct srv_hub_stats {
+	uint64_t published;          /* changes put into the ring */
+	uint64_t frames;             /* delta frames composed */
+	uint64_t deltas_sent;        /* deltas inside those frames */
+	uint64_t resets;             /* subscribers that fell behind */
+	unsigned subscribers;
+};
+
+/* Creates the hub over the core (borrowed). NULL on allocation failure. */
+struct srv_hub *srv_hub_new(const struct srv_cfg *cfg, struct srv_core *core);
+
+/* Frees the hub and its ring; subscribers must be unlinked first. */
+void srv_hub_free(struct srv_hub *hub);
+
+/* The core's publish hook (srv_publish_fn): ring insert, wake-ups. */
+void srv_hub_publish(void *hub, const struct srv_change *change);
+
+/* Links `sub` so it receives changes from sub->cursor on, and asks for a
+ * writable callback when something is already pending. */
+void srv_hub_link(struct srv_hub *hub, struct srv_sub *sub);
+
+/* Unlinks `sub` (if linked); its filter stays the caller's. */
+void srv_hub_unlink(struct srv_hub *hub, struct srv_sub *sub);
+
+/* The newest published seq (the committed state's seq). */
+uint64_t srv_hub_seq(const struct srv_hub *hub);
+
+/* 1 when the in-memory ring still holds every change after `since`. */
+int srv_hub_covers(const struct srv_hub *hub, uint64_t since);
+
+/*
+ * The next frame for `sub`, as a new buffer with LWS_PRE headroom (text
+ * at buf + LWS_PRE, *len bytes), advancing its cursor; NULL when nothing
+ * is pending or on allocation failure. Sets sub->behind (and returns
+ * NULL) when the subscriber fell out of the ring.
+ */
+char *srv_hub_next_frame(struct srv_hub *hub, struct srv_sub *sub,
+			 int64_t now, size_t *len);
+
+/* 1 when `sub` has deltas waiting (or owes a reset). */
+int srv_hub_pending(const struct srv_hub *hub, const struct srv_sub *sub);
+
+/*
+ * A snapshot frame of every committed race that passes `filter`, at seq
+ * srv_hub_seq(); with "reset": true when `reset`. The caller must make
+ * sure no write is pending (srv_core_busy() == 0). Same buffer contract
+ * as srv_hub_next_frame().
+ */
+char *srv_hub_snapshot(struct srv_hub *hub, const struct proto_filter *filter,
+		       int reset, int64_t now, size_t *len);
+
+/*
+ * A batch frame replaying every logged delta after `since` from LMDB (for
+ * a client resuming beyond the in-memory ring, e.g. after a restart), up
+ * to srv_hub_seq(); NULL when the log no longer covers `since` or there
+ * is nothing to replay. Same buffer contract as srv_hub_next_frame().
+ */
+char *srv_hub_replay(struct srv_hub *hub, uint64_t since, int64_t now,
+		     size_t *len);
+
+/* Fills *out. */
+void srv_hub_stats(const struct srv_hub *hub, struct srv_hub_stats *out);
+
+#endif
