@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "time.h"
+#include "rfc3339.h"
 
 /* Longer than any RFC 3339 date-time a producer plausibly sends (the
  * fraction may have many digits), short enough to bound the work. */

@@ -1,5 +1,5 @@
 /*
- * time.c - RFC 3339 timestamps <-> milliseconds since the Unix epoch.
+ * rfc3339.c - RFC 3339 timestamps <-> milliseconds since the Unix epoch.
  *
  * Calendar arithmetic is done here with the proleptic Gregorian
  * days-from-civil algorithm (H. Hinnant, "chrono-Compatible Low-Level Date
@@ -7,7 +7,7 @@
  * the process time zone, the C library or the clock. This file must never
  * read the clock, the environment or the locale.
  */
-#include "time.h"
+#include "rfc3339.h"
 
 #include <stdio.h>
 
