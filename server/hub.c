@@ -14,7 +14,7 @@
 
 #include "delta.h"
 #include "json.h"
-#include "time.h"
+#include "rfc3339.h"
 #include "util.h"
 
 /* A frame grows past this only to fit a single delta. */

@@ -15,7 +15,7 @@
 #include "client_msg.h"
 #include "hub.h"
 #include "server.h"
-#include "time.h"
+#include "rfc3339.h"
 #include "util.h"
 
 #define FRAGMENT (64 * 1024)    /* large frames go out in pieces */

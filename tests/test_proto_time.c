@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "race.h"
-#include "time.h"
+#include "rfc3339.h"
 
 struct instant {
 	int64_t ms;
