@@ -141,3 +141,20 @@ void server_cleanup(struct server_proc *s)
 			fprintf(stderr, "could not remove %s\n", s->dir);
 	}
 }
+
+long server_rss_kb(const struct server_proc *s)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)s->pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}

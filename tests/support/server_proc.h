@@ -28,6 +28,9 @@ int server_stop(struct server_proc *s);
 /* SIGKILL and wait. */
 void server_kill(struct server_proc *s);
 
+/* The server's resident memory in kB (VmRSS), or -1. */
+long server_rss_kb(const struct server_proc *s);
+
 /* Removes the temp dir. */
 void server_cleanup(struct server_proc *s);
 

@@ -1,0 +1,701 @@
+/*
+ * test_server_ws.c - the WebSocket protocol of the real server binary:
+ * snapshot then deltas, filters, resume (after a disconnect and after a
+ * restart), reset, producer acks, malformed frames, a stalled subscriber.
+ *
+ * A test client rebuilds races from the frames with the protocol layer's
+ * own delta applier and compares them with GET /race/{id}.
+ */
+#include <criterion/criterion.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "delta.h"
+#include "json.h"
+#include "support/http_client.h"
+#include "support/server_proc.h"
+#include "support/ws_client.h"
+
+static struct server_proc srv;
+
+static void stop(void)
+{
+	server_cleanup(&srv);
+}
+
+TestSuite(ws, .fini = stop, .timeout = 120);
+
+/* ---- a client-side model of the races, built from frames ---- */
+
+#define MODEL_MAX 512
+
+struct model {
+	struct proto_race *races[MODEL_MAX];
+	size_t n;
+	uint64_t seq;       /* last seq applied */
+	int snapshots;
+	int resets;
+	int deltas;
+};
+
+static struct proto_race **find(struct model *m, const char *id)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->races[i]->id, id))
+			return &m->races[i];
+	return NULL;
+}
+
+static void model_clear(struct model *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		proto_race_free(m->races[i]);
+	m->n = 0;
+}
+
+static void apply_delta(struct model *m, json_object *d)
+{
+	const char *id = json_object_get_string(json_object_object_get(d, "id"));
+	const char *op = json_object_get_string(json_object_object_get(d, "op"));
+	uint64_t seq = (uint64_t)json_object_get_int64(
+		json_object_object_get(d, "seq"));
+	struct proto_race **slot = find(m, id), *none = NULL;
+
+	cr_assert_eq(seq, m->seq + 1, "deltas arrive in order, without gaps: "
+		     "got %llu after %llu", (unsigned long long)seq,
+		     (unsigned long long)m->seq);
+	m->seq = seq;
+	m->deltas++;
+	if (!slot && !strcmp(op, "create")) {
+		cr_assert(m->n < MODEL_MAX);
+		m->races[m->n] = NULL;
+		slot = &m->races[m->n++];
+	}
+	if (!slot)
+		slot = &none; /* a change we could not see: must be harmless */
+	cr_assert_eq(proto_delta_apply(d, slot), PROTO_OK, "delta applies: %s",
+		     json_object_to_json_string(d));
+	if (!*slot && slot != &none) { /* deleted: compact */
+		*slot = m->races[--m->n];
+	}
+}
+
+/* Applies one server frame; returns its type. */
+static const char *model_frame(struct model *m, json_object *f)
+{
+	const char *type = json_object_get_string(json_object_object_get(f, "type"));
+
+	cr_assert(json_object_object_get_ex(f, "server_time", NULL) ||
+		  !strcmp(type, "delta") == 0, "every frame has server_time");
+	if (!strcmp(type, "snapshot")) {
+		json_object *races = json_object_object_get(f, "races");
+
+		model_clear(m);
+		for (size_t i = 0; i < json_object_array_length(races); i++) {
+			cr_assert(m->n < MODEL_MAX);
+			cr_assert_eq(proto_json_race_from_object(
+				json_object_array_get_idx(races, i),
+				&m->races[m->n]), PROTO_OK);
+			m->n++;
+		}
+		m->seq = (uint64_t)json_object_get_int64(
+			json_object_object_get(f, "seq"));
+		m->snapshots++;
+		if (json_object_object_get_ex(f, "reset", NULL))
+			m->resets++;
+	} else if (!strcmp(type, "delta")) {
+		apply_delta(m, f);
+	} else if (!strcmp(type, "batch")) {
+		json_object *ds = json_object_object_get(f, "deltas");
+
+		cr_assert(json_object_array_length(ds) >= 1);
+		for (size_t i = 0; i < json_object_array_length(ds); i++)
+			apply_delta(m, json_object_array_get_idx(ds, i));
+	}
+	return type;
+}
+
+/* Reads frames until `seq` is applied (or the timeout passes). */
+static void model_sync(struct model *m, struct ws_client *c, uint64_t seq)
+{
+	for (int i = 0; i < 100000 && m->seq < seq; i++) {
+		json_object *f;
+
+		cr_assert_eq(ws_recv(c, 10000), 1, "no frame while waiting for "
+			     "seq %llu (at %llu)", (unsigned long long)seq,
+			     (unsigned long long)m->seq);
+		f = json_tokener_parse(c->msg);
+		cr_assert(f, "frame is JSON");
+		model_frame(m, f);
+		json_object_put(f);
+	}
+	cr_assert_eq(m->seq, seq);
+}
+
+/* ---- helpers over REST ---- */
+
+static json_object *rest(const char *method, const char *path,
+			 const char *body, int *status)
+{
+	struct http_response r;
+	json_object *o;
+
+	cr_assert_eq(http_request(srv.port, method, path, body, &r), 0);
+	if (status)
+		*status = r.status;
+	o = json_tokener_parse(r.body);
+	http_response_free(&r);
+	return o;
+}
+
+static uint64_t rest_seq(void)
+{
+	json_object *o = rest("GET", "/health", NULL, NULL);
+	uint64_t seq = (uint64_t)json_object_get_int64(
+		json_object_object_get(o, "seq"));
+
+	json_object_put(o);
+	return seq;
+}
+
+static void patch(const char *id, const char *body)
+{
+	char path[160];
+	int st;
+
+	snprintf(path, sizeof(path), "/race/%s", id);
+	json_object_put(rest("PATCH", path, body, &st));
+	cr_assert_eq(st, 200, "PATCH %s %s", id, body);
+}
+
+static void create(const char *id, const char *source, const char *state)
+{
+	char body[256];
+	int st;
+
+	snprintf(body, sizeof(body),
+		 "{\"id\":\"%s\",\"source\":\"%s\",\"title\":\"t %s\","
+		 "\"state\":\"%s\",\"progress\":1}", id, source, id, state);
+	json_object_put(rest("POST", "/race", body, &st));
+	cr_assert(st == 201 || st == 200);
+}
+
+/* The model equals the server: same races, each as GET /race shows it
+ * (minus the read-time progress_prediction). */
+static void assert_model_matches_server(struct model *m)
+{
+	json_object *all = rest("GET", "/races", NULL, NULL);
+
+	cr_assert_eq(json_object_array_length(all), m->n,
+		     "race count: server %zu, client %zu",
+		     json_object_array_length(all), m->n);
+	for (size_t i = 0; i < m->n; i++) {
+		char path[160];
+		json_object *got, *mine = proto_json_race(m->races[i]);
+
+		snprintf(path, sizeof(path), "/race/%s", m->races[i]->id);
+		got = rest("GET", path, NULL, NULL);
+		json_object_object_del(got, "progress_prediction");
+		cr_assert_str_eq(json_object_to_json_string(mine),
+				 json_object_to_json_string(got));
+		json_object_put(mine);
+		json_object_put(got);
+	}
+	json_object_put(all);
+}
+
+/* Reads one frame and returns it parsed (caller puts). */
+static json_object *next_frame(struct ws_client *c)
+{
+	json_object *f;
+
+	cr_assert_eq(ws_recv(c, 10000), 1, "expected a frame");
+	f = json_tokener_parse(c->msg);
+	cr_assert(f, "frame is JSON: %s", c->msg);
+	return f;
+}
+
+static const char *type_of(json_object *f)
+{
+	return json_object_get_string(json_object_object_get(f, "type"));
+}
+
+static void subscribe(struct ws_client *c, struct model *m, const char *msg)
+{
+	json_object *hello;
+
+	cr_assert_eq(ws_open(c, srv.port, "/ws"), 0, "upgrade accepted");
+	hello = next_frame(c);
+	cr_assert_str_eq(type_of(hello), "hello");
+	cr_assert_str_eq(json_object_get_string(
+		json_object_object_get(hello, "protocol")), "raceboard.v1");
+	json_object_put(hello);
+	cr_assert_eq(ws_send(c, msg), 0);
+	(void)m;
+}
+
+/* ---- tests ---- */
+
+Test(ws, snapshot_then_deltas_rebuild_the_server_state)
+{
+	struct ws_client c;
+	struct model m = {0};
+	json_object *f;
+
+	cr_assert_eq(server_start(&srv, NULL), 0);
+	create("a", "cmd", "running");
+	create("b", "gitlab", "queued");
+	subscribe(&c, &m, "{\"type\":\"subscribe\"}");
+	f = next_frame(&c);
+	cr_assert_str_eq(model_frame(&m, f), "snapshot");
+	json_object_put(f);
+	cr_assert_eq(m.n, 2);
+	cr_assert_eq(m.seq, rest_seq());
+	patch("a", "{\"progress\":40,\"eta_sec\":90}");
+	patch("a", "{\"metadata\":{\"k\":\"v\"}}");
+	patch("b", "{\"state\":\"running\"}");
+	json_object_put(rest("POST", "/race/a/event",
+			     "{\"type\":\"log\",\"data\":[1,2]}", NULL));
+	patch("a", "{\"state\":\"passed\"}");
+	json_object_put(rest("DELETE", "/race/b", NULL, NULL));
+	create("c", "cmd", "running");
+	model_sync(&m, &c, rest_seq());
+	assert_model_matches_server(&m);
+	model_clear(&m);
+	ws_close(&c);
+}
+
+Test(ws, filters_select_races_and_deliver_entering_ones_whole)
+{
+	struct ws_client c;
+	struct model m = {0};
+	json_object *f;
+
+	cr_assert_eq(server_start(&srv, NULL), 0);
+	create("x1", "gitlab", "running");
+	create("x2", "cmd", "running");
+	create("x3", "gitlab", "queued");
+	subscribe(&c, &m, "{\"type\":\"subscribe\",\"filter\":{"
+		  "\"sources\":[\"gitlab\"],\"states\":[\"running\"]}}");
+	f = next_frame(&c);
+	model_frame(&m, f);
+	json_object_put(f);
+	cr_assert_eq(m.n, 1, "only x1 matches");
+	cr_assert_str_eq(m.races[0]->id, "x1");
+
+	patch("x2", "{\"progress\":50}");        /* other source: not sent */
+	patch("x3", "{\"state\":\"running\"}");  /* enters: sent whole */
+	f = next_frame(&c);
+	if (!strcmp(type_of(f), "batch"))
+		f = json_object_get(json_object_array_get_idx(
+			json_object_object_get(f, "deltas"), 0));
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(f, "op")),
+			 "create", "a race entering the filter arrives whole");
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(f, "id")),
+			 "x3");
+	json_object_put(f);
+	ws_close(&c);
+	model_clear(&m);
+}
+
+Test(ws, resume_with_since_replays_exactly_the_missed_deltas)
+{
+	struct ws_client c;
+	struct model m = {0};
+	json_object *f;
+	uint64_t seen;
+
+	cr_assert_eq(server_start(&srv, NULL), 0);
+	create("r", "cmd", "running");
+	subscribe(&c, &m, "{\"type\":\"subscribe\"}");
+	f = next_frame(&c);
+	model_frame(&m, f);
+	json_object_put(f);
+	seen = m.seq;
+	ws_close(&c);
+
+	patch("r", "{\"progress\":10}");
+	patch("r", "{\"progress\":20}");
+	create("s", "cmd", "running");
+
+	char msg[128];
+	snprintf(msg, sizeof(msg), "{\"type\":\"subscribe\",\"since\":%llu}",
+		 (unsigned long long)seen);
+	subscribe(&c, &m, msg);
+	model_sync(&m, &c, rest_seq());
+	cr_assert_eq(m.snapshots, 1, "no second snapshot on a resume");
+	cr_assert_eq(m.deltas, 3);
+	assert_model_matches_server(&m);
+	ws_close(&c);
+	model_clear(&m);
+}
+
+Test(ws, resume_after_a_server_restart_replays_from_the_log)
+{
+	struct ws_client c;
+	struct model m = {0};
+	json_object *f;
+	char msg[128];
+
+	cr_assert_eq(server_start(&srv, NULL), 0);
+	create("r", "cmd", "running");
+	subscribe(&c, &m, "{\"type\":\"subscribe\"}");
+	f = next_frame(&c);
+	model_frame(&m, f);
+	json_object_put(f);
+	ws_close(&c);
+	cr_assert_eq(server_stop(&srv), 0);
+	cr_assert_eq(server_restart(&srv, NULL), 0);
+	patch("r", "{\"progress\":30}");
+	patch("r", "{\"eta_sec\":12}");
+
+	snprintf(msg, sizeof(msg), "{\"type\":\"subscribe\",\"since\":%llu}",
+		 (unsigned long long)m.seq);
+	subscribe(&c, &m, msg);
+	model_sync(&m, &c, rest_seq());
+	cr_assert_eq(m.snapshots, 1, "deltas replayed, not a new snapshot");
+	assert_model_matches_server(&m);
+	ws_close(&c);
+	model_clear(&m);
+}
+
+Test(ws, a_since_older_than_the_log_gets_a_reset_snapshot)
+{
+	static const char *const flags[] = {"--delta-log", "4", "--ws-backlog",
+					    "16", NULL};
+	struct ws_client c;
+	struct model m = {0};
+	json_object *f;
+
+	cr_assert_eq(server_start(&srv, flags), 0);
+	create("r", "cmd", "running");
+	for (int i = 0; i < 40; i++) {
+		char body[64];
+
+		snprintf(body, sizeof(body), "{\"progress\":%d}", i + 2);
+		patch("r", body);
+	}
+	subscribe(&c, &m, "{\"type\":\"subscribe\",\"since\":1}");
+	f = next_frame(&c);
+	cr_assert_str_eq(model_frame(&m, f), "snapshot");
+	json_object_put(f);
+	cr_assert_eq(m.resets, 1, "marked \"reset\": true");
+	assert_model_matches_server(&m);
+	ws_close(&c);
+	model_clear(&m);
+}
+
+/*
+ * No change may fall between the snapshot and the first delta: a writer
+ * process patches continuously while clients subscribe; each client's
+ * model must end equal to the server.
+ */
+Test(ws, no_change_falls_between_snapshot_and_deltas_under_writes)
+{
+	pid_t writer;
+	struct ws_client c[5];
+	struct model m[5] = {0};
+
+	cr_assert_eq(server_start(&srv, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		char id[8];
+
+		snprintf(id, sizeof(id), "w%d", i);
+		create(id, "ci", "running");
+	}
+	writer = fork();
+	if (writer == 0) {
+		for (int v = 0; v < 400; v++) {
+			char path[32], body[64];
+			struct http_response r;
+
+			snprintf(path, sizeof(path), "/race/w%d", v % 4);
+			snprintf(body, sizeof(body), "{\"eta_sec\":%d}", 1000 - v);
+			if (http_request(srv.port, "PATCH", path, body, &r) == 0)
+				http_response_free(&r);
+		}
+		_exit(0);
+	}
+	for (int i = 0; i < 5; i++) {
+		json_object *f;
+
+		subscribe(&c[i], &m[i], "{\"type\":\"subscribe\"}");
+		f = next_frame(&c[i]);
+		model_frame(&m[i], f);
+		json_object_put(f);
+		usleep(20000);
+	}
+	waitpid(writer, NULL, 0);
+	for (int i = 0; i < 5; i++) {
+		model_sync(&m[i], &c[i], rest_seq());
+		assert_model_matches_server(&m[i]);
+		ws_close(&c[i]);
+		model_clear(&m[i]);
+	}
+}
+
+Test(ws, randomized_writes_keep_snapshot_plus_deltas_equal_to_get)
+{
+	struct ws_client c;
+	struct model m = {0};
+	json_object *f;
+	unsigned seed = 12345;
+
+	cr_assert_eq(server_start(&srv, NULL), 0);
+	subscribe(&c, &m, "{\"type\":\"subscribe\"}");
+	f = next_frame(&c);
+	model_frame(&m, f);
+	json_object_put(f);
+	for (int step = 0; step < 300; step++) {
+		char id[8], body[256];
+		int r = rand_r(&seed) % 100, st;
+		static const char *const states[] = {"queued", "running",
+						     "passed", "failed",
+						     "canceled"};
+
+		snprintf(id, sizeof(id), "q%d", rand_r(&seed) % 6);
+		if (r < 15) {
+			snprintf(body, sizeof(body),
+				 "{\"id\":\"%s\",\"source\":\"s%d\",\"title\":\"t\","
+				 "\"eta_sec\":%d}", id, r % 3, r);
+			json_object_put(rest("POST", "/race", body, &st));
+		} else if (r < 25) {
+			char path[32];
+
+			snprintf(path, sizeof(path), "/race/%s", id);
+			json_object_put(rest("DELETE", path, NULL, &st));
+		} else if (r < 35) {
+			char path[48];
+
+			snprintf(path, sizeof(path), "/race/%s/event", id);
+			snprintf(body, sizeof(body),
+				 "{\"type\":\"e%d\",\"data\":{\"n\":%d}}", r, step);
+			json_object_put(rest("POST", path, body, &st));
+		} else {
+			char path[32];
+
+			snprintf(path, sizeof(path), "/race/%s", id);
+			snprintf(body, sizeof(body),
+				 "{\"progress\":%d,\"eta_sec\":%d,\"state\":\"%s\","
+				 "\"metadata\":{\"k%d\":%s}}",
+				 rand_r(&seed) % 101, rand_r(&seed) % 500,
+				 states[rand_r(&seed) % 5], r % 4,
+				 r % 2 ? "\"v\"" : "null");
+			json_object_put(rest("PATCH", path, body, &st));
+		}
+	}
+	model_sync(&m, &c, rest_seq());
+	assert_model_matches_server(&m);
+	ws_close(&c);
+	model_clear(&m);
+}
+
+Test(ws, producer_acks_keep_order_and_come_after_durability)
+{
+	struct ws_client c;
+	char msg[256];
+	uint64_t last_seq = 0;
+	json_object *f, *o;
+
+	cr_assert_eq(server_start(&srv, NULL), 0);
+	cr_assert_eq(ws_open(&c, srv.port, "/ws"), 0);
+	json_object_put(next_frame(&c)); /* hello */
+	cr_assert_eq(ws_send(&c, "{\"type\":\"create\",\"req\":\"c\",\"race\":"
+			     "{\"id\":\"p\",\"source\":\"cmd\",\"title\":\"t\"}}"), 0);
+	for (int i = 1; i <= 200; i++) {
+		snprintf(msg, sizeof(msg),
+			 "{\"type\":\"patch\",\"req\":%d,\"id\":\"p\","
+			 "\"changes\":{\"eta_sec\":%d}}", i, 5000 - i);
+		cr_assert_eq(ws_send(&c, msg), 0);
+	}
+	f = next_frame(&c);
+	cr_assert_str_eq(type_of(f), "ack");
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(f, "req")),
+			 "c");
+	json_object_put(f);
+	for (int i = 1; i <= 200; i++) {
+		uint64_t seq;
+
+		f = next_frame(&c);
+		cr_assert_str_eq(type_of(f), "ack", "frame: %s", c.msg);
+		cr_assert_eq(json_object_get_int(json_object_object_get(f, "req")),
+			     i, "acks keep request order");
+		seq = (uint64_t)json_object_get_int64(json_object_object_get(f, "seq"));
+		cr_assert_gt(seq, last_seq);
+		last_seq = seq;
+		json_object_put(f);
+	}
+	/* Everything acknowledged survives kill -9. */
+	server_kill(&srv);
+	cr_assert_eq(server_restart(&srv, NULL), 0);
+	o = rest("GET", "/race/p", NULL, NULL);
+	cr_assert_eq(json_object_get_int(json_object_object_get(o, "eta_sec")),
+		     4800);
+	json_object_put(o);
+	ws_close(&c);
+}
+
+Test(ws, producer_errors_name_the_request_and_the_field)
+{
+	struct ws_client c;
+	json_object *f;
+
+	cr_assert_eq(server_start(&srv, NULL), 0);
+	cr_assert_eq(ws_open(&c, srv.port, "/ws"), 0);
+	json_object_put(next_frame(&c));
+	ws_send(&c, "{\"type\":\"patch\",\"req\":7,\"id\":\"nope\","
+		"\"changes\":{\"progress\":5}}");
+	f = next_frame(&c);
+	cr_assert_str_eq(type_of(f), "error");
+	cr_assert_eq(json_object_get_int(json_object_object_get(f, "req")), 7);
+	cr_assert_eq(json_object_get_int(json_object_object_get(f, "status")), 404);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(f, "code")),
+			 "not_found");
+	json_object_put(f);
+	ws_send(&c, "{\"type\":\"create\",\"req\":\"x\",\"race\":{\"source\":\"s\","
+		"\"title\":\"t\",\"progress\":300}}");
+	f = next_frame(&c);
+	cr_assert_str_eq(type_of(f), "error");
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(f, "field")),
+			 "progress");
+	json_object_put(f);
+	ws_send(&c, "{\"type\":\"dance\"}");
+	f = next_frame(&c);
+	cr_assert_str_eq(type_of(f), "error");
+	json_object_put(f);
+	ws_send(&c, "not json");
+	f = next_frame(&c);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(f, "code")),
+			 "invalid_json");
+	json_object_put(f);
+	ws_close(&c);
+}
+
+Test(ws, repeated_abuse_closes_with_1008_and_big_messages_with_1009)
+{
+	struct ws_client c;
+	char *big;
+	int rc;
+
+	cr_assert_eq(server_start(&srv, NULL), 0);
+	cr_assert_eq(ws_open(&c, srv.port, "/ws"), 0);
+	json_object_put(next_frame(&c));
+	for (int i = 0; i < 10; i++)
+		ws_send(&c, "{");
+	while ((rc = ws_recv(&c, 10000)) == 1)
+		;
+	cr_assert_eq(c.close_code, 1008);
+	ws_close(&c);
+
+	cr_assert_eq(ws_open(&c, srv.port, "/ws"), 0);
+	json_object_put(next_frame(&c));
+	big = malloc(70000);
+	memset(big, 'a', 69999);
+	big[69999] = '\0';
+	ws_send(&c, big);
+	free(big);
+	while ((rc = ws_recv(&c, 10000)) == 1)
+		;
+	cr_assert_eq(c.close_code, 1009);
+	ws_close(&c);
+	cr_assert_eq(rest_seq(), 0, "nothing was written");
+}
+
+Test(ws, only_the_ws_path_upgrades)
+{
+	struct ws_client c;
+
+	cr_assert_eq(server_start(&srv, NULL), 0);
+	cr_assert_neq(ws_open(&c, srv.port, "/elsewhere"), 0);
+}
+
+Test(ws, idle_subscribers_get_heartbeats)
+{
+	static const char *const flags[] = {"--heartbeat", "1", NULL};
+	struct ws_client c;
+	struct model m = {0};
+	json_object *f;
+
+	cr_assert_eq(server_start(&srv, flags), 0);
+	subscribe(&c, &m, "{\"type\":\"subscribe\"}");
+	json_object_put(next_frame(&c)); /* snapshot */
+	f = next_frame(&c);
+	cr_assert_str_eq(type_of(f), "heartbeat");
+	cr_assert(json_object_object_get_ex(f, "seq", NULL));
+	cr_assert(json_object_object_get_ex(f, "server_time", NULL));
+	json_object_put(f);
+	ws_close(&c);
+}
+
+/*
+ * One subscriber stops reading while another keeps up. The reader gets
+ * every delta; the stalled one, once it reads again, converges through a
+ * reset snapshot, and the server's memory stays bounded meanwhile.
+ */
+Test(ws, a_stalled_subscriber_neither_blocks_others_nor_grows_memory)
+{
+	static const char *const flags[] = {"--ws-backlog", "64", "--no-sync",
+					    "--delta-log", "100", NULL};
+	struct ws_client fast, slow;
+	struct model mf = {0}, ms = {0};
+	json_object *f;
+	char pad[4000], body[8300];
+	long rss_mid, rss_end;
+
+	/* Freed memory must really be returned for RSS to mean anything. */
+	setenv("ASAN_OPTIONS", "quarantine_size_mb=0:detect_leaks=1", 1);
+	cr_assert_eq(server_start(&srv, flags), 0);
+	create("big", "cmd", "running");
+	cr_assert_eq(ws_open_ex(&slow, srv.port, "/ws", NULL, 4096), 0);
+	json_object_put(next_frame(&slow)); /* hello */
+	ws_send(&slow, "{\"type\":\"subscribe\"}");
+	f = next_frame(&slow);
+	model_frame(&ms, f);
+	json_object_put(f);
+	subscribe(&fast, &mf, "{\"type\":\"subscribe\"}");
+	f = next_frame(&fast);
+	model_frame(&mf, f);
+	json_object_put(f);
+
+	/* 16 MB of deltas: more than the socket buffers can hide; a queue
+	 * that grew with them would add 8 MB over the second half. */
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	rss_mid = 0;
+	for (int i = 0; i < 2000; i++) {
+		snprintf(body, sizeof(body),
+			 "{\"progress\":%d,\"metadata\":{\"a\":\"%d%s\","
+			 "\"b\":\"%s\"}}", i % 100, i, pad + 10, pad);
+		patch("big", body);
+		if (i % 50 == 0)
+			model_sync(&mf, &fast, rest_seq());
+		if (i == 1000)
+			rss_mid = server_rss_kb(&srv);
+	}
+	model_sync(&mf, &fast, rest_seq());
+	cr_assert_eq(mf.resets, 0, "the reader never fell behind");
+	assert_model_matches_server(&mf);
+	rss_end = server_rss_kb(&srv);
+	cr_assert_lt(rss_end, rss_mid + 4 * 1024,
+		     "memory does not grow with the stalled backlog: "
+		     "%ld kB at half way, %ld kB at the end", rss_mid, rss_end);
+
+	/* Now the stalled one reads: it must converge. */
+	while (ms.seq < rest_seq()) {
+		cr_assert_eq(ws_recv(&slow, 10000), 1);
+		f = json_tokener_parse(slow.msg);
+		model_frame(&ms, f);
+		json_object_put(f);
+	}
+	cr_assert_geq(ms.resets, 1, "the stalled subscriber got a reset");
+	assert_model_matches_server(&ms);
+	ws_close(&fast);
+	ws_close(&slow);
+	model_clear(&mf);
+	model_clear(&ms);
+}
