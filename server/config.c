@@ -49,6 +49,8 @@ static const char usage[] =
 	"      --ws-backlog N      recent changes kept in memory per server for\n"
 	"                          subscribers; one further behind gets a fresh\n"
 	"                          snapshot (default 8192)\n"
+	"      --subscribe-deadline SEC  close a WebSocket client that neither\n"
+	"                          subscribes nor writes within SEC (default 30)\n"
 	"      --port-file FILE    write the bound port to FILE once listening\n"
 	"      --no-sync           do not fsync at commit: survives a crash of the\n"
 	"                          server, not of the machine (benchmarks, tests)\n"
@@ -115,7 +117,7 @@ static int parse_level(const char *s, int *out)
 enum {
 	OPT_WEB_ROOT = 1000, OPT_MAX_BODY, OPT_MAX_RACES, OPT_FINISHED_TTL,
 	OPT_MAX_STORE_MB, OPT_PORT_FILE, OPT_NO_SYNC, OPT_DELTA_LOG,
-	OPT_HEARTBEAT, OPT_WS_MAX_CONNS, OPT_WS_BACKLOG,
+	OPT_HEARTBEAT, OPT_WS_MAX_CONNS, OPT_WS_BACKLOG, OPT_SUB_DEADLINE,
 };
 
 /*
@@ -180,6 +182,10 @@ static int apply(struct srv_cfg *cfg, int opt, const char *name,
 		rc = parse_u64(val, 16, 1u << 24, &v);
 		cfg->ws_backlog = (unsigned)v;
 		break;
+	case OPT_SUB_DEADLINE:
+		rc = parse_u64(val, 1, 86400, &v);
+		cfg->subscribe_deadline_sec = (int)v;
+		break;
 	default:
 		rc = -1;
 	}
@@ -227,6 +233,7 @@ int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
 		{"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
 		{"ws-max-conns", required_argument, NULL, OPT_WS_MAX_CONNS},
 		{"ws-backlog", required_argument, NULL, OPT_WS_BACKLOG},
+		{"subscribe-deadline", required_argument, NULL, OPT_SUB_DEADLINE},
 		{"no-sync", no_argument, NULL, OPT_NO_SYNC},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},

@@ -92,6 +92,21 @@ static void get_health(struct srv_ctx *srv, struct srv_requester *rq)
 	json_object_object_add(s, "deltas_logged",
 			       json_object_new_int64((int64_t)st.deltas));
 	json_object_object_add(o, "store", s);
+	if (srv->hub) {
+		struct srv_hub_stats hs;
+		json_object *w = json_object_new_object();
+
+		srv_hub_stats(srv->hub, &hs);
+		json_object_object_add(w, "subscribers",
+				       json_object_new_int64(hs.subscribers));
+		json_object_object_add(w, "deltas_published",
+				       json_object_new_int64((int64_t)hs.published));
+		json_object_object_add(w, "frames_sent",
+				       json_object_new_int64((int64_t)hs.frames));
+		json_object_object_add(w, "backlog_resets",
+				       json_object_new_int64((int64_t)hs.resets));
+		json_object_object_add(o, "websocket", w);
+	}
 	reply_json(rq, writable ? 200 : 503, o);
 }
 

@@ -699,3 +699,35 @@ Test(ws, a_stalled_subscriber_neither_blocks_others_nor_grows_memory)
 	model_clear(&mf);
 	model_clear(&ms);
 }
+
+Test(ws, a_silent_client_is_closed_with_1008_after_the_deadline)
+{
+	static const char *const flags[] = {"--subscribe-deadline", "1", NULL};
+	struct ws_client c;
+
+	cr_assert_eq(server_start(&srv, flags), 0);
+	cr_assert_eq(ws_open(&c, srv.port, "/ws"), 0);
+	json_object_put(next_frame(&c)); /* hello */
+	while (ws_recv(&c, 10000) == 1)
+		;
+	cr_assert_eq(c.close_code, 1008);
+	ws_close(&c);
+}
+
+Test(ws, health_counts_subscribers_and_backlog_resets)
+{
+	struct ws_client c;
+	struct model m = {0};
+	json_object *h, *w;
+
+	cr_assert_eq(server_start(&srv, NULL), 0);
+	subscribe(&c, &m, "{\"type\":\"subscribe\"}");
+	json_object_put(next_frame(&c));
+	h = rest("GET", "/health", NULL, NULL);
+	w = json_object_object_get(h, "websocket");
+	cr_assert(w);
+	cr_assert_eq(json_object_get_int(json_object_object_get(w, "subscribers")), 1);
+	cr_assert(json_object_object_get_ex(w, "backlog_resets", NULL));
+	json_object_put(h);
+	ws_close(&c);
+}
