@@ -261,9 +261,7 @@ static int buf_reserve(struct buf *b, size_t extra)
 	return CLI_OK;
 }
 
-/* Finds header `name` (case-insensitive) in the NUL-terminated header
- * block `head`; returns a pointer to its value or NULL. */
-static const char *header_value(const char *head, const char *name)
+const char *cli_http_header(const char *head, const char *name)
 {
 	size_t n = strlen(name);
 	const char *p = head;
@@ -282,7 +280,7 @@ static const char *header_value(const char *head, const char *name)
 
 static int is_chunked(const char *head)
 {
-	const char *te = header_value(head, "transfer-encoding");
+	const char *te = cli_http_header(head, "transfer-encoding");
 
 	return te && !strncasecmp(te, "chunked", 7);
 }
@@ -316,7 +314,7 @@ static int read_all(int fd, struct buf *b, int64_t deadline_ms)
 				continue;
 			body_at = (size_t)(e - b->p) + 4;
 			*e = '\0';
-			cl = header_value(b->p, "content-length");
+			cl = cli_http_header(b->p, "content-length");
 			if (cl && !is_chunked(b->p))
 				want = strtoul(cl, NULL, 10);
 			*e = '\r';
@@ -369,8 +367,8 @@ static int parse_response(struct buf *b, struct cli_http_response *out)
 		if (n < 0)
 			return CLI_EPROTO;
 		bl = (size_t)n;
-	} else if (header_value(b->p, "content-length")) {
-		size_t cl = strtoul(header_value(b->p, "content-length"),
+	} else if (cli_http_header(b->p, "content-length")) {
+		size_t cl = strtoul(cli_http_header(b->p, "content-length"),
 				    NULL, 10);
 
 		if (cl > bl)

@@ -58,6 +58,13 @@ int cli_http_request(const struct cli_url *u, const char *token,
 		     const char *method, const char *path, const char *body,
 		     int timeout_ms, struct cli_http_response *out);
 
+/*
+ * Finds header `name` (case-insensitive) in the NUL-terminated header
+ * block `head` (status line first, "\r\n" between lines). Returns a
+ * pointer into head at the value (up to "\r\n"), or NULL.
+ */
+const char *cli_http_header(const char *head, const char *name);
+
 /* Frees the body; safe on a zeroed or already finished response. */
 void cli_http_response_fini(struct cli_http_response *r);
 

@@ -1,0 +1,508 @@
+/*
+ * report.c - the reporter thread of `raceboard run` (see report.h).
+ *
+ * Threads: the main thread calls cli_report_progress/finish, which only
+ * touch the fields under `lock` and write one byte to the wake pipe. The
+ * reporter thread owns everything else: the WebSocket, the pacing clock
+ * and the warning flag. Every network call is bounded by api.timeout_ms.
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ws.h"
+
+#define FINAL_ATTEMPTS 2
+
+struct cli_report {
+	struct cli_report_cfg cfg;
+	char id[160];
+	pthread_t thread;
+	int wake[2];               /* main -> reporter: "something changed" */
+
+	pthread_mutex_t lock;      /* guards the block below */
+	pthread_cond_t done_cond;
+	int progress;              /* best progress seen, -1 none */
+	int64_t progress_ms;       /* when it last rose (monotonic) */
+	int first_progress;        /* first progress seen, and when */
+	int64_t first_ms;
+	int final;                 /* finish posted */
+	char final_state[16];
+	int final_progress;
+	json_object *final_meta;   /* owned */
+	int done;                  /* reporter thread finished */
+	int delivered;             /* the final state reached the server */
+	/* end of the block guarded by lock */
+
+	/* Reporter thread only. */
+	int64_t start_ms;
+	struct cli_ws *ws;
+	int ws_unsupported;
+	int64_t req;
+	int created;
+	int sent_progress;
+	int64_t sent_eta;
+	int64_t last_send_ms;
+	int64_t next_try_ms;
+	int warned;
+	int disabled;              /* the server refused us: stop trying */
+	int reached;               /* the server answered at least once */
+};
+
+/* A copy of the guarded state, taken under the lock. */
+struct snap {
+	int progress, first_progress, final, final_progress;
+	int64_t progress_ms, first_ms;
+	char final_state[16];
+	json_object *final_meta; /* borrowed: only final sets it, once */
+};
+
+static void warn_once(struct cli_report *r, const char *err)
+{
+	if (r->warned)
+		return;
+	r->warned = 1;
+	fprintf(stderr, "raceboard: warning: race '%s' not reported: %s\n",
+		r->id, err);
+}
+
+/* Remaining seconds from the progress rate, or -1 when unknown. */
+static int64_t derive_eta(const struct cli_report *r, const struct snap *s,
+			  int64_t now)
+{
+	int p0 = s->first_progress;
+	int64_t t0 = s->first_ms, dt, rem;
+
+	if (r->cfg.fixed_eta || s->progress <= 0 || s->progress >= 100)
+		return -1;
+	if (s->progress <= p0 || s->progress_ms - t0 < 1000) {
+		p0 = 0;
+		t0 = r->start_ms;
+	}
+	dt = s->progress_ms - t0;
+	if (dt < 1000 || s->progress <= p0)
+		return -1;
+	rem = (100 - s->progress) * dt / (s->progress - p0) -
+	      (now - s->progress_ms);
+	return rem < 0 ? 0 : (rem + 500) / 1000;
+}
+
+/* The body of a full create: the start body plus the latest state. */
+static json_object *full_body(struct cli_report *r, const struct snap *s,
+			      int64_t eta)
+{
+	json_object *b = NULL, *m;
+
+	if (json_object_deep_copy(r->cfg.create_body, &b, NULL))
+		return NULL;
+	if (s->progress >= 0)
+		json_object_object_add(b, "progress",
+				       json_object_new_int(s->progress));
+	if (eta >= 0)
+		json_object_object_add(b, "eta_sec", json_object_new_int64(eta));
+	if (!s->final)
+		return b;
+	json_object_object_add(b, "state",
+			       json_object_new_string(s->final_state));
+	if (s->final_progress >= 0)
+		json_object_object_add(b, "progress",
+				       json_object_new_int(s->final_progress));
+	if (s->final_meta && json_object_object_get_ex(b, "metadata", &m)) {
+		json_object_object_foreach(s->final_meta, k, v)
+			json_object_object_add(m, k, json_object_get(v));
+	}
+	return b;
+}
+
+/* Only what changed since the race was created. */
+static json_object *changes_body(const struct snap *s, int64_t eta)
+{
+	json_object *b = json_object_new_object();
+
+	if (!b)
+		return NULL;
+	if (s->progress >= 0)
+		json_object_object_add(b, "progress",
+				       json_object_new_int(s->progress));
+	if (eta >= 0)
+		json_object_object_add(b, "eta_sec", json_object_new_int64(eta));
+	if (!s->final)
+		return b;
+	json_object_object_add(b, "state",
+			       json_object_new_string(s->final_state));
+	if (s->final_progress >= 0)
+		json_object_object_add(b, "progress",
+				       json_object_new_int(s->final_progress));
+	if (s->final_meta)
+		json_object_object_add(b, "metadata",
+				       json_object_get(s->final_meta));
+	return b;
+}
+
+/* A string member of o, or `dflt` when it is absent. */
+static const char *str_member(json_object *o, const char *key,
+			      const char *dflt)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && v ?
+	       json_object_get_string(v) : dflt;
+}
+
+/* Sends one write over the WebSocket and waits for its ack or error. */
+static int ws_request(struct cli_report *r, int create, json_object *body,
+		      char *err, size_t cap)
+{
+	json_object *f = json_object_new_object(), *reply, *req;
+	int64_t deadline = cli_mono_ms() + r->cfg.api.timeout_ms, id = ++r->req;
+	const char *text, *msg;
+	size_t len;
+	int rc;
+
+	json_object_object_add(f, "type",
+			       json_object_new_string(create ? "create" : "patch"));
+	json_object_object_add(f, "req", json_object_new_int64(id));
+	if (!create)
+		json_object_object_add(f, "id", json_object_new_string(r->id));
+	json_object_object_add(f, create ? "race" : "changes",
+			       json_object_get(body));
+	text = json_object_to_json_string_ext(f, JSON_C_TO_STRING_PLAIN);
+	rc = cli_ws_send_text(r->ws, text, strlen(text), r->cfg.api.timeout_ms);
+	json_object_put(f);
+	while (!rc) {
+		int left = (int)(deadline - cli_mono_ms());
+
+		rc = cli_ws_recv(r->ws, left < 0 ? 0 : left, &msg, &len);
+		if (rc)
+			break;
+		reply = json_tokener_parse(msg);
+		if (!reply || !json_object_object_get_ex(reply, "req", &req) ||
+		    json_object_get_int64(req) != id) {
+			json_object_put(reply); /* hello, heartbeat, ... */
+			continue;
+		}
+		if (!strcmp(str_member(reply, "type", ""), "ack")) {
+			json_object_put(reply);
+			return CLI_OK;
+		}
+		snprintf(err, cap, "%s (field: %s, %s)",
+			 str_member(reply, "message", "refused"),
+			 str_member(reply, "field", "-"),
+			 str_member(reply, "code", "error"));
+		json_object_put(reply);
+		return CLI_ESERVER;
+	}
+	snprintf(err, cap, "WebSocket to http://%s:%s%s/ws: %s",
+		 r->cfg.api.url.host, r->cfg.api.url.port, r->cfg.api.url.base,
+		 cli_strerror(rc));
+	cli_ws_close(r->ws);
+	r->ws = NULL;
+	return rc;
+}
+
+/* Opens the WebSocket when it is wanted and not open. Returns CLI_OK
+ * (r->ws may still be NULL: REST then), or a network error. */
+static int ws_ensure(struct cli_report *r, char *err, size_t cap)
+{
+	int rc;
+
+	if (!r->cfg.use_ws || r->ws_unsupported || r->ws)
+		return CLI_OK;
+	rc = cli_ws_connect(&r->cfg.api.url, "/ws", "raceboard.v1",
+			    r->cfg.api.token, r->cfg.api.timeout_ms, &r->ws);
+	if (rc == CLI_ESERVER) {
+		r->ws_unsupported = 1; /* no WebSocket there: use REST */
+		return CLI_OK;
+	}
+	if (rc)
+		snprintf(err, cap, "cannot reach http://%s:%s%s: %s",
+			 r->cfg.api.url.host, r->cfg.api.url.port,
+			 r->cfg.api.url.base, cli_strerror(rc));
+	return rc;
+}
+
+/*
+ * Sends the latest state: a full create when the race is not known to
+ * exist or the WebSocket was just (re)opened, else a patch of the changes.
+ * Updates the pacing clock and the warning state.
+ */
+static int send_state(struct cli_report *r, const struct snap *s)
+{
+	int64_t now = cli_mono_ms(), eta = s->final ? -1 : derive_eta(r, s, now);
+	int had_ws = r->ws != NULL, full, rc;
+	char err[1024] = "";
+	char path[300];
+	json_object *body;
+
+	rc = ws_ensure(r, err, sizeof(err));
+	full = !r->created || (r->ws && !had_ws);
+	body = full ? full_body(r, s, eta) : changes_body(s, eta);
+	if (!rc && !body)
+		rc = CLI_ENOMEM;
+	if (!rc && r->ws) {
+		rc = ws_request(r, full, body, err, sizeof(err));
+	} else if (!rc) {
+		const char *text = json_object_to_json_string_ext(body,
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+		if (full)
+			strcpy(path, "/race");
+		else
+			cli_api_race_path(path, sizeof(path), r->id, "");
+		rc = cli_api_call(&r->cfg.api, full ? "POST" : "PATCH", path,
+				  text, NULL, NULL, err, sizeof(err));
+	}
+	json_object_put(body);
+	r->last_send_ms = now;
+	if (rc == CLI_OK) {
+		r->reached = 1;
+		r->created = 1;
+		r->sent_progress = s->progress;
+		if (eta >= 0)
+			r->sent_eta = eta;
+		return rc;
+	}
+	if (rc == CLI_ESERVER) {
+		r->reached = 1;
+		r->disabled = 1;
+	}
+	r->next_try_ms = now + r->cfg.interval_ms;
+	warn_once(r, err[0] ? err : cli_strerror(rc));
+	return rc;
+}
+
+static void take_snap(struct cli_report *r, struct snap *s)
+{
+	pthread_mutex_lock(&r->lock);
+	s->progress = r->progress;
+	s->progress_ms = r->progress_ms;
+	s->first_progress = r->first_progress;
+	s->first_ms = r->first_ms;
+	s->final = r->final;
+	s->final_progress = r->final_progress;
+	memcpy(s->final_state, r->final_state, sizeof(s->final_state));
+	s->final_meta = r->final_meta;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Answers pings and notices drops while idle. */
+static void service_ws(struct cli_report *r)
+{
+	const char *msg;
+	size_t len;
+	int rc;
+
+	while (r->ws && !(rc = cli_ws_recv(r->ws, 0, &msg, &len)))
+		;
+	if (r->ws && rc != CLI_ETIMEOUT) {
+		cli_ws_close(r->ws);
+		r->ws = NULL;
+	}
+}
+
+/* Milliseconds until the next send is due, or -1 for "only on wake". */
+static int next_timeout(struct cli_report *r, const struct snap *s)
+{
+	int64_t due, now = cli_mono_ms();
+
+	if (r->disabled)
+		return -1;
+	if (!r->created)
+		due = r->next_try_ms;
+	else if (s->progress > r->sent_progress)
+		due = r->last_send_ms + r->cfg.interval_ms;
+	else
+		return -1; /* after a drop, reconnect when there is news */
+	return due <= now ? 0 : (int)(due - now);
+}
+
+static void finish_thread(struct cli_report *r, int delivered)
+{
+	pthread_mutex_lock(&r->lock);
+	r->done = 1;
+	r->delivered = delivered;
+	pthread_cond_broadcast(&r->done_cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void *reporter_main(void *arg)
+{
+	struct cli_report *r = arg;
+	struct snap s;
+	int final_tries = 0;
+
+	for (;;) {
+		struct pollfd p[2] = {{r->wake[0], POLLIN, 0}, {-1, POLLIN, 0}};
+		int64_t now = cli_mono_ms();
+		char drain[64];
+		int timeout;
+
+		take_snap(r, &s);
+		if (s.final) {
+			int rc = r->disabled ? CLI_ESERVER : send_state(r, &s);
+
+			if (rc == CLI_OK || r->disabled || !r->reached ||
+			    ++final_tries >= FINAL_ATTEMPTS) {
+				finish_thread(r, rc == CLI_OK);
+				return NULL;
+			}
+			poll(NULL, 0, 300);
+			continue;
+		}
+		if (!r->disabled && (!r->created ? now >= r->next_try_ms :
+		    s.progress > r->sent_progress &&
+		    now >= r->last_send_ms + r->cfg.interval_ms))
+			send_state(r, &s);
+		timeout = next_timeout(r, &s);
+		if (r->ws)
+			p[1].fd = cli_ws_fd(r->ws);
+		if (poll(p, 2, timeout) < 0 && errno != EINTR)
+			poll(NULL, 0, 100);
+		if (p[1].revents)
+			service_ws(r);
+		if (p[0].revents)
+			while (read(r->wake[0], drain, sizeof(drain)) > 0)
+				;
+	}
+}
+
+static void wake(struct cli_report *r)
+{
+	char c = 1;
+
+	if (write(r->wake[1], &c, 1) < 0) {
+		/* Full pipe: the reporter is already due to wake. */
+	}
+}
+
+struct cli_report *cli_report_start(struct cli_report_cfg *cfg)
+{
+	struct cli_report *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		goto fail;
+	r->cfg = *cfg;
+	cfg->create_body = NULL;
+	snprintf(r->id, sizeof(r->id), "%s", cfg->id);
+	r->cfg.id = r->id;
+	r->progress = r->first_progress = r->final_progress = -1;
+	r->sent_progress = -1;
+	r->sent_eta = -1;
+	r->start_ms = cli_mono_ms();
+	r->wake[0] = r->wake[1] = -1;
+	if (pipe(r->wake))
+		goto fail;
+	for (int i = 0; i < 2; i++) {
+		fcntl(r->wake[i], F_SETFL, O_NONBLOCK);
+		fcntl(r->wake[i], F_SETFD, FD_CLOEXEC);
+	}
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->done_cond, NULL);
+	if (pthread_create(&r->thread, NULL, reporter_main, r)) {
+		pthread_mutex_destroy(&r->lock);
+		pthread_cond_destroy(&r->done_cond);
+		goto fail;
+	}
+	return r;
+fail:
+	json_object_put(cfg->create_body);
+	cfg->create_body = NULL;
+	if (r) {
+		json_object_put(r->cfg.create_body);
+		if (r->wake[0] >= 0) {
+			close(r->wake[0]);
+			close(r->wake[1]);
+		}
+	}
+	free(r);
+	return NULL;
+}
+
+void cli_report_progress(struct cli_report *r, int progress)
+{
+	int changed = 0;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	if (progress > r->progress && !r->final) {
+		int64_t now = cli_mono_ms();
+
+		if (r->first_progress < 0) {
+			r->first_progress = progress;
+			r->first_ms = now;
+		}
+		r->progress = progress;
+		r->progress_ms = now;
+		changed = 1;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (changed)
+		wake(r);
+}
+
+int cli_report_finish(struct cli_report *r, const char *state, int progress,
+		      json_object *metadata, int wait_ms)
+{
+	struct timespec until;
+	int delivered;
+
+	if (!r) {
+		json_object_put(metadata);
+		return CLI_ETIMEOUT;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&r->lock);
+	r->final = 1;
+	snprintf(r->final_state, sizeof(r->final_state), "%s", state);
+	r->final_progress = progress;
+	r->final_meta = metadata;
+	pthread_mutex_unlock(&r->lock);
+	wake(r);
+	pthread_mutex_lock(&r->lock);
+	while (!r->done)
+		if (pthread_cond_timedwait(&r->done_cond, &r->lock, &until))
+			break;
+	delivered = r->done && r->delivered;
+	pthread_mutex_unlock(&r->lock);
+	return delivered ? CLI_OK : CLI_ETIMEOUT;
+}
+
+void cli_report_free(struct cli_report *r)
+{
+	int done;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	done = r->done;
+	pthread_mutex_unlock(&r->lock);
+	if (!done) {
+		/* Stuck on a hung server: the process exits under it. */
+		pthread_detach(r->thread);
+		return;
+	}
+	pthread_join(r->thread, NULL);
+	cli_ws_close(r->ws);
+	json_object_put(r->final_meta);
+	json_object_put(r->cfg.create_body);
+	close(r->wake[0]);
+	close(r->wake[1]);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->done_cond);
+	free(r);
+}

@@ -1,0 +1,310 @@
+/*
+ * test_cli_run.c - `raceboard run` wrapping real commands against the
+ * real server: progress found in the output, final state and metadata,
+ * exit status and output passed through byte for byte, signals, and a
+ * server that is down.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "support/server_proc.h"
+#include "test_cli_util.h"
+
+static struct server_proc srv;
+
+static void start(void)
+{
+	cr_assert_eq(server_start(&srv, NULL), 0, "server did not start");
+}
+
+static void stop(void)
+{
+	server_stop(&srv);
+	server_cleanup(&srv);
+}
+
+TestSuite(cli_run, .init = start, .fini = stop, .timeout = 180);
+
+#define RUN(r, ...) do { \
+	const char *argv_[] = {"raceboard", __VA_ARGS__, NULL}; \
+	cr_assert_eq(tcli_run(argv_, srv.port, NULL, (r)), 0); \
+} while (0)
+
+/* Start metadata kept, end metadata added. */
+static void assert_metadata(json_object *race, const char *exit_code)
+{
+	char cwd[4096];
+
+	cr_assert_str_eq(tcli_meta(race, "exit_code"), exit_code);
+	cr_assert_not_null(tcli_meta(race, "duration_sec"));
+	cr_assert(atof(tcli_meta(race, "duration_sec")) >= 0);
+	cr_assert_not_null(tcli_meta(race, "command"));
+	cr_assert_not_null(tcli_meta(race, "host"));
+	cr_assert_not_null(tcli_meta(race, "user"));
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	cr_assert_str_eq(tcli_meta(race, "cwd"), cwd);
+}
+
+Test(cli_run, percentages_over_rest)
+{
+	static const char script[] =
+		"for i in 10 20 30 40 50 60 70 80 90 100; do "
+		"echo \"copying $i%\"; sleep 0.25; done";
+	struct cli_result r;
+	json_object *race;
+
+	RUN(&r, "run", "--http", "--id", "pct", "--interval", "1", "-m",
+	    "team=infra", "--", "sh", "-c", script);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert_str_eq(r.out, "copying 10%\ncopying 20%\ncopying 30%\n"
+			 "copying 40%\ncopying 50%\ncopying 60%\ncopying 70%\n"
+			 "copying 80%\ncopying 90%\ncopying 100%\n");
+	cr_assert_str_eq(r.err, "");
+	tcli_result_free(&r);
+
+	race = tcli_get_race(srv.port, "pct");
+	cr_assert_not_null(race);
+	cr_assert_str_eq(tcli_str(race, "state"), "passed");
+	cr_assert_str_eq(tcli_str(race, "source"), "cmd");
+	cr_assert_eq(tcli_int(race, "progress"), 100);
+	cr_assert_eq(tcli_int(race, "update_interval_hint"), 1);
+	cr_assert(strstr(tcli_str(race, "title"), "sh -c "), "%s",
+		  tcli_str(race, "title"));
+	cr_assert_str_eq(tcli_meta(race, "team"), "infra");
+	cr_assert(strstr(tcli_meta(race, "command"), "copying"));
+	assert_metadata(race, "0");
+	cr_assert_not_null(tcli_str(race, "eta_revisions"),
+			   "an ETA derived from the progress rate was sent");
+	json_object_put(race);
+}
+
+Test(cli_run, counter_and_failure)
+{
+	static const char script[] =
+		"i=1; while [ $i -le 7 ]; do echo \"[$i/10] step $i\"; "
+		"i=$((i+1)); sleep 0.1; done; echo boom >&2; exit 3";
+	struct cli_result r;
+	json_object *race;
+
+	RUN(&r, "run", "--http", "--id", "cnt", "--title", "counting",
+	    "--source", "ci", "--", "sh", "-c", script);
+	cr_assert_eq(r.status, 3, "stderr: %s", r.err);
+	cr_assert(strstr(r.out, "[7/10] step 7\n"));
+	cr_assert_str_eq(r.err, "boom\n");
+	tcli_result_free(&r);
+
+	race = tcli_get_race(srv.port, "cnt");
+	cr_assert_str_eq(tcli_str(race, "state"), "failed");
+	cr_assert_str_eq(tcli_str(race, "title"), "counting");
+	cr_assert_str_eq(tcli_str(race, "source"), "ci");
+	cr_assert_eq(tcli_int(race, "progress"), 70);
+	assert_metadata(race, "3");
+	json_object_put(race);
+}
+
+Test(cli_run, progress_never_goes_backwards)
+{
+	struct cli_result r;
+	json_object *race;
+
+	RUN(&r, "run", "--http", "--id", "back", "--", "sh", "-c",
+	    "echo 50%; echo '[1/10]'; echo 30%; exit 1");
+	cr_assert_eq(r.status, 1);
+	tcli_result_free(&r);
+	race = tcli_get_race(srv.port, "back");
+	cr_assert_eq(tcli_int(race, "progress"), 50);
+	cr_assert_str_eq(tcli_str(race, "state"), "failed");
+	json_object_put(race);
+}
+
+/* With the default 5 s interval a fast command is reported as a create
+ * and a final update, not one update per line. */
+Test(cli_run, updates_are_paced)
+{
+	struct cli_result r;
+	long long before = tcli_seq(srv.port), after;
+
+	RUN(&r, "run", "--http", "--id", "paced", "--", "sh", "-c",
+	    "i=1; while [ $i -le 100 ]; do echo \"$i%\"; i=$((i+1)); "
+	    "sleep 0.01; done");
+	cr_assert_eq(r.status, 0);
+	tcli_result_free(&r);
+	after = tcli_seq(srv.port);
+	cr_assert(after - before >= 2 && after - before <= 3,
+		  "%lld changes for one fast run", after - before);
+}
+
+Test(cli_run, fixed_eta)
+{
+	struct cli_result r;
+	json_object *race;
+
+	RUN(&r, "run", "--http", "--id", "eta", "--eta", "600", "--", "true");
+	cr_assert_eq(r.status, 0);
+	tcli_result_free(&r);
+	race = tcli_get_race(srv.port, "eta");
+	cr_assert_eq(tcli_int(race, "eta_sec"), 600);
+	json_object_put(race);
+}
+
+Test(cli_run, sigint_cancels)
+{
+	const char *argv[] = {"raceboard", "run", "--http", "--id", "int",
+			      "--interval", "1", "--", "sh", "-c",
+			      "echo 25%; exec sleep 30", NULL};
+	char dir[] = "/tmp/raceboard-cli-XXXXXX";
+	struct cli_result r;
+	json_object *race = NULL;
+	pid_t pid;
+
+	cr_assert_not_null(mkdtemp(dir));
+	pid = tcli_spawn(argv, srv.port, dir);
+	for (int i = 0; i < 200 && !race; i++) {
+		tcli_sleep_ms(50);
+		race = tcli_get_race(srv.port, "int");
+	}
+	cr_assert_not_null(race, "the race was never created");
+	json_object_put(race);
+	tcli_sleep_ms(200);
+	kill(pid, SIGINT);
+	cr_assert_eq(tcli_wait(pid, dir, &r), 0);
+	cr_assert_eq(r.status, 130, "stderr: %s", r.err);
+	cr_assert_str_eq(r.out, "25%\n");
+	tcli_result_free(&r);
+	race = tcli_get_race(srv.port, "int");
+	cr_assert_str_eq(tcli_str(race, "state"), "canceled");
+	cr_assert_eq(tcli_int(race, "progress"), 25);
+	assert_metadata(race, "130");
+	cr_assert_str_eq(tcli_meta(race, "signal"), "2");
+	json_object_put(race);
+}
+
+Test(cli_run, sigterm_cancels)
+{
+	const char *argv[] = {"raceboard", "run", "--http", "--id", "term",
+			      "--", "sleep", "30", NULL};
+	char dir[] = "/tmp/raceboard-cli-XXXXXX";
+	struct cli_result r;
+	json_object *race = NULL;
+	pid_t pid;
+
+	cr_assert_not_null(mkdtemp(dir));
+	pid = tcli_spawn(argv, srv.port, dir);
+	for (int i = 0; i < 200 && !race; i++) {
+		tcli_sleep_ms(50);
+		race = tcli_get_race(srv.port, "term");
+	}
+	json_object_put(race);
+	kill(pid, SIGTERM);
+	cr_assert_eq(tcli_wait(pid, dir, &r), 0);
+	cr_assert_eq(r.status, 128 + SIGTERM);
+	tcli_result_free(&r);
+	race = tcli_get_race(srv.port, "term");
+	cr_assert_str_eq(tcli_str(race, "state"), "canceled");
+	json_object_put(race);
+}
+
+/* Megabytes of binary output, on both streams, arrive unchanged. */
+Test(cli_run, big_output_is_byte_identical)
+{
+	char dir[] = "/tmp/raceboard-cli-XXXXXX", cmd[1024], file[64];
+	struct cli_result direct, wrapped;
+	json_object *race;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/blob", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "head -c 6000000 /dev/urandom > %s; printf '\\n50%%%%\\r\\0' >> %s",
+		 file, file);
+	cr_assert_eq(tcli_sh(cmd, &direct), 0);
+	cr_assert_eq(direct.status, 0);
+	tcli_result_free(&direct);
+	snprintf(cmd, sizeof(cmd), "cat %s; cat %s >&2; cat %s", file, file,
+		 file);
+	cr_assert_eq(tcli_sh(cmd, &direct), 0);
+	RUN(&wrapped, "run", "--id", "big", "--", "sh", "-c", cmd);
+	cr_assert_eq(wrapped.status, 0, "stderr: %.200s", wrapped.err);
+	cr_assert_eq(wrapped.out_len, direct.out_len);
+	cr_assert_eq(wrapped.out_len, 2 * (6000000 + 6));
+	cr_assert(!memcmp(wrapped.out, direct.out, direct.out_len),
+		  "stdout differs");
+	cr_assert_eq(wrapped.err_len, direct.err_len);
+	cr_assert(!memcmp(wrapped.err, direct.err, direct.err_len),
+		  "stderr differs");
+	tcli_result_free(&direct);
+	tcli_result_free(&wrapped);
+	race = tcli_get_race(srv.port, "big");
+	cr_assert_str_eq(tcli_str(race, "state"), "passed");
+	json_object_put(race);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* The server being down changes nothing but one line on stderr. */
+Test(cli_run, server_down_changes_nothing)
+{
+	static const char script[] =
+		"printf 'a 50%%\\nno newline'; echo e1 >&2; sleep 0.3; "
+		"echo e2 >&2; exit 5";
+	const char *argv[] = {"raceboard", "--server", "http://127.0.0.1:1",
+			      "run", "--interval", "1", "--", "sh", "-c",
+			      script, NULL};
+	struct cli_result direct, wrapped;
+	const char *warn;
+
+	cr_assert_eq(tcli_sh(script, &direct), 0);
+	cr_assert_eq(tcli_run(argv, 0, NULL, &wrapped), 0);
+	cr_assert_eq(wrapped.status, direct.status);
+	cr_assert_eq(wrapped.status, 5);
+	cr_assert_str_eq(wrapped.out, direct.out);
+	warn = strstr(wrapped.err, "raceboard: warning: ");
+	cr_assert_not_null(warn, "stderr: %s", wrapped.err);
+	cr_assert_null(strstr(warn + 1, "raceboard: "), "one warning only: %s",
+		       wrapped.err);
+	/* Without the warning line, stderr is the command's own. */
+	memmove((char *)warn, strchr(warn, '\n') + 1,
+		strlen(strchr(warn, '\n') + 1) + 1);
+	cr_assert_str_eq(wrapped.err, direct.err);
+	tcli_result_free(&direct);
+	tcli_result_free(&wrapped);
+}
+
+/* A command that cannot start is reported like a shell would. */
+Test(cli_run, missing_command_exits_127)
+{
+	struct cli_result r;
+	json_object *race;
+
+	RUN(&r, "run", "--http", "--id", "nope", "--",
+	    "/nonexistent/raceboard-test");
+	cr_assert_eq(r.status, 127);
+	cr_assert(strstr(r.err, "cannot run"), "stderr: %s", r.err);
+	tcli_result_free(&r);
+	race = tcli_get_race(srv.port, "nope");
+	cr_assert_str_eq(tcli_str(race, "state"), "failed");
+	cr_assert_str_eq(tcli_meta(race, "exit_code"), "127");
+	json_object_put(race);
+}
+
+/* The default transport (WebSocket, or REST when the server has none)
+ * reports the same race. */
+Test(cli_run, default_transport)
+{
+	struct cli_result r;
+	json_object *race;
+
+	RUN(&r, "run", "--id", "dflt", "--interval", "1", "--", "sh", "-c",
+	    "echo '[1/4]'; sleep 1.2; echo '[3/4]'; sleep 1.2; exit 2");
+	cr_assert_eq(r.status, 2, "stderr: %s", r.err);
+	cr_assert_str_eq(r.err, "");
+	tcli_result_free(&r);
+	race = tcli_get_race(srv.port, "dflt");
+	cr_assert_str_eq(tcli_str(race, "state"), "failed");
+	cr_assert_eq(tcli_int(race, "progress"), 75);
+	assert_metadata(race, "2");
+	json_object_put(race);
+}
