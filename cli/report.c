@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,7 @@ struct cli_report {
 	int warned;
 	int disabled;              /* the server refused us: stop trying */
 	int reached;               /* the server answered at least once */
+	int debug;                 /* $RACEBOARD_DEBUG: trace on stderr */
 };
 
 /* A copy of the guarded state, taken under the lock. */
@@ -72,6 +74,23 @@ static void warn_once(struct cli_report *r, const char *err)
 	r->warned = 1;
 	fprintf(stderr, "raceboard: warning: race '%s' not reported: %s\n",
 		r->id, err);
+}
+
+/* Traces transport decisions when $RACEBOARD_DEBUG is set (tests use it
+ * to tell WebSocket from REST). Reporter thread. */
+static void debug(const struct cli_report *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void debug(const struct cli_report *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!r->debug)
+		return;
+	va_start(ap, fmt);
+	fputs("raceboard: debug: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
 }
 
 /* Remaining seconds from the progress rate, or -1 when unknown. */
@@ -220,8 +239,11 @@ static int ws_ensure(struct cli_report *r, char *err, size_t cap)
 			    r->cfg.api.token, r->cfg.api.timeout_ms, &r->ws);
 	if (rc == CLI_ESERVER) {
 		r->ws_unsupported = 1; /* no WebSocket there: use REST */
+		debug(r, "no WebSocket at /ws: using REST");
 		return CLI_OK;
 	}
+	if (!rc)
+		debug(r, "WebSocket connected");
 	if (rc)
 		snprintf(err, cap, "cannot reach http://%s:%s%s: %s",
 			 r->cfg.api.url.host, r->cfg.api.url.port,
@@ -261,6 +283,9 @@ static int send_state(struct cli_report *r, const struct snap *s)
 				  text, NULL, NULL, err, sizeof(err));
 	}
 	json_object_put(body);
+	debug(r, "%s over %s: %s", full ? "create" : "patch",
+	      r->ws ? "websocket" : (rc && had_ws) ? "websocket" : "rest",
+	      rc ? cli_strerror(rc) : "ok");
 	r->last_send_ms = now;
 	if (rc == CLI_OK) {
 		r->reached = 1;
@@ -303,6 +328,7 @@ static void service_ws(struct cli_report *r)
 	while (r->ws && !(rc = cli_ws_recv(r->ws, 0, &msg, &len)))
 		;
 	if (r->ws && rc != CLI_ETIMEOUT) {
+		debug(r, "WebSocket lost: %s", cli_strerror(rc));
 		cli_ws_close(r->ws);
 		r->ws = NULL;
 	}
@@ -397,6 +423,7 @@ struct cli_report *cli_report_start(struct cli_report_cfg *cfg)
 	r->sent_progress = -1;
 	r->sent_eta = -1;
 	r->start_ms = cli_mono_ms();
+	r->debug = getenv("RACEBOARD_DEBUG") != NULL;
 	r->wake[0] = r->wake[1] = -1;
 	if (pipe(r->wake))
 		goto fail;

@@ -308,3 +308,69 @@ Test(cli_run, default_transport)
 	assert_metadata(race, "2");
 	json_object_put(race);
 }
+
+/* By default the producer speaks WebSocket to the real server. */
+Test(cli_run, websocket_producer)
+{
+	struct cli_result r;
+	json_object *race;
+
+	setenv("RACEBOARD_DEBUG", "1", 1);
+	RUN(&r, "run", "--id", "ws1", "--interval", "1", "-m", "k=v", "--",
+	    "sh", "-c", "echo '[2/8]'; sleep 1.3; echo '[6/8]'; sleep 1.3");
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert(strstr(r.err, "create over websocket: ok"), "%s", r.err);
+	cr_assert(strstr(r.err, "patch over websocket: ok"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "over rest"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "warning"), "%s", r.err);
+	tcli_result_free(&r);
+	race = tcli_get_race(srv.port, "ws1");
+	cr_assert_str_eq(tcli_str(race, "state"), "passed");
+	cr_assert_eq(tcli_int(race, "progress"), 100);
+	cr_assert_str_eq(tcli_meta(race, "k"), "v");
+	assert_metadata(race, "0");
+	json_object_put(race);
+}
+
+/* The server restarts mid-run: the producer reconnects and resends the
+ * latest state, and the race ends right. */
+Test(cli_run, websocket_reconnects_after_restart)
+{
+	const char *argv[] = {"raceboard", "run", "--id", "re1", "--interval",
+			      "1", "-m", "keep=me", "--", "sh", "-c",
+			      "echo 10%; sleep 2; echo 40%; sleep 2; echo 70%; "
+			      "sleep 1.5", NULL};
+	char dir[] = "/tmp/raceboard-cli-XXXXXX", port[16];
+	const char *same_port[] = {"--port", port, NULL};
+	struct cli_result r;
+	json_object *race = NULL;
+	pid_t pid;
+
+	setenv("RACEBOARD_DEBUG", "1", 1);
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(port, sizeof(port), "%d", srv.port);
+	pid = tcli_spawn(argv, srv.port, dir);
+	for (int i = 0; i < 200 && tcli_int(race, "progress") < 10; i++) {
+		json_object_put(race);
+		tcli_sleep_ms(50);
+		race = tcli_get_race(srv.port, "re1");
+	}
+	json_object_put(race);
+	cr_assert_eq(server_stop(&srv), 0);
+	tcli_sleep_ms(300);
+	cr_assert_eq(server_restart(&srv, same_port), 0);
+	cr_assert_eq(srv.port, atoi(port));
+	cr_assert_eq(tcli_wait(pid, dir, &r), 0);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert_str_eq(r.out, "10%\n40%\n70%\n");
+	cr_assert(strstr(r.err, "WebSocket lost"), "%s", r.err);
+	cr_assert(strstr(strstr(r.err, "WebSocket lost"),
+			 "create over websocket: ok"), "%s", r.err);
+	tcli_result_free(&r);
+	race = tcli_get_race(srv.port, "re1");
+	cr_assert_str_eq(tcli_str(race, "state"), "passed");
+	cr_assert_eq(tcli_int(race, "progress"), 100);
+	cr_assert_str_eq(tcli_meta(race, "keep"), "me");
+	assert_metadata(race, "0");
+	json_object_put(race);
+}
