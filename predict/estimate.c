@@ -1,0 +1,267 @@
+/*
+ * estimate.c - the duration estimate of one key and its confidence.
+ *
+ * Method (chosen by replaying real CI data, see docs/PREDICTION.md):
+ * a small family of robust and recent-weighted estimators is backtested
+ * on the key's own passed runs (each one predicting run i from runs
+ * 0..i-1, over the last PRED_BACKTEST positions) and the one with the
+ * lowest absolute error wins. Jobs whose durations drift favour short
+ * windows; noisy or bimodal jobs favour long windows and medians; no
+ * single estimator is best for all of them. An optional build-context
+ * factor then scales the estimate.
+ *
+ * Pure and allocation-free: every buffer is on the stack and bounded by
+ * PRED_HIST_PASSED_MAX.
+ */
+#include "predict.h"
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#define PRED_BACKTEST 30       /* positions scored per candidate */
+#define PRED_MIN_SELECT 8      /* runs before candidates compete */
+#define PRED_DISP_WINDOW 20    /* runs used for the dispersion */
+#define PRED_PRIOR_CV 0.25     /* dispersion assumed with one run */
+#define PRED_CTX_SHRINK 8.0    /* pseudo-entries pulling the factor to 1 */
+#define PRED_CTX_CLAMP 0.3
+#define PRED_SPIKE_RATIO 2.0   /* x median: a last run this far off is ignored */
+
+enum cand {
+	C_MEAN3,
+	C_MEAN5,
+	C_MEAN13,
+	C_MED9,
+	C_MED_ALL,
+	C_EWMA3,
+	C_COUNT,
+};
+
+static void sort_small(double *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		double x = v[i];
+		size_t j = i;
+		while (j > 0 && v[j - 1] > x) {
+			v[j] = v[j - 1];
+			j--;
+		}
+		v[j] = x;
+	}
+}
+
+#define MEDIAN_MAX 128          /* values a median looks at, at most */
+
+/* Median of the last w of d[0..n-1] (all when w >= n), at most MEDIAN_MAX. */
+static double median_last(const double *d, size_t n, size_t w)
+{
+	double tmp[MEDIAN_MAX];
+	size_t k = w < n ? w : n;
+	if (k > MEDIAN_MAX)
+		k = MEDIAN_MAX;
+	memcpy(tmp, d + n - k, k * sizeof *tmp);
+	sort_small(tmp, k);
+	return k % 2 ? tmp[k / 2] : 0.5 * (tmp[k / 2 - 1] + tmp[k / 2]);
+}
+
+static double mean_last(const double *d, size_t n, size_t w)
+{
+	size_t k = w < n ? w : n;
+	double s = 0;
+	for (size_t i = n - k; i < n; i++)
+		s += d[i];
+	return s / (double)k;
+}
+
+static double ewma(const double *d, size_t n, double alpha)
+{
+	double m = d[0];
+	for (size_t i = 1; i < n; i++)
+		m = alpha * d[i] + (1 - alpha) * m;
+	return m;
+}
+
+/* Inserts x into the sorted array v[0..n-1]. */
+static void insert_sorted(double *v, size_t n, double x)
+{
+	size_t j = n;
+	while (j > 0 && v[j - 1] > x) {
+		v[j] = v[j - 1];
+		j--;
+	}
+	v[j] = x;
+}
+
+/*
+ * Candidate c's prediction from d[0..n-1], n > 0; sorted holds the same
+ * n values in order, so the median of all of them costs O(1).
+ */
+static double candidate(int c, const double *d, const double *sorted,
+			size_t n)
+{
+	switch (c) {
+	case C_MEAN3: return mean_last(d, n, 3);
+	case C_MEAN5: return mean_last(d, n, 5);
+	case C_MEAN13: return mean_last(d, n, 13);
+	case C_MED9: return median_last(d, n, 9);
+	case C_MED_ALL:
+		return n % 2 ? sorted[n / 2] :
+			0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+	default: return ewma(d, n, 0.3);
+	}
+}
+
+double pred__median(const double *v, size_t n)
+{
+	return median_last(v, n, n);
+}
+
+/*
+ * Robust dispersion: 1.4826 * MAD / median (a robust coefficient of
+ * variation), or the prior with fewer than 3 values.
+ */
+double pred__robust_cv(const double *v, size_t n, double prior)
+{
+	if (n < 3)
+		return prior;
+	if (n > MEDIAN_MAX)
+		n = MEDIAN_MAX;
+	double med = median_last(v, n, n);
+	if (med <= 0)
+		return 1.0;
+	double dev[MEDIAN_MAX];
+	for (size_t i = 0; i < n; i++)
+		dev[i] = fabs(v[i] - med);
+	double cv = 1.4826 * median_last(dev, n, n) / med;
+	/* Floor: even a perfectly stable job has second-level jitter. */
+	return cv < 0.01 ? 0.01 : cv;
+}
+
+double pred__p_within20(double cv)
+{
+	return erf(0.2 / (M_SQRT2 * cv));
+}
+
+/* 1 when x is more than PRED_SPIKE_RATIO times off ref either way. */
+static int is_spike(double x, double ref)
+{
+	return x > ref * PRED_SPIKE_RATIO || x * PRED_SPIKE_RATIO < ref;
+}
+
+/*
+ * A single freak last run (a hung job, a run that did nothing) is left
+ * out of the estimate: the last run is dropped when it is more than
+ * PRED_SPIKE_RATIO times off the median of the 9 runs before it, unless
+ * the run before it was off the same way (two in a row is a level shift,
+ * which the estimate must follow). Needs 5 runs. Returns the runs to use.
+ * Clipping every outlier was measured too and cost 1.5-3 s of MAE on the
+ * CI data, where runs far from the median often start a new regime.
+ */
+static size_t drop_spike(const double *d, size_t n)
+{
+	if (n < 5)
+		return n;
+	double ref = median_last(d, n - 1, 9);
+	if (!is_spike(d[n - 1], ref))
+		return n;
+	int same_way = (d[n - 1] > ref) == (d[n - 2] > ref);
+	if (is_spike(d[n - 2], median_last(d, n - 2, 9)) && same_way)
+		return n;
+	return n - 1;
+}
+
+double pred_context_ratio(double actual_sec, double base_sec)
+{
+	if (!(actual_sec > 0) || !(base_sec > 0))
+		return 0;
+	double r = log(actual_sec / base_sec);
+	return r > 1 ? 1 : (r < -1 ? -1 : r);
+}
+
+/* The context factor: a shrunk median of the build's log ratios. */
+static double context_factor(const struct pred_context *ctx)
+{
+	if (!ctx || ctx->n == 0 || !ctx->log_ratios)
+		return 1.0;
+	double tmp[PRED_HIST_PASSED_MAX];
+	size_t n = ctx->n < PRED_HIST_PASSED_MAX ? ctx->n : PRED_HIST_PASSED_MAX;
+	/* The most recent entries are the most relevant ones. */
+	memcpy(tmp, ctx->log_ratios + ctx->n - n, n * sizeof *tmp);
+	double m = median_last(tmp, n, n);
+	m *= (double)n / ((double)n + PRED_CTX_SHRINK);
+	if (m > PRED_CTX_CLAMP)
+		m = PRED_CTX_CLAMP;
+	if (m < -PRED_CTX_CLAMP)
+		m = -PRED_CTX_CLAMP;
+	return exp(m);
+}
+
+int pred_estimate(const struct pred_history *h, const struct pred_context *ctx,
+		  struct pred_estimate *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!h || h->n_passed == 0)
+		return PRED_ENODATA;
+
+	double d[PRED_HIST_PASSED_MAX];
+	size_t n = h->n_passed;
+	for (size_t i = 0; i < n; i++)
+		d[i] = h->passed[i].duration_sec;
+	n = drop_spike(d, n);
+
+	/*
+	 * Backtest each candidate over the last positions of the history,
+	 * keeping a sorted copy of the prefix so each position costs O(H).
+	 */
+	size_t first = n > PRED_BACKTEST + 1 ? n - PRED_BACKTEST : 1;
+	double err[C_COUNT] = { 0 };
+	size_t hits[C_COUNT] = { 0 };
+	size_t positions = n > first ? n - first : 0;
+	double sorted[PRED_HIST_PASSED_MAX];
+	for (size_t i = 0; i < first; i++)
+		insert_sorted(sorted, i, d[i]);
+	for (size_t i = first; i < n; i++) {
+		for (int c = 0; c < C_COUNT; c++) {
+			double p = candidate(c, d, sorted, i);
+			double e = fabs(p - d[i]);
+			err[c] += e;
+			if (e <= 0.2 * d[i])
+				hits[c]++;
+		}
+		insert_sorted(sorted, i, d[i]);
+	}
+	int best = C_MEAN3;
+	if (n >= PRED_MIN_SELECT)
+		for (int c = 0; c < C_COUNT; c++)
+			if (err[c] < err[best])
+				best = c;
+
+	double base = candidate(best, d, sorted, n);
+
+	/*
+	 * Confidence: the chance that the next run lands within +/-20 % of
+	 * the estimate. Two views of it are averaged: a normal model with the
+	 * robust CV (inflated for a small sample), and the chosen estimator's
+	 * own backtest hit rate (shrunk towards the model with 2 pseudo
+	 * counts). A count factor n / (n + 1) then keeps thin histories low.
+	 */
+	size_t k = n < PRED_DISP_WINDOW ? n : PRED_DISP_WINDOW;
+	double cv = pred__robust_cv(d + n - k, k, PRED_PRIOR_CV);
+	double p_model = pred__p_within20(cv * sqrt(1.0 + 1.0 / (double)n));
+	double p = p_model;
+	if (positions > 0)
+		p = ((double)hits[best] + 2.0 * p_model) / ((double)positions + 2.0);
+	p = 0.5 * (p + p_model);
+	double conf = p * (double)n / ((double)n + 1.0);
+
+	double f = context_factor(ctx);
+	out->source = PRED_SRC_HISTORY;
+	out->basis = PRED_BASIS_EXACT;
+	out->base_sec = base;
+	out->total_sec = base * f;
+	out->context_factor = f;
+	out->confidence = conf < 0 ? 0 : (conf > 1 ? 1 : conf);
+	out->n_history = n;
+	out->similarity = 1.0;
+	return PRED_OK;
+}

@@ -1,0 +1,53 @@
+/*
+ * internal.h - helpers shared by the files of predict/; not part of the
+ * API server/ uses. Pure functions, no allocation.
+ */
+#ifndef RACEBOARD_PREDICT_INTERNAL_H
+#define RACEBOARD_PREDICT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Median of v[0..n-1] (n > 0; only the last 128 count); v is not changed. */
+double pred__median(const double *v, size_t n);
+
+/*
+ * Robust coefficient of variation of v[0..n-1]: 1.4826 * MAD / median,
+ * floored at 0.01; `prior` when n < 3.
+ */
+double pred__robust_cv(const double *v, size_t n, double prior);
+
+/* P(|error| <= 20 %) for a normal error with this relative spread. */
+double pred__p_within20(double cv);
+
+/* String -> u32 map (strmap.c). Zero-initialize; strings are copied. */
+struct strmap_slot {
+	char *s;        /* owned; NULL: empty */
+	uint64_t hash;
+	uint32_t val;
+};
+
+struct strmap {
+	struct strmap_slot *slots;
+	size_t cap;     /* power of two */
+	size_t n;
+};
+
+/* 1 and *val when s is present, else 0. */
+int pred__strmap_get(const struct strmap *m, const char *s, uint32_t *val);
+
+/*
+ * Inserts s (copied) -> val; s must be absent. *stored (may be NULL) gets
+ * the map's copy, valid until it is deleted. PRED_OK or PRED_ENOMEM (the
+ * map is unchanged apart from capacity).
+ */
+int pred__strmap_put(struct strmap *m, const char *s, uint32_t val,
+		     char **stored);
+
+/* Removes s if present. */
+void pred__strmap_del(struct strmap *m, const char *s);
+
+/* Frees the table and its strings; the map is zeroed. */
+void pred__strmap_fini(struct strmap *m);
+
+#endif

@@ -1,0 +1,475 @@
+/*
+ * test_predict.c - unit tests of predict/: key normalization, history
+ * codec, estimator and confidence, fallback order and labels, cadence
+ * learning, progress prediction and revision. One suite per module.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "predict.h"
+#include "race.h"
+
+static const char *key_of(const char *source, const char *title,
+			  const struct pred_kv *meta, size_t n)
+{
+	static char buf[4][PRED_KEY_MAX];
+	static int next;
+	char *k = buf[next++ % 4];
+	cr_assert_eq(pred_key(source, title, meta, n, k, PRED_KEY_MAX), PRED_OK);
+	return k;
+}
+
+/* The title part of a key (after the source and its separator). */
+static const char *title_of(const char *key)
+{
+	return strchr(key, PRED_KEY_SEP) + 1;
+}
+
+/* ---- key ---------------------------------------------------------- */
+
+Test(key, numbers_ids_are_stripped)
+{
+	cr_assert_str_eq(title_of(key_of("ci", "Build #1234 run 4567", NULL, 0)),
+			 "build #<n> run <n>");
+	cr_assert_str_eq(key_of("ci", "pipeline 9 job-77", NULL, 0),
+			 key_of("ci", "Pipeline 123456 job-1", NULL, 0));
+}
+
+Test(key, hashes_uuids_dates_times_are_stripped)
+{
+	const char *a = key_of("ci",
+		"deploy 3f2a9c1d at 2025-01-02 12:30:00 id "
+		"123e4567-e89b-12d3-a456-426614174000", NULL, 0);
+	cr_assert_str_eq(title_of(a), "deploy <hex> at <date> <time> id <uuid>");
+	const char *b = key_of("ci",
+		"Deploy 0badc0de77 at 2024-12-31 01:02:03 id "
+		"00000000-0000-4000-8000-00000000abcd", NULL, 0);
+	cr_assert_str_eq(a, b);
+	cr_assert_str_eq(title_of(key_of("ci", "nightly 2025-01-02T03:04:05Z",
+					 NULL, 0)), "nightly <date>");
+}
+
+Test(key, distinct_jobs_stay_apart)
+{
+	const char *b64 = key_of("bk", ":linux: build x86_64-linux-gnu", NULL, 0);
+	const char *t64 = key_of("bk", ":linux: test x86_64-linux-gnu", NULL, 0);
+	const char *b32 = key_of("bk", ":linux: build i686-linux-gnu", NULL, 0);
+	const char *arm = key_of("bk", ":linux: build aarch64-linux-gnu", NULL, 0);
+	cr_assert_str_eq(title_of(b64), ":linux: build x86_64-linux-gnu");
+	cr_assert_str_neq(b64, t64);
+	cr_assert_str_neq(b64, b32);
+	cr_assert_str_neq(b64, arm);
+	cr_assert_str_eq(title_of(arm), ":linux: build aarch64-linux-gnu");
+}
+
+Test(key, versions_and_words_with_digits_are_kept)
+{
+	cr_assert_str_neq(key_of("bk", "juliasyntax linux/x86_64/1.10", NULL, 0),
+			  key_of("bk", "juliasyntax linux/x86_64/1.12", NULL, 0));
+	cr_assert_str_eq(title_of(key_of("bk", "py3 w64 v2 go1.22", NULL, 0)),
+			 "py3 w64 v2 go1.22");
+	/* Hex-looking words without digits are words, not hashes. */
+	cr_assert_str_eq(title_of(key_of("bk", "deadbeefcafe", NULL, 0)),
+			 "deadbeefcafe");
+}
+
+Test(key, case_and_whitespace_are_folded)
+{
+	cr_assert_str_eq(key_of("CI", "  Make \t  ALL\n", NULL, 0),
+			 key_of("ci", "make all", NULL, 0));
+}
+
+Test(key, source_is_part_of_the_key)
+{
+	cr_assert_str_neq(key_of("gitlab", "build", NULL, 0),
+			  key_of("github", "build", NULL, 0));
+}
+
+Test(key, identity_metadata_joins_the_key)
+{
+	struct pred_kv a[] = { { "job", "Lint 1" }, { "branch", "main" },
+			       { PRED_IDENTITY_META, " job , shard" },
+			       { "shard", "3" } };
+	struct pred_kv b[] = { { "job", "Lint 2" }, { "branch", "dev" },
+			       { PRED_IDENTITY_META, "shard,job" },
+			       { "shard", "3" } };
+	const char *ka = key_of("ci", "check 17", a, 4);
+	const char *kb = key_of("ci", "check 18", b, 4);
+	cr_assert_str_neq(ka, kb);  /* job differs; numbers in it are kept */
+	cr_assert_not_null(strstr(ka, "job=lint 1"));
+	cr_assert_not_null(strstr(ka, "shard=3"));
+	cr_assert_null(strstr(ka, "branch"));
+	/* The identity list is sorted, so its order does not matter. */
+	b[0].value = "lint 1";
+	cr_assert_str_eq(ka, key_of("ci", "check 18", b, 4));
+	/* Without the marker, metadata is ignored. */
+	cr_assert_str_eq(key_of("ci", "check 1", a, 2),
+			 key_of("ci", "check 2", NULL, 0));
+}
+
+Test(key, too_long_and_bad_arguments)
+{
+	char small[8];
+	cr_assert_eq(pred_key("ci", "a long title", NULL, 0, small, sizeof small),
+		     PRED_ELIMIT);
+	cr_assert_str_eq(small, "");
+	cr_assert_eq(pred_key(NULL, "t", NULL, 0, small, sizeof small),
+		     PRED_EINVAL);
+}
+
+/* ---- history ------------------------------------------------------ */
+
+Test(history, encode_decode_round_trip)
+{
+	struct pred_history h, back;
+	pred_history_init(&h);
+	for (int i = 0; i < 7; i++)
+		cr_assert_eq(pred_history_add(&h, PRED_PASSED, 10.5 + i,
+					      1000 * i), PRED_OK);
+	cr_assert_eq(pred_history_add(&h, PRED_FAILED, 3.25, 99), PRED_OK);
+	cr_assert_eq(pred_history_add(&h, PRED_CANCELED, 1, 100), PRED_OK);
+	uint8_t buf[PRED_HIST_ENCODED_MAX];
+	size_t len = 0;
+	cr_assert_eq(pred_history_encode(&h, buf, sizeof buf, &len), PRED_OK);
+	cr_assert_eq(len, 4 + 13 * 9);
+	cr_assert_eq(pred_history_decode(buf, len, &back), PRED_OK);
+	cr_assert_eq(memcmp(&h, &back, sizeof h), 0);
+}
+
+Test(history, bad_version_and_truncation_are_rejected)
+{
+	struct pred_history h, out;
+	pred_history_init(&h);
+	pred_history_add(&h, PRED_PASSED, 5, 1);
+	uint8_t buf[PRED_HIST_ENCODED_MAX];
+	size_t len;
+	cr_assert_eq(pred_history_encode(&h, buf, sizeof buf, &len), PRED_OK);
+	pred_history_init(&out);
+	out.n_passed = 42;  /* sentinel: must survive a failed decode */
+	buf[0] = 99;
+	cr_assert_eq(pred_history_decode(buf, len, &out), PRED_EVERSION);
+	cr_assert_eq(out.n_passed, 42);
+	buf[0] = PRED_HIST_VERSION;
+	cr_assert_eq(pred_history_decode(buf, len - 1, &out), PRED_EINVAL);
+	cr_assert_eq(out.n_passed, 42);
+	cr_assert_eq(pred_history_encode(&h, buf, 3, &len), PRED_ELIMIT);
+}
+
+Test(history, rings_are_bounded_and_outcomes_kept_apart)
+{
+	struct pred_history h;
+	pred_history_init(&h);
+	for (int i = 0; i < 60; i++)
+		pred_history_add(&h, PRED_PASSED, i, i);
+	for (int i = 0; i < 15; i++)
+		pred_history_add(&h, PRED_FAILED, 1, i);
+	cr_assert_eq(h.n_passed, PRED_HIST_PASSED_MAX);
+	cr_assert_eq(h.n_other, PRED_HIST_OTHER_MAX);
+	cr_assert_float_eq(h.passed[0].duration_sec, 10, 1e-9);
+	cr_assert_eq(pred_history_add(&h, PRED_PASSED, -1, 0), PRED_EINVAL);
+	cr_assert_eq(pred_history_add(&h, PRED_PASSED, NAN, 0), PRED_EINVAL);
+}
+
+/* ---- estimate ----------------------------------------------------- */
+
+static void fill(struct pred_history *h, const double *d, size_t n)
+{
+	pred_history_init(h);
+	for (size_t i = 0; i < n; i++)
+		pred_history_add(h, PRED_PASSED, d[i], (int64_t)i);
+}
+
+Test(estimate, robust_to_an_outlier)
+{
+	double d[21];
+	for (int i = 0; i < 20; i++)
+		d[i] = 100 + (i % 5) - 2;
+	d[20] = 1000;
+	struct pred_history h;
+	fill(&h, d, 21);
+	struct pred_estimate e;
+	cr_assert_eq(pred_estimate(&h, NULL, &e), PRED_OK);
+	cr_assert_eq(e.source, PRED_SRC_HISTORY);
+	cr_assert_eq(e.basis, PRED_BASIS_EXACT);
+	cr_assert(e.total_sec > 90 && e.total_sec < 115, "got %f", e.total_sec);
+}
+
+Test(estimate, failures_do_not_count)
+{
+	struct pred_history h;
+	double d[] = { 100, 102, 98 };
+	fill(&h, d, 3);
+	pred_history_add(&h, PRED_FAILED, 5, 9);
+	pred_history_add(&h, PRED_CANCELED, 1, 10);
+	struct pred_estimate e;
+	cr_assert_eq(pred_estimate(&h, NULL, &e), PRED_OK);
+	cr_assert_float_eq(e.total_sec, 100, 1e-9);
+	cr_assert_eq(e.n_history, 3);
+}
+
+Test(estimate, confidence_grows_with_history_and_consistency)
+{
+	double steady[20], noisy[20];
+	for (int i = 0; i < 20; i++) {
+		steady[i] = 100 + (i % 3);
+		noisy[i] = (i % 2) ? 50 + 7 * i : 160 - 3 * i;
+	}
+	struct pred_history h2, h20, hn;
+	fill(&h2, steady, 2);
+	fill(&h20, steady, 20);
+	fill(&hn, noisy, 20);
+	struct pred_estimate e2, e20, en;
+	pred_estimate(&h2, NULL, &e2);
+	pred_estimate(&h20, NULL, &e20);
+	pred_estimate(&hn, NULL, &en);
+	cr_assert(e20.confidence > e2.confidence, "%f %f", e20.confidence,
+		  e2.confidence);
+	cr_assert(e20.confidence > en.confidence, "%f %f", e20.confidence,
+		  en.confidence);
+	cr_assert(e20.confidence <= 1 && en.confidence >= 0);
+}
+
+Test(estimate, no_history_and_context_factor)
+{
+	struct pred_history h;
+	pred_history_init(&h);
+	struct pred_estimate e;
+	cr_assert_eq(pred_estimate(&h, NULL, &e), PRED_ENODATA);
+	cr_assert_eq(e.source, PRED_SRC_NONE);
+	double d[] = { 100, 100, 100 };
+	fill(&h, d, 3);
+	double r[8] = { 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2 };
+	struct pred_context ctx = { r, 8 };
+	cr_assert_eq(pred_estimate(&h, &ctx, &e), PRED_OK);
+	cr_assert_float_eq(e.base_sec, 100, 1e-9);
+	cr_assert(e.total_sec > 105 && e.total_sec < 122, "%f", e.total_sec);
+	cr_assert_float_eq(pred_context_ratio(200, 100), log(2.0), 1e-9);
+	cr_assert_float_eq(pred_context_ratio(0, 100), 0, 1e-12);
+}
+
+/* ---- model: fallback order and labels ------------------------------ */
+
+Test(model, eta_source_values_match_the_protocol)
+{
+	cr_assert_eq((int)PRED_SRC_HISTORY, (int)PROTO_ETA_HISTORY);
+	cr_assert_eq((int)PRED_SRC_DEFAULT, (int)PROTO_ETA_DEFAULT);
+}
+
+Test(model, fallback_order_exact_similar_source_none)
+{
+	struct pred_model *m = pred_model_new(NULL);
+	cr_assert_not_null(m);
+	const char *k_build = key_of("bk", ":linux: build x86_64-linux-gnu #1",
+				     NULL, 0);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(pred_model_record(m, k_build, NULL, PRED_PASSED,
+					       1000 + i, i), PRED_OK);
+	struct pred_estimate exact, sim, src, none;
+
+	cr_assert_eq(pred_model_predict(m, key_of("bk",
+		":linux: build x86_64-linux-gnu #2", NULL, 0), NULL, &exact),
+		PRED_OK);
+	cr_assert_eq(exact.source, PRED_SRC_HISTORY);
+	cr_assert_eq(exact.basis, PRED_BASIS_EXACT);
+
+	/* Shares 4 of 5 tokens: similar enough, same source. */
+	cr_assert_eq(pred_model_predict(m, key_of("bk",
+		":linux: build x86_64-linux-musl", NULL, 0), NULL, &sim), PRED_OK);
+	cr_assert_eq(sim.source, PRED_SRC_HISTORY);
+	cr_assert_eq(sim.basis, PRED_BASIS_SIMILAR);
+	cr_assert(sim.similarity >= 0.5 && sim.similarity < 1);
+	cr_assert(sim.confidence < exact.confidence);
+
+	cr_assert_eq(pred_model_predict(m, key_of("bk", "upload docs", NULL, 0),
+					NULL, &src), PRED_OK);
+	cr_assert_eq(src.source, PRED_SRC_DEFAULT);
+	cr_assert_eq(src.basis, PRED_BASIS_SOURCE);
+	cr_assert(src.confidence <= 0.3);
+
+	/* Another source knows nothing: no ETA, and no label. */
+	cr_assert_eq(pred_model_predict(m, key_of("gitlab",
+		":linux: build x86_64-linux-gnu", NULL, 0), NULL, &none),
+		PRED_ENODATA);
+	cr_assert_eq(none.source, PRED_SRC_NONE);
+	pred_model_free(m);
+}
+
+Test(model, failed_runs_alone_give_no_history_prediction)
+{
+	struct pred_model *m = pred_model_new(NULL);
+	const char *k = key_of("ci", "flaky", NULL, 0);
+	cr_assert_eq(pred_model_record(m, k, NULL, PRED_FAILED, 3, 1), PRED_OK);
+	struct pred_estimate e;
+	cr_assert_eq(pred_model_predict(m, k, NULL, &e), PRED_ENODATA);
+	cr_assert_eq(pred_model_history(m, k)->n_other, 1);
+	pred_model_free(m);
+}
+
+Test(model, build_context_adjusts_later_jobs)
+{
+	struct pred_model_limits lim = { .use_context = 1 };
+	struct pred_model *m = pred_model_new(&lim);
+	const char *ka = key_of("bk", "job a", NULL, 0);
+	const char *kb = key_of("bk", "job b", NULL, 0);
+	for (int i = 0; i < 5; i++) {
+		pred_model_record(m, ka, "b0", PRED_PASSED, 100, i);
+		pred_model_record(m, kb, "b0", PRED_PASSED, 200, i);
+	}
+	/* Build 7 runs slow: job a took 50 % longer than predicted. */
+	pred_model_record(m, ka, "b7", PRED_PASSED, 150, 10);
+	struct pred_estimate in7, other;
+	pred_model_predict(m, kb, "b7", &in7);
+	pred_model_predict(m, kb, "b8", &other);
+	cr_assert_float_eq(other.total_sec, 200, 1e-9);
+	cr_assert(in7.total_sec > 200 && in7.context_factor > 1);
+	pred_model_free(m);
+}
+
+Test(model, load_and_limits)
+{
+	struct pred_model_limits lim = { .max_keys = 1 };
+	struct pred_model *m = pred_model_new(&lim);
+	struct pred_history h;
+	double d[] = { 7, 8, 9 };
+	fill(&h, d, 3);
+	const char *k = key_of("ci", "t", NULL, 0);
+	cr_assert_eq(pred_model_load(m, k, &h), PRED_OK);
+	cr_assert_eq(pred_model_history(m, k)->n_passed, 3);
+	cr_assert_eq(pred_model_record(m, key_of("ci", "u", NULL, 0), NULL,
+				       PRED_PASSED, 1, 1), PRED_ELIMIT);
+	cr_assert_eq(pred_model_record(m, "no separator", NULL, PRED_PASSED,
+				       1, 1), PRED_EINVAL);
+	cr_assert_eq(pred_model_count(m), 1);
+	pred_model_free(m);
+	pred_model_free(NULL);
+}
+
+/* ---- cadence ------------------------------------------------------- */
+
+Test(cadence, learned_after_three_gaps)
+{
+	struct pred_track t;
+	pred_track_init(&t);
+	int hint = -1;
+	for (int i = 0; i < 3; i++)
+		pred_track_observe(&t, i * 10000, i);
+	cr_assert_eq(pred_track_cadence(&t, &hint), PRED_ENODATA);
+	pred_track_observe(&t, 30000, 3);
+	cr_assert_eq(pred_track_cadence(&t, &hint), PRED_OK);
+	cr_assert_eq(hint, 10);
+}
+
+Test(cadence, high_percentile_and_clamping)
+{
+	struct pred_track t;
+	pred_track_init(&t);
+	int64_t now = 0;
+	for (int i = 0; i < 11; i++) {
+		pred_track_observe(&t, now, i);
+		now += (i == 5) ? 60000 : 4000;  /* one long gap of ten */
+	}
+	int hint;
+	pred_track_cadence(&t, &hint);
+	cr_assert_eq(hint, 4, "p90 of ten gaps ignores one outlier: %d", hint);
+
+	pred_track_init(&t);
+	for (int i = 0; i < 5; i++)
+		pred_track_observe(&t, i * 100, i);
+	pred_track_cadence(&t, &hint);
+	cr_assert_eq(hint, PRED_CADENCE_MIN_SEC);
+
+	pred_track_init(&t);
+	for (int i = 0; i < 5; i++)
+		pred_track_observe(&t, (int64_t)i * 3600000, i);
+	pred_track_cadence(&t, &hint);
+	cr_assert_eq(hint, PRED_CADENCE_MAX_SEC);
+	cr_assert_eq(pred_track_observe(&t, 0, 9), PRED_EINVAL);
+}
+
+/* ---- progress ------------------------------------------------------ */
+
+Test(progress, reported_then_interpolated)
+{
+	struct pred_track t;
+	pred_track_init(&t);
+	pred_track_observe(&t, 10000, 10);
+	pred_track_observe(&t, 20000, 20);  /* 1 % per second */
+	struct pred_progress_in in = { .now_ms = 25000, .started_ms = 0,
+				       .hint_sec = 10, .track = &t };
+	struct pred_progress p;
+	cr_assert_eq(pred_progress(&in, &p), PRED_OK);
+	cr_assert_eq(p.source, PRED_PROGRESS_REPORTED);
+	cr_assert_float_eq(p.current, 20, 1e-9);
+	cr_assert_float_eq(p.rate_per_sec, 1, 1e-9);
+	cr_assert_float_eq(p.predicted_next, 30, 1e-9);
+
+	in.now_ms = 35000;  /* 15 s after the last report: past the window */
+	cr_assert_eq(pred_progress(&in, &p), PRED_OK);
+	cr_assert_eq(p.source, PRED_PROGRESS_INTERPOLATED);
+	cr_assert(p.current > 20 && p.current <= 35, "%f", p.current);
+	cr_assert(p.predicted_next >= p.current);
+	cr_assert_str_eq(pred_progress_source_name(p.source), "interpolated");
+}
+
+Test(progress, bounds_never_above_99_never_below_last)
+{
+	struct pred_track t;
+	pred_track_init(&t);
+	pred_track_observe(&t, 1000, 90);
+	pred_track_observe(&t, 2000, 98);  /* 8 % per second */
+	struct pred_progress_in in = { .now_ms = 500000, .started_ms = 0,
+				       .hint_sec = 5, .track = &t };
+	struct pred_progress p;
+	pred_progress(&in, &p);
+	cr_assert(p.current <= 99 && p.current >= 98);
+	cr_assert(p.predicted_next <= 99);
+
+	pred_track_observe(&t, 3000, 100);  /* still running at 100 */
+	in.now_ms = 3500;
+	pred_progress(&in, &p);
+	cr_assert_float_eq(p.current, 99, 1e-9);
+
+	pred_track_init(&t);
+	pred_track_observe(&t, 1000, 50);
+	pred_track_observe(&t, 2000, 40);  /* went backwards: rate 0 */
+	in.now_ms = 60000;
+	pred_progress(&in, &p);
+	cr_assert(p.current >= 40 && p.rate_per_sec >= 0);
+}
+
+Test(progress, estimated_from_eta_without_reports)
+{
+	struct pred_progress_in in = { .now_ms = 30000, .started_ms = 0,
+				       .hint_sec = 10, .track = NULL,
+				       .has_eta = 1, .eta_sec = 90,
+				       .eta_at_ms = 0, .eta_confidence = 0.8 };
+	struct pred_progress p;
+	cr_assert_eq(pred_progress(&in, &p), PRED_OK);
+	cr_assert_eq(p.source, PRED_PROGRESS_ESTIMATED);
+	cr_assert_float_eq(p.current, 100.0 * 30 / 90, 1e-6);
+	cr_assert(p.confidence > 0 && p.confidence < 0.8);
+	in.now_ms = 10000000;  /* far overdue */
+	pred_progress(&in, &p);
+	cr_assert(p.current <= 99);
+	in.has_eta = 0;
+	pred_progress(&in, &p);
+	cr_assert_float_eq(p.current, 0, 1e-12);
+	cr_assert_float_eq(p.confidence, 0, 1e-12);
+	in.hint_sec = 0;
+	cr_assert_eq(pred_progress(&in, &p), PRED_EINVAL);
+}
+
+Test(progress, revise_blends_history_and_rate)
+{
+	struct pred_revision r;
+	cr_assert_eq(pred_revise(100, 0.8, 30, -1, 0, &r), PRED_OK);
+	cr_assert_float_eq(r.remaining_sec, 70, 1e-9);
+	cr_assert_eq(pred_revise(100, 0.8, 200, -1, 0, &r), PRED_OK);
+	cr_assert_float_eq(r.remaining_sec, 5, 1e-9);  /* overdue floor */
+	cr_assert(r.confidence < 0.8);
+	/* 50 % done at 1 %/s: history says 70 s, the rate says 50 s. */
+	cr_assert_eq(pred_revise(100, 0.8, 30, 50, 1.0, &r), PRED_OK);
+	cr_assert_float_eq(r.remaining_sec, 60, 1e-9);
+	cr_assert_eq(pred_revise(0, 0, 10, -1, 0, &r), PRED_EINVAL);
+}
