@@ -40,6 +40,8 @@ struct cli_report {
 	int final_progress;
 	json_object *final_meta;   /* owned */
 	int done;                  /* reporter thread finished */
+	int answered;              /* the server has answered once */
+	int warned;                /* the one warning was printed */
 	int delivered;             /* the final state reached the server */
 	/* end of the block guarded by lock */
 
@@ -53,7 +55,6 @@ struct cli_report {
 	int64_t sent_eta;
 	int64_t last_send_ms;
 	int64_t next_try_ms;
-	int warned;
 	int disabled;              /* the server refused us: stop trying */
 	int reached;               /* the server answered at least once */
 	int debug;                 /* $RACEBOARD_DEBUG: trace on stderr */
@@ -67,13 +68,15 @@ struct snap {
 	json_object *final_meta; /* borrowed: only final sets it, once */
 };
 
+/* Prints the one warning of the run. Either thread (under the lock). */
 static void warn_once(struct cli_report *r, const char *err)
 {
-	if (r->warned)
-		return;
+	pthread_mutex_lock(&r->lock);
+	if (!r->warned)
+		fprintf(stderr, "raceboard: warning: race '%s' not reported: "
+			"%s\n", r->id, err);
 	r->warned = 1;
-	fprintf(stderr, "raceboard: warning: race '%s' not reported: %s\n",
-		r->id, err);
+	pthread_mutex_unlock(&r->lock);
 }
 
 /* Traces transport decisions when $RACEBOARD_DEBUG is set (tests use it
@@ -284,9 +287,14 @@ static int send_state(struct cli_report *r, const struct snap *s)
 	}
 	json_object_put(body);
 	debug(r, "%s over %s: %s", full ? "create" : "patch",
-	      r->ws ? "websocket" : (rc && had_ws) ? "websocket" : "rest",
+	      r->cfg.use_ws && !r->ws_unsupported ? "websocket" : "rest",
 	      rc ? cli_strerror(rc) : "ok");
 	r->last_send_ms = now;
+	if (rc == CLI_OK || rc == CLI_ESERVER) {
+		pthread_mutex_lock(&r->lock);
+		r->answered = 1;
+		pthread_mutex_unlock(&r->lock);
+	}
 	if (rc == CLI_OK) {
 		r->reached = 1;
 		r->created = 1;
@@ -480,12 +488,23 @@ int cli_report_finish(struct cli_report *r, const char *state, int progress,
 		      json_object *metadata, int wait_ms)
 {
 	struct timespec until;
-	int delivered;
+	int delivered, done;
 
 	if (!r) {
 		json_object_put(metadata);
 		return CLI_ETIMEOUT;
 	}
+	pthread_mutex_lock(&r->lock);
+	/* A server that never answered is unlikely to start now: keep the
+	 * caller's shell waiting for at most a second. */
+	if (!r->answered && wait_ms > 1000)
+		wait_ms = 1000;
+	r->final = 1;
+	snprintf(r->final_state, sizeof(r->final_state), "%s", state);
+	r->final_progress = progress;
+	r->final_meta = metadata;
+	pthread_mutex_unlock(&r->lock);
+	wake(r);
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += wait_ms / 1000;
 	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
@@ -494,18 +513,14 @@ int cli_report_finish(struct cli_report *r, const char *state, int progress,
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&r->lock);
-	r->final = 1;
-	snprintf(r->final_state, sizeof(r->final_state), "%s", state);
-	r->final_progress = progress;
-	r->final_meta = metadata;
-	pthread_mutex_unlock(&r->lock);
-	wake(r);
-	pthread_mutex_lock(&r->lock);
 	while (!r->done)
 		if (pthread_cond_timedwait(&r->done_cond, &r->lock, &until))
 			break;
 	delivered = r->done && r->delivered;
+	done = r->done;
 	pthread_mutex_unlock(&r->lock);
+	if (!done)
+		warn_once(r, "the server did not answer in time");
 	return delivered ? CLI_OK : CLI_ETIMEOUT;
 }
 

@@ -42,7 +42,8 @@ void cli_report_progress(struct cli_report *r, int progress);
 /*
  * Posts the final state ("passed", "failed", "canceled"), the progress to
  * report (-1 for the last one seen) and metadata to merge (taken), then
- * waits at most wait_ms for the server to have it. Returns CLI_OK when it
+ * waits at most wait_ms (1 s when the server never answered) for the
+ * server to have it. Returns CLI_OK when it
  * was delivered, else CLI_ETIMEOUT. Main thread. NULL is a no-op.
  */
 int cli_report_finish(struct cli_report *r, const char *state, int progress,

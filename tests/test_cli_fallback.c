@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test_cli_util.h"
@@ -102,5 +103,45 @@ Test(cli_fallback, refused_upgrade_uses_rest, .timeout = 60)
 	cr_assert_null(strstr(r.err, "warning"), "%s", r.err);
 	cr_assert(!strncmp(f.log, "GET /ws HTTP/1.1\nPOST /race HTTP/1.1\n"
 			   "PATCH /race/fb HTTP/1.1\n", 61), "%s", f.log);
+	tcli_result_free(&r);
+}
+
+/* A server that takes connections and never answers costs the command
+ * nothing but a bounded wait at exit, and one warning. */
+Test(cli_fallback, hung_server_cannot_stall, .timeout = 60)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t al = sizeof(a);
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	struct cli_result r;
+	struct timespec t0, t1;
+	char url[64];
+	double secs;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(ls, 64), 0); /* the kernel accepts; we never do */
+	getsockname(ls, (struct sockaddr *)&a, &al);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	{
+		const char *argv[] = {"raceboard", "--server", url, "run",
+				      "--interval", "1", "--", "sh", "-c",
+				      "for i in 1 2 3 4; do echo $i/4; sleep 0.5; "
+				      "done; exit 6", NULL};
+
+		cr_assert_eq(tcli_run(argv, 0, NULL, &r), 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	close(ls);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	cr_assert_eq(r.status, 6);
+	cr_assert_str_eq(r.out, "1/4\n2/4\n3/4\n4/4\n");
+	cr_assert(strstr(r.err, "raceboard: warning: "), "%s", r.err);
+	cr_assert_null(strstr(strstr(r.err, "warning") + 1, "warning"),
+		       "one warning: %s", r.err);
+	/* 2 s of command, at most 1 s of waiting for a silent server. */
+	cr_assert(secs < 2.0 + 1.0 + 2.0, "took %.1f s", secs);
 	tcli_result_free(&r);
 }
