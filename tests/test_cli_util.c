@@ -205,8 +205,11 @@ int tcli_wait(pid_t pid, const char *dir, struct cli_result *r)
 	r->status = decode_status(st);
 	snprintf(p, sizeof(p), "%s/out", dir);
 	r->out = slurp(p, &r->out_len);
+	unlink(p);
 	snprintf(p, sizeof(p), "%s/err", dir);
 	r->err = slurp(p, &r->err_len);
+	unlink(p);
+	rmdir(dir);
 	return 0;
 }
 

@@ -35,7 +35,8 @@ int tcli_sh(const char *script, struct cli_result *r);
 
 /*
  * Starts the CLI with output into files in `dir` (out, err) and returns
- * its pid, for tests that signal it. Collect with tcli_wait().
+ * its pid, for tests that signal it. Collect with tcli_wait(), which
+ * then removes the files and `dir` itself.
  */
 pid_t tcli_spawn(const char *const *argv, int port, const char *dir);
 int tcli_wait(pid_t pid, const char *dir, struct cli_result *r);
