@@ -213,7 +213,7 @@ static int open_env(struct store *st, const struct store_opts *opts)
 		return store__err(rc);
 	}
 	/* From here on store_close() owns st->env, even if open fails. */
-	if ((rc = mdb_env_set_maxdbs(st->env, 3)) != 0 ||
+	if ((rc = mdb_env_set_maxdbs(st->env, 4)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(st->env, STORE_MAX_READERS)) != 0 ||
 	    (rc = mdb_env_set_mapsize(st->env, size)) != 0 ||
 	    (rc = mdb_env_open(st->env, opts->dir, flags, 0600)) != 0 ||
@@ -245,7 +245,8 @@ static int open_dbis(struct store *st)
 		return store__err(rc);
 	if ((rc = mdb_dbi_open(txn, "races", MDB_CREATE, &st->races)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "deltas", MDB_CREATE, &st->deltas)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0) {
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "history", MDB_CREATE, &st->history)) != 0) {
 		rc = store__err(rc);
 		goto abort;
 	}

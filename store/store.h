@@ -57,6 +57,8 @@ enum store_op_kind {
 	STORE_OP_DEL_RACE,     /* id: remove the record (absent is fine) */
 	STORE_OP_PUT_DELTA,    /* seq, data, len: append to the delta log */
 	STORE_OP_TRIM_DELTAS,  /* seq: drop every logged delta with seq < it */
+	STORE_OP_PUT_HISTORY,  /* id (a prediction key), data, len: the
+	                        * key's encoded duration history */
 };
 
 /* One write in a batch. Every pointer is borrowed for the call only. */
@@ -108,6 +110,17 @@ int store_get_race(struct store *st, const char *id, struct proto_race **out);
  */
 int store_deltas_since(struct store *st, uint64_t since, uint64_t *first,
 		       int (*cb)(void *ctx, uint64_t seq, const char *data,
+				 size_t len),
+		       void *ctx);
+
+/*
+ * Calls cb(ctx, key, data, len) for every stored duration history (the
+ * prediction model's, see predict/), in key order; both pointers are
+ * valid only during the call. A non-zero return from cb stops the walk
+ * and is returned. Returns STORE_OK, STORE_EIO or STORE_EINVAL.
+ */
+int store_load_history(struct store *st,
+		       int (*cb)(void *ctx, const char *key, const void *data,
 				 size_t len),
 		       void *ctx);
 

@@ -46,6 +46,9 @@ static int check_op(const struct store_op *op)
 		return op->data || op->len == 0 ? STORE_OK : STORE_EINVAL;
 	case STORE_OP_TRIM_DELTAS:
 		return STORE_OK;
+	case STORE_OP_PUT_HISTORY:
+		return op->id && op->id[0] && op->data && op->len
+			       ? STORE_OK : STORE_EINVAL;
 	}
 	return STORE_EINVAL;
 }
@@ -143,6 +146,12 @@ static int apply_op(struct store *st, MDB_txn *txn, const struct store_op *op,
 		return mdb_put(txn, st->deltas, &k, &v, 0);
 	case STORE_OP_TRIM_DELTAS:
 		return trim_deltas(txn, st->deltas, op->seq);
+	case STORE_OP_PUT_HISTORY:
+		k.mv_data = (void *)op->id;
+		k.mv_size = strlen(op->id);
+		v.mv_data = (void *)op->data;
+		v.mv_size = op->len;
+		return mdb_put(txn, st->history, &k, &v, 0);
 	}
 	return EINVAL; /* unreachable: check_op ran first */
 }
@@ -188,7 +197,8 @@ static int removes_only(const struct store_op *ops, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (ops[i].kind == STORE_OP_PUT_RACE ||
-		    ops[i].kind == STORE_OP_PUT_DELTA)
+		    ops[i].kind == STORE_OP_PUT_DELTA ||
+		    ops[i].kind == STORE_OP_PUT_HISTORY)
 			return 0;
 	}
 	return 1;

@@ -24,6 +24,7 @@ struct store {
 	MDB_dbi races;       /* id -> record bytes (proto_record_encode) */
 	MDB_dbi deltas;      /* 8-byte big-endian seq -> delta bytes */
 	MDB_dbi meta;        /* "format" (u32 BE), "seq" (u64 BE) */
+	MDB_dbi history;     /* prediction key -> encoded duration history */
 	int lock_fd;         /* holds flock(LOCK_EX) on <dir>/server.lock */
 	char *data_path;     /* <dir>/data.mdb, for store_stats (owned) */
 	uint64_t seq;        /* last committed seq; mirrors meta "seq" */

@@ -164,3 +164,41 @@ out:
 		*first = lowest;
 	return ret;
 }
+
+int store_load_history(struct store *st,
+		       int (*cb)(void *ctx, const char *key, const void *data,
+				 size_t len),
+		       void *ctx)
+{
+	char key[2048];
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc, ret = STORE_OK;
+
+	if (!st || !cb)
+		return STORE_EINVAL;
+	rc = store__txn_begin(st, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return store__err(rc);
+	rc = mdb_cursor_open(txn, st->history, &cur);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return store__err(rc);
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size >= sizeof(key))
+			continue; /* longer than any key we write */
+		memcpy(key, k.mv_data, k.mv_size);
+		key[k.mv_size] = '\0';
+		ret = cb(ctx, key, v.mv_data, v.mv_size);
+		if (ret)
+			break;
+	}
+	if (!ret && rc != MDB_NOTFOUND)
+		ret = store__err(rc);
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return ret;
+}

@@ -313,13 +313,13 @@ Test(rest, framing_errors_411_413_415)
 {
 	struct http_response r;
 	static const char no_length[] =
-		"POST /race HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+		"POST /race HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
 		"\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n0\r\n\r\n";
 	static const char form[] =
-		"POST /race HTTP/1.1\r\nHost: x\r\nContent-Type: "
+		"POST /race HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
 		"application/x-www-form-urlencoded\r\nContent-Length: 2\r\n\r\n{}";
 	char big[70000 + 200];
-	int n = sprintf(big, "POST /race HTTP/1.1\r\nHost: x\r\nContent-Type: "
+	int n = sprintf(big, "POST /race HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
 			"application/json\r\nContent-Length: 70000\r\n\r\n");
 
 	cr_assert_eq(http_raw(srv.port, no_length, strlen(no_length), &r), 0);
@@ -358,7 +358,7 @@ Test(rest, health_reports_store_usage)
 
 Test(rest, keep_alive_serves_several_requests_on_one_connection)
 {
-	static const char req[] = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char req[] = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 	struct http_response r;
 	int fd = http_connect(srv.port);
 

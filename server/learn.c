@@ -1,0 +1,308 @@
+/*
+ * learn.c - feeding predict/ from the write path and reading it back.
+ *
+ * Costs per write: a key normalization and O(1) hash lookups (plus the
+ * bounded similar-key search of pred_model_predict for a create without
+ * an ETA); never a scan over all history. See docs/PREDICTION.md.
+ */
+#include "learn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+/* A server ETA is revised only when it moves by more than this much of
+ * the remaining time (and at least MIN_SHIFT_SEC): no revision churn. */
+#define REVISE_SHARE 0.10
+#define REVISE_MIN_SHIFT_SEC 5.0
+
+struct srv_learn {
+	const struct srv_cfg *cfg;
+	struct pred_model *model;
+	struct srv_learn_put *puts;
+	size_t n_puts, cap_puts;
+};
+
+static int load_one(void *ctx, const char *key, const void *data, size_t len)
+{
+	struct srv_learn *l = ctx;
+	struct pred_history h;
+
+	/* A history this version cannot read is skipped, not fatal: it
+	 * only costs predictions for one kind of race. */
+	if (pred_history_decode(data, len, &h) == PRED_OK)
+		pred_model_load(l->model, key, &h);
+	return 0;
+}
+
+struct srv_learn *srv_learn_new(const struct srv_cfg *cfg, struct store *st,
+				int *err)
+{
+	struct pred_model_limits lim = {.use_context = 1};
+	struct srv_learn *l = calloc(1, sizeof(*l));
+	int rc;
+
+	*err = STORE_ENOMEM;
+	if (!l)
+		return NULL;
+	l->cfg = cfg;
+	l->model = pred_model_new(&lim);
+	if (!l->model) {
+		free(l);
+		return NULL;
+	}
+	rc = store_load_history(st, load_one, l);
+	if (rc) {
+		*err = rc;
+		srv_learn_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void srv_learn_free(struct srv_learn *l)
+{
+	if (!l)
+		return;
+	srv_learn_clear_puts(l);
+	free(l->puts);
+	pred_model_free(l->model);
+	free(l);
+}
+
+/* The history key of a race; 0 on success. */
+static int race_key(const char *source, const char *title,
+		    const struct proto_kv *meta, size_t n_meta, char *key)
+{
+	struct pred_kv kv[PROTO_META_KEYS_MAX];
+	size_t n = 0;
+
+	for (size_t i = 0; i < n_meta && n < PROTO_META_KEYS_MAX; i++)
+		if (meta[i].value) {
+			kv[n].key = meta[i].key;
+			kv[n++].value = meta[i].value;
+		}
+	return pred_key(source, title, kv, n, key, PRED_KEY_MAX);
+}
+
+/* The value of the configured build-context metadata key, or NULL. */
+static const char *context_of(const struct srv_learn *l,
+			      const struct proto_kv *meta, size_t n_meta)
+{
+	for (size_t i = 0; i < n_meta; i++)
+		if (meta[i].value && !strcmp(meta[i].key, l->cfg->predict_context_key))
+			return meta[i].value;
+	return NULL;
+}
+
+static double round_to(double v, double unit)
+{
+	return round(v / unit) * unit;
+}
+
+void srv_learn_predict(struct srv_learn *l, struct proto_race_update *u)
+{
+	char key[PRED_KEY_MAX];
+	struct pred_estimate est;
+
+	if (u->set & PROTO_F_ETA_SEC || !u->source || !u->title ||
+	    race_key(u->source, u->title, u->metadata, u->n_metadata, key) ||
+	    pred_model_predict(l->model, key,
+			       context_of(l, u->metadata, u->n_metadata),
+			       &est) != PRED_OK)
+		return;
+	u->set |= PROTO_F_ETA_SEC | PROTO_F_ETA_SOURCE | PROTO_F_ETA_CONFIDENCE;
+	u->eta_sec = llround(est.total_sec);
+	u->eta_source = est.source;
+	u->eta_confidence = round_to(est.confidence, 0.01);
+}
+
+/* Queues a key's history for the batch; lost on allocation failure (the
+ * in-memory model still has it until the next restart). */
+static void queue_put(struct srv_learn *l, const char *key)
+{
+	const struct pred_history *h = pred_model_history(l->model, key);
+	struct srv_learn_put *p;
+
+	if (!h)
+		return;
+	if (l->n_puts == l->cap_puts) {
+		size_t cap = l->cap_puts ? l->cap_puts * 2 : 8;
+		void *np = realloc(l->puts, cap * sizeof(*l->puts));
+
+		if (!np)
+			return;
+		l->puts = np;
+		l->cap_puts = cap;
+	}
+	p = &l->puts[l->n_puts];
+	p->key = strdup(key);
+	if (!p->key || pred_history_encode(h, p->data, sizeof(p->data),
+					   &p->len) != PRED_OK) {
+		free(p->key);
+		return;
+	}
+	l->n_puts++;
+}
+
+static void record_finish(struct srv_learn *l, const struct proto_race *race)
+{
+	char key[PRED_KEY_MAX];
+	enum pred_outcome outcome = race->state == PROTO_STATE_PASSED
+		? PRED_PASSED : race->state == PROTO_STATE_FAILED
+		? PRED_FAILED : PRED_CANCELED;
+	double duration = (double)(race->completed_at - race->started_at) /
+			  1000.0;
+
+	if (duration < 0 ||
+	    race_key(race->source, race->title, race->metadata,
+		     race->n_metadata, key) ||
+	    pred_model_record(l->model, key,
+			      context_of(l, race->metadata, race->n_metadata),
+			      outcome, duration, race->completed_at) != PRED_OK)
+		return;
+	queue_put(l, key);
+}
+
+/* Revises an ETA the server made (eta_source 3 or 4) from elapsed time
+ * and progress, as an ordinary ETA change with its own revision. */
+static void revise_eta(struct proto_race *race, const struct pred_track *t,
+		       uint32_t *changed, int64_t now)
+{
+	double total = (double)(race->last_eta_update - race->started_at) /
+		       1000.0 + (double)race->eta_sec;
+	double elapsed = (double)(now - race->started_at) / 1000.0;
+	double remaining_now = (double)race->eta_sec -
+			       (double)(now - race->last_eta_update) / 1000.0;
+	double rate = 0;
+	struct pred_revision rev;
+	struct proto_race_update u = {0};
+	uint32_t more = 0;
+
+	if (t)
+		pred_track_rate(t, race->started_at, &rate);
+	if (elapsed < 0 ||
+	    pred_revise(total, race->eta_confidence, elapsed,
+			race->has & PROTO_F_PROGRESS ? race->progress : -1,
+			rate, &rev) != PRED_OK)
+		return;
+	if (fabs(rev.remaining_sec - remaining_now) <
+	    fmax(REVISE_MIN_SHIFT_SEC, REVISE_SHARE * fabs(remaining_now)))
+		return;
+	u.set = PROTO_F_ETA_SEC | PROTO_F_ETA_SOURCE | PROTO_F_ETA_CONFIDENCE;
+	u.eta_sec = llround(fmax(0, rev.remaining_sec));
+	u.eta_source = race->eta_source;
+	u.eta_confidence = round_to(rev.confidence, 0.01);
+	if (proto_race_apply(race, &u, now, &more) == PROTO_OK)
+		*changed |= more;
+}
+
+void srv_learn_after_change(struct srv_learn *l, struct proto_race *race,
+			    struct pred_track **track, uint32_t *changed,
+			    int64_t now)
+{
+	int hint;
+
+	if (*changed & PROTO_F_COMPLETED_AT &&
+	    race->has & PROTO_F_COMPLETED_AT) {
+		record_finish(l, race);
+		free(*track);
+		*track = NULL;
+		return;
+	}
+	if (race->state != PROTO_STATE_RUNNING ||
+	    !(*changed & PROTO_F_PROGRESS))
+		return;
+	if (!*track && (*track = calloc(1, sizeof(**track))))
+		pred_track_init(*track);
+	if (*track) {
+		pred_track_observe(*track, now, race->progress);
+		if (!race->hint_explicit &&
+		    pred_track_cadence(*track, &hint) == PRED_OK &&
+		    hint != race->update_interval_hint) {
+			/* Learned, not producer-set: hint_explicit stays 0. */
+			race->update_interval_hint = hint;
+			*changed |= PROTO_F_UPDATE_INTERVAL_HINT;
+		}
+	}
+	if (race->has & PROTO_F_ETA_SEC && race->has & PROTO_F_LAST_ETA_UPDATE &&
+	    !(*changed & PROTO_F_ETA_SEC) &&
+	    (race->eta_source == PROTO_ETA_HISTORY ||
+	     race->eta_source == PROTO_ETA_DEFAULT))
+		revise_eta(race, *track, changed, now);
+}
+
+const struct srv_learn_put *srv_learn_puts(const struct srv_learn *l,
+					   size_t *n)
+{
+	*n = l->n_puts;
+	return l->puts;
+}
+
+void srv_learn_clear_puts(struct srv_learn *l)
+{
+	for (size_t i = 0; i < l->n_puts; i++)
+		free(l->puts[i].key);
+	l->n_puts = 0;
+}
+
+/* A JSON number printed short ("12.34", not "12.339999999999999"). */
+static json_object *number(double v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%.6g", v);
+	return json_object_new_double_s(v, buf);
+}
+
+json_object *srv_learn_progress_json(const struct proto_race *race,
+				     const struct pred_track *track,
+				     int64_t now)
+{
+	struct pred_track one;
+	struct pred_progress_in in = {
+		.now_ms = now,
+		.started_ms = race->started_at,
+		.hint_sec = race->update_interval_hint > 0
+			? race->update_interval_hint : 10,
+		.track = track,
+	};
+	struct pred_progress out;
+	json_object *o;
+
+	if (race->state != PROTO_STATE_RUNNING)
+		return NULL;
+	if (!track && race->has & PROTO_F_PROGRESS &&
+	    race->has & PROTO_F_LAST_PROGRESS_UPDATE) {
+		/* After a restart: the last report is all we know. */
+		pred_track_init(&one);
+		pred_track_observe(&one, race->last_progress_update,
+				   race->progress);
+		in.track = &one;
+	}
+	if (race->has & PROTO_F_ETA_SEC && race->has & PROTO_F_LAST_ETA_UPDATE) {
+		in.has_eta = 1;
+		in.eta_sec = (double)race->eta_sec;
+		in.eta_at_ms = race->last_eta_update;
+		in.eta_confidence = race->has & PROTO_F_ETA_CONFIDENCE
+			? race->eta_confidence : 0.5;
+	}
+	if (pred_progress(&in, &out) != PRED_OK)
+		return NULL;
+	o = json_object_new_object();
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "current", number(round_to(out.current, 0.01)));
+	json_object_object_add(o, "rate_per_sec",
+			       number(round_to(out.rate_per_sec, 0.0001)));
+	json_object_object_add(o, "predicted_next",
+			       number(round_to(out.predicted_next, 0.01)));
+	json_object_object_add(o, "confidence",
+			       number(round_to(out.confidence, 0.01)));
+	json_object_object_add(o, "source", json_object_new_string(
+		pred_progress_source_name(out.source)));
+	return o;
+}
