@@ -40,6 +40,12 @@ struct srv_hub {
 	uint64_t lo, hi;            /* seqs in the ring: lo..hi (lo > hi: none) */
 	struct srv_sub *subs;
 	struct srv_hub_stats stats;
+	/* The races of the last unfiltered snapshot, shared by the
+	 * subscribers that ask for one at the same seq shortly after. */
+	char *snap_races;           /* "{race},{race}", NUL-terminated */
+	size_t snap_races_len;
+	uint64_t snap_seq;
+	int64_t snap_at;            /* ms; 0: none */
 };
 
 static void msg_clear(struct hub_msg *m)
@@ -80,6 +86,7 @@ void srv_hub_free(struct srv_hub *hub)
 	for (size_t i = 0; i < hub->cap; i++)
 		msg_clear(&hub->ring[i]);
 	free(hub->ring);
+	free(hub->snap_races);
 	free(hub);
 }
 
@@ -288,43 +295,6 @@ static int newest_first(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-char *srv_hub_snapshot(struct srv_hub *hub, const struct proto_filter *filter,
-		       int reset, int64_t now, size_t *len)
-{
-	const struct srv_table *t = srv_core_table(hub->core);
-	struct proto_race **all = malloc((t->count + 1) * sizeof(*all));
-	json_object *o = json_object_new_object();
-	json_object *races = json_object_new_array_ext((int)t->count);
-	char ts[PROTO_TIME_BUFSZ];
-	char *buf = NULL;
-	size_t n;
-
-	if (!all || !o || !races) {
-		json_object_put(races);
-		goto done;
-	}
-	n = srv_table_collect(t, all);
-	qsort(all, n, sizeof(*all), newest_first);
-	for (size_t i = 0; i < n; i++)
-		if (proto_filter_match(filter, all[i]->id, all[i]->source,
-				       all[i]->state))
-			json_object_array_add(races, srv_core_race_json(
-				hub->core, all[i], now));
-	json_object_object_add(o, "type", json_object_new_string("snapshot"));
-	json_object_object_add(o, "seq",
-			       json_object_new_int64((int64_t)hub->hi));
-	if (reset)
-		json_object_object_add(o, "reset", json_object_new_boolean(1));
-	json_object_object_add(o, "server_time",
-			       json_object_new_string(proto_time_format(now, ts)));
-	json_object_object_add(o, "races", races);
-	buf = srv_json_encode(o, LWS_PRE, len);
-done:
-	json_object_put(o);
-	free(all);
-	return buf;
-}
-
 struct replay {
 	char *buf;                  /* LWS_PRE headroom, then the frame */
 	size_t len, cap;
@@ -363,6 +333,103 @@ static int replay_one(void *ctx, uint64_t seq, const char *data, size_t len)
 		return 1;
 	r->next = seq + 1;
 	return 0;
+}
+
+/* How long an unfiltered snapshot's races may be reused at the same
+ * seq. The races only change with a new seq; the bound keeps read-time
+ * derived fields (srv_core_race_json at `now`) fresh. */
+#define SNAP_REUSE_MS 50
+
+/*
+ * Appends every committed race that passes `filter`, newest first, each
+ * encoded on its own ("{...},{...}"). One race's json-c tree at a time:
+ * a tree of the whole table cost several times the frame in memory and
+ * most of the time in allocation.
+ */
+static int encode_races(struct srv_hub *hub, const struct proto_filter *filter,
+			int64_t now, struct replay *r)
+{
+	const struct srv_table *t = srv_core_table(hub->core);
+	struct proto_race **all = malloc((t->count + 1) * sizeof(*all));
+	size_t n, first = r->len;
+	int rc = 0;
+
+	if (!all)
+		return -1;
+	n = srv_table_collect(t, all);
+	qsort(all, n, sizeof(*all), newest_first);
+	for (size_t i = 0; i < n && !rc; i++) {
+		json_object *o;
+		const char *js;
+		size_t len;
+
+		if (!proto_filter_match(filter, all[i]->id, all[i]->source,
+					all[i]->state))
+			continue;
+		o = srv_core_race_json(hub->core, all[i], now);
+		js = o ? json_object_to_json_string_length(
+				 o, JSON_C_TO_STRING_PLAIN |
+					    JSON_C_TO_STRING_NOSLASHESCAPE,
+				 &len)
+		       : NULL;
+		rc = !js || (r->len > first && append(r, ",", 1)) ||
+		     append(r, js, len);
+		json_object_put(o);
+	}
+	free(all);
+	return rc ? -1 : 0;
+}
+
+char *srv_hub_snapshot(struct srv_hub *hub, const struct proto_filter *filter,
+		       int reset, int64_t now, size_t *len)
+{
+	char ts[PROTO_TIME_BUFSZ], head[160];
+	struct replay r = {0};
+	int shared = proto_filter_is_empty(filter);
+	size_t races_at;
+
+	snprintf(head, sizeof(head),
+		 "{\"type\":\"snapshot\",\"seq\":%llu%s,\"server_time\":\"%s\","
+		 "\"races\":[", (unsigned long long)hub->hi,
+		 reset ? ",\"reset\":true" : "", proto_time_format(now, ts));
+	r.cap = LWS_PRE + 4096;
+	r.buf = malloc(r.cap);
+	if (!r.buf)
+		return NULL;
+	r.len = LWS_PRE;
+	if (append(&r, head, strlen(head)))
+		goto fail;
+	races_at = r.len;
+	if (shared && hub->snap_at && hub->snap_seq == hub->hi &&
+	    now - hub->snap_at >= 0 && now - hub->snap_at < SNAP_REUSE_MS) {
+		if (append(&r, hub->snap_races, hub->snap_races_len))
+			goto fail;
+	} else {
+		if (encode_races(hub, filter, now, &r))
+			goto fail;
+		if (shared) {
+			char *copy = malloc(r.len - races_at + 1);
+
+			free(hub->snap_races);
+			hub->snap_races = copy;
+			hub->snap_at = 0;
+			if (copy) {
+				hub->snap_races_len = r.len - races_at;
+				memcpy(copy, r.buf + races_at,
+				       hub->snap_races_len);
+				copy[hub->snap_races_len] = '\0';
+				hub->snap_seq = hub->hi;
+				hub->snap_at = now;
+			}
+		}
+	}
+	if (append(&r, "]}", 2))
+		goto fail;
+	*len = r.len - LWS_PRE;
+	return r.buf;
+fail:
+	free(r.buf);
+	return NULL;
 }
 
 char *srv_hub_replay(struct srv_hub *hub, uint64_t since, int64_t now,
