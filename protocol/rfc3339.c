@@ -71,6 +71,15 @@ static int days_in_month(int64_t y, int m)
 	return m == 2 && is_leap(y) ? 29 : days[m - 1];
 }
 
+/* Writes `v` (0 <= v < 10^n) as exactly n decimal digits. */
+static void put_digits(char *out, int64_t v, int n)
+{
+	while (n--) {
+		out[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 char *proto_time_format(int64_t ms, char buf[PROTO_TIME_BUFSZ])
 {
 	int64_t days = floor_div(ms, MS_PER_DAY);
@@ -82,6 +91,27 @@ char *proto_time_format(int64_t ms, char buf[PROTO_TIME_BUFSZ])
 	if (in_day < 0)
 		in_day += MS_PER_DAY;
 	civil_from_days(days, &y, &m, &d);
+	if (y >= 0 && y <= 9999) {
+		/* The common case, by hand: snprintf was a tenth of the
+		 * server's CPU per write (every delta, reply and record
+		 * carries several timestamps). Same bytes as below. */
+		put_digits(buf, y, 4);
+		buf[4] = '-';
+		put_digits(buf + 5, m, 2);
+		buf[7] = '-';
+		put_digits(buf + 8, d, 2);
+		buf[10] = 'T';
+		put_digits(buf + 11, in_day / 3600000, 2);
+		buf[13] = ':';
+		put_digits(buf + 14, in_day / 60000 % 60, 2);
+		buf[16] = ':';
+		put_digits(buf + 17, in_day / 1000 % 60, 2);
+		buf[19] = '.';
+		put_digits(buf + 20, in_day % 1000, 3);
+		buf[23] = 'Z';
+		buf[24] = '\0';
+		return buf;
+	}
 	/* Years beyond 9999 or before 0 do not fit RFC 3339 but still print
 	 * unambiguously; PROTO_TIME_BUFSZ holds the widest int64 case. */
 	snprintf(buf, PROTO_TIME_BUFSZ, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ",
