@@ -215,12 +215,22 @@ int bn_conn_open(struct bn_conn *c, int epfd, int port, enum bn_kind kind,
 	return 0;
 }
 
+/* The end of an HTTP head ("\r\n\r\n") in p[0..n), or NULL. */
+static char *head_end(char *p, size_t n)
+{
+	for (size_t i = 0; i + 4 <= n; i++)
+		if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' &&
+		    p[i + 3] == '\n')
+			return p + i;
+	return NULL;
+}
+
 /* Parses one HTTP response at the front of c->in; returns bytes used,
  * 0 when incomplete, -1 on garbage. */
 static ssize_t http_parse(struct bn_conn *c, char *in, size_t in_len,
 			  int64_t now)
 {
-	char *end = memmem(in, in_len, "\r\n\r\n", 4), *p;
+	char *end = head_end(in, in_len), *p;
 	size_t head, clen = 0;
 	int status;
 
@@ -333,7 +343,8 @@ static int on_read(struct bn_conn *c, int64_t now)
 		ssize_t n;
 		size_t off = 0;
 
-		if (reserve(&c->in, &c->in_cap, c->in_len + IN_MIN + 1))
+		if (reserve(&c->in, &c->in_cap, c->in_len + IN_MIN + 1) ||
+		    !c->in)
 			return -1;
 		n = recv(c->fd, c->in + c->in_len,
 			 c->in_cap - c->in_len - 1 > READ_MAX
@@ -347,12 +358,16 @@ static int on_read(struct bn_conn *c, int64_t now)
 		c->rx_bytes += (uint64_t)n;
 		c->last_rx = now;
 		while (c->state != BN_CLOSED && off < c->in_len) {
-			char *p = c->in + off;
+			char *base = c->in, *p;
 			size_t left = c->in_len - off;
 			ssize_t used;
 
+			if (!base)
+				return -1;
+			p = base + off;
+
 			if (c->state == BN_HANDSHAKE) {
-				char *e = memmem(p, left, "\r\n\r\n", 4);
+				char *e = head_end(p, left);
 
 				if (!e) {
 					used = 0;
