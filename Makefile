@@ -3,13 +3,16 @@
 #   make test  install what is missing, build with ASan+UBSan, run every test
 #
 # Other targets: make build (release-ish build in build/), make demo,
-# make clean. BUILD and TEST_BUILD name the Meson build directories.
+# make test-web (the page's unit and browser tests), make clean. BUILD,
+# TEST_BUILD and WEB_BUILD name the Meson build directories.
 
 BUILD ?= build
 TEST_BUILD ?= build-test
+WEB_BUILD ?= build-web
+DEMO_PORT ?= 7777
 SERVER_FLAGS ?=
 
-.PHONY: all deps build run test clean
+.PHONY: all deps build run test test-web demo clean
 
 all: build
 
@@ -22,6 +25,9 @@ $(BUILD)/build.ninja:
 $(TEST_BUILD)/build.ninja:
 	meson setup $(TEST_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
 
+$(WEB_BUILD)/build.ninja:
+	meson setup $(WEB_BUILD) -Dtests=disabled
+
 build: deps $(BUILD)/build.ninja
 	meson compile -C $(BUILD)
 
@@ -33,6 +39,29 @@ test: deps $(TEST_BUILD)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		meson test -C $(TEST_BUILD) --print-errorlogs $(TEST_ARGS)
+	$(MAKE) test-web
+
+# The page (web-demo/): node unit tests of its rules, then end-to-end tests
+# in Debian's headless Chromium against the real server binary.
+test-web: deps $(WEB_BUILD)/build.ninja
+	@RACEBOARD_WITH_BROWSER=1 ./tools/install-deps.sh
+	meson compile -C $(WEB_BUILD) raceboard-server
+	@[ -d tests/browser/node_modules/playwright-core ] || \
+		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund
+	node --test tests/web/
+	cd tests/browser && RACEBOARD_SERVER_BIN=$(CURDIR)/$(WEB_BUILD)/server/raceboard-server \
+		node --test e2e.test.mjs
+
+# The server on DEMO_PORT with fresh data, fed by a producer of realistic
+# races; Ctrl-C stops both.
+demo: build
+	@RACEBOARD_WITH_NODE=1 ./tools/install-deps.sh
+	@data=$$(mktemp -d); \
+	./$(BUILD)/server/raceboard-server --port $(DEMO_PORT) --data-dir "$$data" \
+		--log-level warn $(SERVER_FLAGS) & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf "$$data"' EXIT INT TERM; \
+	echo "Raceboard demo: open http://127.0.0.1:$(DEMO_PORT)/ (Ctrl-C stops it)"; \
+	node tools/demo-producer.mjs --url http://127.0.0.1:$(DEMO_PORT)
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(WEB_BUILD)

@@ -7,7 +7,11 @@ packages="gcc make pkg-config meson ninja-build
 libwebsockets-dev libjson-c-dev liblmdb-dev libcriterion-dev
 curl ca-certificates"
 
-# The browser tests need Node.js with npm and Debian's Chromium.
+# make demo needs Node.js (its producer); the browser tests need Node.js
+# with npm and Debian's Chromium.
+if [ "${RACEBOARD_WITH_NODE:-0}" = 1 ]; then
+	command -v node >/dev/null 2>&1 || packages="$packages nodejs"
+fi
 if [ "${RACEBOARD_WITH_BROWSER:-0}" = 1 ]; then
 	packages="$packages chromium"
 	command -v node >/dev/null 2>&1 || packages="$packages nodejs"
