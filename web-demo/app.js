@@ -43,7 +43,7 @@ let framesSeen = 0;
 
 const conn = {
 	ws: null, attempt: 0, timer: 0, watchdog: 0, heartbeatSec: 15,
-	status: 'connecting', retryAt: 0, helloSeen: false,
+	status: 'connecting', retryAt: 0, helloSeen: false, gapSeq: null,
 };
 
 const now = () => O.serverNow(clock, Date.now());
@@ -71,6 +71,7 @@ function wsUrl() {
 function setStatus(status, text) {
 	conn.status = status;
 	if (els.conn.dataset.status !== status) els.conn.dataset.status = status;
+	if (document.body.dataset.conn !== status) document.body.dataset.conn = status;
 	if (els.connText.textContent !== text) els.connText.textContent = text;
 	els.conn.title = feed.seq === null ? '' : `Last change seen: #${feed.seq}`;
 }
@@ -156,8 +157,15 @@ function onMessage(data) {
 	for (const c of res.changed) onRaceChanged(c, live && !res.reset);
 	if (res.changed.length) structureDirty = true;
 	if (res.gap) {
-		/* Something was missed: resubscribe from what we have. */
-		send(O.subscribeFrame(feed, null));
+		if (frame.type === 'heartbeat' && conn.gapSeq === frame.seq) {
+			/* A resume from our seq brought nothing: the server's seq moved
+			 * without a change for us. Take it, rather than ask forever. */
+			feed = { ...feed, seq: frame.seq };
+		} else {
+			/* Something was missed: resubscribe from what we have. */
+			conn.gapSeq = frame.type === 'heartbeat' ? frame.seq : null;
+			send(O.subscribeFrame(feed, null));
+		}
 	}
 	if (conn.status === 'live') setStatus('live', 'Live');
 }

@@ -173,8 +173,8 @@ describe('the dual-rail bar', () => {
 		b = await waitFor(async () => { const x = await barOf(p.page, id); return x.overlay !== null && x; },
 			{ what: 'the overlay', timeout: 6000 });
 		assert.ok(Date.now() - t0 > 1500, 'not before update_interval_hint (2 s) has passed');
-		await waitFor(async () => { const x = await barOf(p.page, id); return Math.abs(x.overlayPct - 60) < 1.5 && x.overlayOpacity > 0.9; },
-			{ what: 'overlay drawn at 60%' });
+		await waitFor(async () => { const x = await barOf(p.page, id); return x.overlay === 60 && Math.abs(x.overlayPct - 60) < 1.5 && x.overlayOpacity > 0.9; },
+			{ what: 'overlay drawn at the cap, 60%', timeout: 10000 });
 		b = await barOf(p.page, id);
 		assert.equal(b.overlay, 60, 'capped 20 points above the rail');
 		await p.page.screenshot({ path: artifact('overlay-predicting.png') });
