@@ -47,6 +47,46 @@ static int only_whitespace(const char *p, size_t n)
 	return 1;
 }
 
+/*
+ * 1 when buf holds well-formed UTF-8 (RFC 3629): no overlong forms, no
+ * UTF-16 surrogates, nothing above U+10FFFF. json-c's own check lets
+ * overlong forms through, and those would be stored and sent back out.
+ */
+static int utf8_valid(const char *buf, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned c = s[i], n, cp, min;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1, cp = c & 0x1f, min = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2, cp = c & 0x0f, min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return 0;
+		}
+		if (len - i <= n)
+			return 0;
+		for (unsigned k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
 json_object *proto_codec_parse(const char *buf, size_t len, int depth,
 			       struct proto_json_error *err)
 {
@@ -61,7 +101,8 @@ json_object *proto_codec_parse(const char *buf, size_t len, int depth,
 	}
 	/* json-c takes an int length; bodies this large never get here
 	 * because server/ caps them, but do not let the cast wrap. */
-	if (len > INT_MAX || memchr(buf, '\0', len)) {
+	if (len > INT_MAX || memchr(buf, '\0', len) ||
+	    !utf8_valid(buf, len)) {
 		proto_codec_error(err, "invalid_json", "",
 				  "The body is not valid JSON text.");
 		return NULL;

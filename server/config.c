@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,29 @@ static const char usage[] =
 	"      --subscribe-deadline SEC  close a WebSocket client that neither\n"
 	"                          subscribes nor writes within SEC (default 30)\n"
 	"      --port-file FILE    write the bound port to FILE once listening\n"
+	"\n"
+	"Security (see docs/HARDENING.md):\n"
+	"      --allow-origin ORIGIN  also accept browser requests and WebSocket\n"
+	"                          upgrades from this origin, e.g.\n"
+	"                          https://dash.example.com (repeatable)\n"
+	"                          [RACEBOARD_SERVER__ALLOW_ORIGINS, comma-separated]\n"
+	"      --allow-host NAME   accept this Host name besides loopback ones when\n"
+	"                          bound to loopback (repeatable)\n"
+	"                          [RACEBOARD_SERVER__ALLOW_HOSTS, comma-separated]\n"
+	"      --token TOKEN       writes need 'Authorization: Bearer TOKEN'\n"
+	"                          [RACEBOARD_TOKEN] (default: none)\n"
+	"      --token-for-reads   reads (GET, WebSocket subscribe) need it too\n"
+	"      --insecure          allow a non-loopback --bind without --token\n"
+	"      --http-timeout SEC  request headers and body must arrive within SEC\n"
+	"                          (default 20)\n"
+	"      --max-connections N TCP connections at once (default 10000)\n"
+	"      --max-conns-per-ip N  connections per client address (default 0:\n"
+	"                          only --max-connections applies)\n"
+	"      --rate-limit N      requests (HTTP) or messages (WebSocket) per\n"
+	"                          second per connection; 0: none (default 20000)\n"
+	"      --max-subs-per-ip N WebSocket subscriptions per client address\n"
+	"                          (default 0: only --ws-max-conns applies)\n"
+	"\n"
 	"      --no-sync           do not fsync at commit: survives a crash of the\n"
 	"                          server, not of the machine (benchmarks, tests)\n"
 	"  -h, --help              show this help and exit\n"
@@ -76,6 +100,9 @@ void srv_cfg_defaults(struct srv_cfg *cfg)
 	cfg->ws_max_conns = 4096;
 	cfg->ws_backlog = 8192;
 	cfg->subscribe_deadline_sec = 30;
+	cfg->http_timeout_sec = 20;
+	cfg->max_connections = 10000;
+	cfg->rate_limit = 20000;
 }
 
 /* Parses a whole decimal number within [min, max]; 0 on success. */
@@ -118,7 +145,95 @@ enum {
 	OPT_WEB_ROOT = 1000, OPT_MAX_BODY, OPT_MAX_RACES, OPT_FINISHED_TTL,
 	OPT_MAX_STORE_MB, OPT_PORT_FILE, OPT_NO_SYNC, OPT_DELTA_LOG,
 	OPT_HEARTBEAT, OPT_WS_MAX_CONNS, OPT_WS_BACKLOG, OPT_SUB_DEADLINE,
+	OPT_ALLOW_ORIGIN, OPT_ALLOW_ORIGINS, OPT_ALLOW_HOST, OPT_ALLOW_HOSTS,
+	OPT_TOKEN, OPT_TOKEN_FOR_READS, OPT_INSECURE, OPT_HTTP_TIMEOUT,
+	OPT_MAX_CONNECTIONS, OPT_MAX_CONNS_PER_IP, OPT_RATE_LIMIT,
+	OPT_MAX_SUBS_PER_IP,
 };
+
+/* An origin as browsers send it: scheme://host[:port], no path, no
+ * trailing slash; "null" is accepted too (sandboxed pages). Stored lower
+ * case, since scheme and host compare case-insensitively. */
+static int add_origin(struct srv_cfg *cfg, const char *v)
+{
+	size_t n = strlen(v);
+	const char *host = strstr(v, "://");
+	char *dst;
+
+	if (cfg->n_allow_origins == SRV_CFG_LIST_MAX || n == 0 ||
+	    n >= SRV_CFG_NAME_MAX)
+		return -1;
+	if (strcmp(v, "null") &&
+	    (!host || host == v || !host[3] || strchr(host + 3, '/')))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
+			return -1;
+	dst = cfg->allow_origins[cfg->n_allow_origins++];
+	for (size_t i = 0; i <= n; i++)
+		dst[i] = (char)tolower((unsigned char)v[i]);
+	return 0;
+}
+
+/* A host name or address as it appears in a Host header, without port. */
+static int add_host(struct srv_cfg *cfg, const char *v)
+{
+	size_t n = strlen(v);
+	char *dst;
+
+	if (cfg->n_allow_hosts == SRV_CFG_LIST_MAX || n == 0 ||
+	    n >= SRV_CFG_NAME_MAX)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && !strchr(".-_:[]", v[i]))
+			return -1;
+	dst = cfg->allow_hosts[cfg->n_allow_hosts++];
+	for (size_t i = 0; i <= n; i++)
+		dst[i] = (char)tolower((unsigned char)v[i]);
+	return 0;
+}
+
+/* Applies add(cfg, item) to each item of a comma-separated list. */
+static int add_list(struct srv_cfg *cfg, const char *list,
+		    int (*add)(struct srv_cfg *, const char *))
+{
+	char item[SRV_CFG_NAME_MAX];
+
+	while (*list) {
+		size_t n = strcspn(list, ",");
+
+		while (n && *list == ' ') {
+			list++;
+			n--;
+		}
+		if (n >= sizeof(item))
+			return -1;
+		memcpy(item, list, n);
+		while (n && item[n - 1] == ' ')
+			n--;
+		item[n] = '\0';
+		if (n && add(cfg, item))
+			return -1;
+		list += strcspn(list, ",");
+		if (*list == ',')
+			list++;
+	}
+	return 0;
+}
+
+/* A bearer token: 8 to 255 visible ASCII characters. */
+static int set_token(struct srv_cfg *cfg, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n < 8 || n >= sizeof(cfg->token))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
+			return -1;
+	memcpy(cfg->token, v, n + 1);
+	return 0;
+}
 
 /*
  * Applies one named setting. `name` is the flag's long name, used in the
@@ -186,10 +301,48 @@ static int apply(struct srv_cfg *cfg, int opt, const char *name,
 		rc = parse_u64(val, 1, 86400, &v);
 		cfg->subscribe_deadline_sec = (int)v;
 		break;
+	case OPT_ALLOW_ORIGIN:
+		rc = add_origin(cfg, val);
+		break;
+	case OPT_ALLOW_ORIGINS:
+		rc = add_list(cfg, val, add_origin);
+		break;
+	case OPT_ALLOW_HOST:
+		rc = add_host(cfg, val);
+		break;
+	case OPT_ALLOW_HOSTS:
+		rc = add_list(cfg, val, add_host);
+		break;
+	case OPT_TOKEN:
+		rc = set_token(cfg, val);
+		break;
+	case OPT_HTTP_TIMEOUT:
+		rc = parse_u64(val, 1, 3600, &v);
+		cfg->http_timeout_sec = (int)v;
+		break;
+	case OPT_MAX_CONNECTIONS:
+		rc = parse_u64(val, 1, 1000000, &v);
+		cfg->max_connections = (unsigned)v;
+		break;
+	case OPT_MAX_CONNS_PER_IP:
+		rc = parse_u64(val, 0, 1000000, &v);
+		cfg->max_conns_per_ip = (unsigned)v;
+		break;
+	case OPT_RATE_LIMIT:
+		rc = parse_u64(val, 0, 10000000, &v);
+		cfg->rate_limit = (unsigned)v;
+		break;
+	case OPT_MAX_SUBS_PER_IP:
+		rc = parse_u64(val, 0, 1000000, &v);
+		cfg->max_subs_per_ip = (unsigned)v;
+		break;
 	default:
 		rc = -1;
 	}
-	if (rc)
+	if (rc && opt == OPT_TOKEN) /* never echo a secret */
+		fprintf(err, "raceboard-server: invalid value for %s: a token "
+			"is 8 to 255 visible ASCII characters\n", name);
+	else if (rc)
 		fprintf(err, "raceboard-server: invalid value for %s: '%s'\n",
 			name, val);
 	return rc;
@@ -204,6 +357,11 @@ static const struct {
 	{"RACEBOARD_SERVER__HTTP_PORT", 'p', "RACEBOARD_SERVER__HTTP_PORT"},
 	{"RACEBOARD_PERSISTENCE__PATH", 'd', "RACEBOARD_PERSISTENCE__PATH"},
 	{"RACEBOARD_LOGGING__LEVEL", 'l', "RACEBOARD_LOGGING__LEVEL"},
+	{"RACEBOARD_SERVER__ALLOW_ORIGINS", OPT_ALLOW_ORIGINS,
+	 "RACEBOARD_SERVER__ALLOW_ORIGINS"},
+	{"RACEBOARD_SERVER__ALLOW_HOSTS", OPT_ALLOW_HOSTS,
+	 "RACEBOARD_SERVER__ALLOW_HOSTS"},
+	{"RACEBOARD_TOKEN", OPT_TOKEN, "RACEBOARD_TOKEN"},
 };
 
 /* The long name of a flag, for messages ("port" for 'p'). */
@@ -234,6 +392,19 @@ int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
 		{"ws-max-conns", required_argument, NULL, OPT_WS_MAX_CONNS},
 		{"ws-backlog", required_argument, NULL, OPT_WS_BACKLOG},
 		{"subscribe-deadline", required_argument, NULL, OPT_SUB_DEADLINE},
+		{"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
+		{"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
+		{"token", required_argument, NULL, OPT_TOKEN},
+		{"token-for-reads", no_argument, NULL, OPT_TOKEN_FOR_READS},
+		{"insecure", no_argument, NULL, OPT_INSECURE},
+		{"http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT},
+		{"max-connections", required_argument, NULL,
+		 OPT_MAX_CONNECTIONS},
+		{"max-conns-per-ip", required_argument, NULL,
+		 OPT_MAX_CONNS_PER_IP},
+		{"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
+		{"max-subs-per-ip", required_argument, NULL,
+		 OPT_MAX_SUBS_PER_IP},
 		{"no-sync", no_argument, NULL, OPT_NO_SYNC},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -263,6 +434,12 @@ int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
 		case OPT_NO_SYNC:
 			cfg->no_sync = 1;
 			break;
+		case OPT_TOKEN_FOR_READS:
+			cfg->token_for_reads = 1;
+			break;
+		case OPT_INSECURE:
+			cfg->insecure = 1;
+			break;
 		case ':':
 			fprintf(err, "raceboard-server: %s needs a value\n",
 				argv[optind - 1]);
@@ -280,6 +457,11 @@ int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
 	if (optind < argc) {
 		fprintf(err, "raceboard-server: unexpected argument '%s'\n",
 			argv[optind]);
+		return SRV_CFG_ERROR;
+	}
+	if (cfg->token_for_reads && !cfg->token[0]) {
+		fprintf(err, "raceboard-server: --token-for-reads needs a "
+			"token (--token or RACEBOARD_TOKEN)\n");
 		return SRV_CFG_ERROR;
 	}
 	return SRV_CFG_OK;

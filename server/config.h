@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#define SRV_CFG_LIST_MAX 16   /* entries of --allow-origin, --allow-host */
+#define SRV_CFG_NAME_MAX 256  /* bytes of one origin, host or token */
+
 struct srv_cfg {
 	char bind[64];            /* address to listen on */
 	int port;                 /* 0: ephemeral (tests) */
@@ -30,6 +33,22 @@ struct srv_cfg {
 	unsigned ws_max_conns;    /* WebSocket connections at once */
 	unsigned ws_backlog;      /* recent deltas kept in memory for fan-out */
 	int subscribe_deadline_sec; /* a silent WebSocket client is closed */
+
+	/* Hardening (docs/HARDENING.md). */
+	char allow_origins[SRV_CFG_LIST_MAX][SRV_CFG_NAME_MAX]; /* lower case */
+	unsigned n_allow_origins; /* cross-origin pages allowed (CORS, /ws) */
+	char allow_hosts[SRV_CFG_LIST_MAX][SRV_CFG_NAME_MAX];   /* lower case */
+	unsigned n_allow_hosts;   /* Host names accepted besides loopback */
+	char token[SRV_CFG_NAME_MAX]; /* bearer token for writes; "" = none */
+	int token_for_reads;      /* reads need the token too */
+	int insecure;             /* allow a non-loopback bind without token */
+	int http_timeout_sec;     /* headers and body must arrive within it */
+	unsigned max_connections; /* TCP connections at once */
+	unsigned max_conns_per_ip; /* per peer address; 0: no such cap */
+	unsigned rate_limit;      /* requests or messages per second per
+	                           * connection; 0: no limit */
+	unsigned max_subs_per_ip; /* WebSocket subscriptions per peer
+	                           * address; 0: no such cap */
 };
 
 enum srv_cfg_result {

@@ -12,10 +12,12 @@
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "delta.h"
 #include "expiry.h"
 #include "json.h"
+#include "metrics.h"
 #include "util.h"
 
 #define EXPIRY_PERIOD_US (1000 * LWS_US_PER_MS)
@@ -57,6 +59,7 @@ struct srv_core {
 
 	srv_publish_fn publish;
 	void *publish_ctx;
+	struct srv_metrics *metrics; /* borrowed; NULL: not counted */
 };
 
 static void flush_cb(lws_sorted_usec_list_t *sul)
@@ -439,6 +442,7 @@ static int commit(struct srv_core *core)
 	size_t n = 0, cap = core->n_touched + core->n_entries + 1;
 	struct store_op *ops;
 	uint64_t keep_from = 0;
+	struct timespec t0, t1;
 	int rc;
 
 	for (size_t i = 0; i < core->n_entries; i++)
@@ -474,7 +478,14 @@ static int commit(struct srv_core *core)
 		ops[n].kind = STORE_OP_TRIM_DELTAS;
 		ops[n++].seq = keep_from;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = store_commit(core->store, ops, n, core->seq);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (core->metrics)
+		srv_metrics_commit(core->metrics,
+				   (double)(t1.tv_sec - t0.tv_sec) +
+				   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+				   rc == STORE_OK);
 	free(ops);
 	if (rc == STORE_OK && keep_from > core->first_delta)
 		core->first_delta = keep_from;
@@ -655,6 +666,11 @@ void srv_core_detach_context(struct srv_core *core)
 	lws_sul_cancel(&core->expiry_sul);
 	core->flush_scheduled = 0;
 	core->ctx = NULL;
+}
+
+void srv_core_set_metrics(struct srv_core *core, struct srv_metrics *m)
+{
+	core->metrics = m;
 }
 
 void srv_core_set_publisher(struct srv_core *core, srv_publish_fn fn,

@@ -34,6 +34,7 @@ struct srv_result {
 	uint64_t seq;    /* the change's sequence number; 0 for no change */
 	char *buf;       /* owned reply buffer: LWS_PRE headroom, then JSON */
 	size_t len;      /* bytes of JSON at buf + LWS_PRE */
+	const char *content_type; /* static; NULL: application/json */
 };
 
 /*
@@ -85,6 +86,10 @@ void srv_core_attach(struct srv_core *core, struct lws_context *ctx);
 
 /* Stops the core's timers (before lws_context_destroy). */
 void srv_core_detach_context(struct srv_core *core);
+
+/* Where commit latencies are counted (borrowed; NULL: nowhere). */
+struct srv_metrics;
+void srv_core_set_metrics(struct srv_core *core, struct srv_metrics *m);
 
 /* Where committed changes go (the hub); fn may be NULL. */
 void srv_core_set_publisher(struct srv_core *core, srv_publish_fn fn,

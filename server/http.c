@@ -7,6 +7,7 @@
  * HTTP_WRITEABLE, headers and body as separate writes, large bodies in
  * pieces. Everything here runs on the service thread.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -45,6 +46,12 @@ struct http_pss {
 	size_t resp_len, resp_sent;
 	enum reply_state state;
 	int close_after;
+	const char *content_type; /* NULL: application/json */
+
+	int64_t started_ms;       /* the body must be in by http_timeout */
+	int has_origin;           /* sent Origin: the reply varies by it */
+	int preflight;            /* a CORS preflight answer */
+	char cors_origin[SRV_CFG_NAME_MAX]; /* a listed origin: gets ACAO */
 };
 
 static struct http_pss *pss_of(struct srv_requester *rq)
@@ -59,6 +66,7 @@ static void complete(struct srv_requester *rq, struct srv_result *res)
 
 	free(pss->resp);
 	pss->status = res->status;
+	pss->content_type = res->content_type;
 	pss->resp = res->buf;
 	pss->resp_len = res->buf ? res->len : 0;
 	pss->resp_sent = 0;
@@ -135,6 +143,65 @@ static int json_content_type(struct lws *wsi)
 	       (n > 5 && !strcasecmp(ct + n - 5, "+json"));
 }
 
+/* Copies header `tok` into buf (cap bytes); NULL when absent or too long
+ * (too long is then judged like a wrong value by the caller). */
+static const char *header(struct lws *wsi, enum lws_token_indexes tok,
+			  char *buf, size_t cap)
+{
+	int n = lws_hdr_total_length(wsi, tok);
+
+	if (n <= 0 || (size_t)n >= cap ||
+	    lws_hdr_copy(wsi, buf, (int)cap, tok) < 0)
+		return n > 0 ? "\x01" : NULL;
+	return buf;
+}
+
+/*
+ * Origin, CORS preflight and bearer token, before anything else of the
+ * request is looked at. Returns 1 when it answered the request (refused,
+ * or a preflight), 0 to go on.
+ */
+static int check_access(struct http_pss *pss, struct lws *wsi)
+{
+	const struct srv_cfg *cfg = pss->srv->cfg;
+	char origin[SRV_CFG_NAME_MAX], host[SRV_CFG_NAME_MAX],
+		auth[SRV_CFG_NAME_MAX + 16];
+	const char *o = header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin));
+	const char *h = header(wsi, WSI_TOKEN_HOST, host, sizeof(host));
+	int write = pss->method == SRV_HTTP_POST ||
+		    pss->method == SRV_HTTP_PATCH ||
+		    pss->method == SRV_HTTP_PUT ||
+		    pss->method == SRV_HTTP_DELETE;
+
+	pss->has_origin = o != NULL;
+	if (o && srv_guard_origin_listed(cfg, o))
+		snprintf(pss->cors_origin, sizeof(pss->cors_origin), "%s", o);
+	if (!srv_guard_origin_ok(cfg, o, h)) {
+		pss->close_after = write;
+		srv_reply_error(&pss->rq, 403, "origin_not_allowed", NULL,
+				"requests from this origin are not allowed; "
+				"see --allow-origin");
+		return 1;
+	}
+	if (pss->method == SRV_HTTP_OPTIONS) {
+		struct srv_result res = {.status = 204};
+
+		pss->preflight = o != NULL;
+		pss->rq.complete(&pss->rq, &res);
+		return 1;
+	}
+	if ((write || cfg->token_for_reads) &&
+	    !srv_guard_bearer_ok(cfg, header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
+					     auth, sizeof(auth)))) {
+		pss->close_after = write;
+		srv_reply_error(&pss->rq, 401, "unauthorized", NULL,
+				"send 'Authorization: Bearer <token>' with the "
+				"server's token");
+		return 1;
+	}
+	return 0;
+}
+
 static void reject(struct http_pss *pss, int status, const char *code,
 		   const char *msg)
 {
@@ -172,6 +239,9 @@ static int on_request(struct http_pss *pss, struct lws *wsi)
 					    sizeof(pss->q_state));
 	pss->arg_source = lws_get_urlarg_by_name(wsi, "source=", pss->q_source,
 					     sizeof(pss->q_source));
+	pss->started_ms = srv_now_ms();
+	if (check_access(pss, wsi))
+		return 0;
 
 	if (pss->method != SRV_HTTP_POST && pss->method != SRV_HTTP_PATCH &&
 	    pss->method != SRV_HTTP_PUT) {
@@ -218,18 +288,26 @@ static int on_request(struct http_pss *pss, struct lws *wsi)
 	return 0;
 }
 
-static void on_body(struct http_pss *pss, const char *in, size_t len)
+/* Returns -1 to close: a body still trickling in after --http-timeout
+ * (slowloris) is dropped with its connection. */
+static int on_body(struct http_pss *pss, const char *in, size_t len)
 {
+	if (srv_now_ms() - pss->started_ms >
+	    pss->srv->cfg->http_timeout_sec * 1000LL) {
+		srv_metrics_reject(&pss->srv->metrics, SRV_REJ_SLOW_REQUEST);
+		return -1;
+	}
 	if (pss->reject_status || !pss->body)
-		return;
+		return 0;
 	if (len > pss->body_cap - pss->body_len) {
 		/* More bytes than Content-Length promised. */
 		reject(pss, 413, "body_too_large",
 		       "the request body is longer than its Content-Length");
-		return;
+		return 0;
 	}
 	memcpy(pss->body + pss->body_len, in, len);
 	pss->body_len += len;
+	return 0;
 }
 
 static void on_body_complete(struct http_pss *pss)
@@ -246,24 +324,81 @@ static void on_body_complete(struct http_pss *pss)
 	dispatch(pss, 0);
 }
 
+/* Adds "name: value" to the headers being built; 0 on success. */
+static int add_header(struct lws *wsi, const char *name, const char *value,
+		      unsigned char **p, unsigned char *end)
+{
+	return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+					   (const unsigned char *)value,
+					   (int)strlen(value), p, end);
+}
+
+/* Counts the reply by route and status, and refusals by reason. */
+static void count_reply(struct http_pss *pss)
+{
+	struct srv_metrics *m = &pss->srv->metrics;
+
+	srv_metrics_http(m, srv_metrics_route(pss->path), pss->status);
+	switch (pss->status) {
+	case 400: case 414: case 415:
+		srv_metrics_reject(m, SRV_REJ_BAD_REQUEST);
+		break;
+	case 401:
+		srv_metrics_reject(m, SRV_REJ_TOKEN);
+		break;
+	case 403:
+		srv_metrics_reject(m, SRV_REJ_ORIGIN);
+		break;
+	case 411:
+		srv_metrics_reject(m, SRV_REJ_LENGTH_REQUIRED);
+		break;
+	case 413:
+		srv_metrics_reject(m, SRV_REJ_BODY_TOO_LARGE);
+		break;
+	default:
+		break;
+	}
+}
+
 static int write_headers(struct http_pss *pss, struct lws *wsi)
 {
-	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
+	unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start,
 		*end = buf + sizeof(buf) - 1;
-	static const char allow[] = "GET, POST, PATCH, DELETE";
+	static const char allow[] = "GET, POST, PATCH, DELETE, OPTIONS";
 
-	if (lws_add_http_common_headers(wsi, (unsigned)pss->status,
-					"application/json", pss->resp_len, &p,
-					end) ||
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)
-					"cache-control:",
-					(const unsigned char *)"no-store", 8,
-					&p, end))
+	count_reply(pss);
+	if (pss->status == 204) {
+		/* No body, so no Content-Length or type (RFC 9110 8.6). */
+		if (lws_add_http_header_status(wsi, 204, &p, end))
+			return -1;
+	} else if (lws_add_http_common_headers(wsi, (unsigned)pss->status,
+					       pss->content_type ?
+					       pss->content_type :
+					       "application/json",
+					       pss->resp_len, &p, end)) {
 		return -1;
-	if (pss->status == 405 &&
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
-					(const unsigned char *)allow,
-					(int)strlen(allow), &p, end))
+	}
+	if (add_header(wsi, "cache-control:", "no-store", &p, end))
+		return -1;
+	if (pss->has_origin && add_header(wsi, "vary:", "Origin", &p, end))
+		return -1;
+	if (pss->cors_origin[0] &&
+	    add_header(wsi, "access-control-allow-origin:", pss->cors_origin,
+		       &p, end))
+		return -1;
+	if (pss->preflight &&
+	    (add_header(wsi, "access-control-allow-methods:",
+			"GET, POST, PATCH, DELETE", &p, end) ||
+	     add_header(wsi, "access-control-allow-headers:",
+			"Authorization, Content-Type", &p, end) ||
+	     add_header(wsi, "access-control-max-age:", "600", &p, end)))
+		return -1;
+	if (pss->status == 401 &&
+	    add_header(wsi, "www-authenticate:", "Bearer realm=\"raceboard\"",
+		       &p, end))
+		return -1;
+	if ((pss->status == 405 || pss->status == 204) &&
+	    add_header(wsi, "allow:", allow, &p, end))
 		return -1;
 	if (pss->close_after &&
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
@@ -338,9 +473,16 @@ int srv_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		release(pss, wsi);
 		reset(pss);
 		return on_request(pss, wsi);
+	case LWS_CALLBACK_FILTER_HTTP_CONNECTION: {
+		/* A kept-alive connection's next request can arrive here
+		 * rather than at protocols[0]: same Host and rate checks. */
+		struct srv_ctx *srv = lws_context_user(lws_get_context(wsi));
+
+		return srv && srv->guard &&
+		       srv_guard_http_request(srv->guard, wsi, in) ? -1 : 0;
+	}
 	case LWS_CALLBACK_HTTP_BODY:
-		on_body(pss, in, len);
-		return 0;
+		return on_body(pss, in, len);
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		on_body_complete(pss);
 		return 0;

@@ -44,10 +44,18 @@ static void log_emit(int level, const char *line)
 	fprintf(stderr, "raceboard-server %s: %s", tag, line);
 }
 
+/* The guard is protocols[0]: lws asks it about every new connection and
+ * every plain HTTP request (static files included). */
+static int guard_callback(struct lws *wsi, enum lws_callback_reasons reason,
+			  void *user, void *in, size_t len)
+{
+	return srv_guard_callback(wsi, (int)reason, user, in, len);
+}
+
 static const struct lws_protocols http_protocols[] = {
 	{
 		.name = "http",
-		.callback = lws_callback_http_dummy,
+		.callback = guard_callback,
 	},
 	{
 		.name = "srv-http",
@@ -119,6 +127,15 @@ int main(int argc, char **argv)
 	if (rc != SRV_CFG_OK)
 		return rc == SRV_CFG_EXIT_OK ? 0 : 2;
 	lws_set_log_level(lws_levels[cfg.log_level], log_emit);
+	if (!srv_guard_bind_is_loopback(cfg.bind) && !cfg.token[0] &&
+	    !cfg.insecure) {
+		fprintf(stderr, "raceboard-server: refusing to listen on %s "
+			"without a token: anyone who can reach it could write. "
+			"Set --token (or RACEBOARD_TOKEN), bind 127.0.0.1, or "
+			"pass --insecure if the network is trusted.\n",
+			cfg.bind);
+		return 2;
+	}
 
 	if (!realpath(cfg.web_root, web_root)) {
 		lwsl_err("web root %s: %s\n", cfg.web_root, strerror(errno));
@@ -139,6 +156,12 @@ int main(int argc, char **argv)
 	if (!srv.core) {
 		lwsl_err("cannot load races from %s: %s\n", cfg.data_dir,
 			 store_strerror(err));
+		goto done;
+	}
+	srv_core_set_metrics(srv.core, &srv.metrics);
+	srv.guard = srv_guard_new(&cfg, &srv.metrics);
+	if (!srv.guard || srv_guard_set_web_root(srv.guard, web_root)) {
+		lwsl_err("out of memory\n");
 		goto done;
 	}
 
@@ -166,7 +189,14 @@ int main(int argc, char **argv)
 	info.user = &srv;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 |
 		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
-	info.timeout_secs = 20;
+	/* Slowloris: headers must be whole within the deadline from the
+	 * first byte (lws does not renew it as bytes trickle in), a body
+	 * may not pause longer than it (http.c also caps its total time),
+	 * and an idle kept-alive connection goes after 5 s at most. */
+	info.timeout_secs = (unsigned)cfg.http_timeout_sec;
+	info.timeout_secs_ah_idle = (unsigned)cfg.http_timeout_sec;
+	info.keepalive_timeout = cfg.http_timeout_sec < 5 ?
+				 cfg.http_timeout_sec : 5;
 	info.retry_and_idle_policy = &idle_policy;
 	srv.lws = lws_create_context(&info);
 	if (!srv.lws) {
@@ -203,6 +233,7 @@ done:
 	if (srv.lws)
 		lws_context_destroy(srv.lws);
 	srv_core_free(srv.core);
+	srv_guard_free(srv.guard);
 	store_close(srv.store);
 	return status;
 }

@@ -8,6 +8,7 @@
  *   PATCH  /race/{id}
  *   DELETE /race/{id}           dismiss
  *   POST   /race/{id}/event     append an event
+ *   GET    /metrics             Prometheus counters (metrics.c)
  *
  * Decoding happens here (protocol/ validates); writes go through core.c so
  * REST and WebSocket producers share one path. No lws calls: replies go
@@ -108,6 +109,42 @@ static void get_health(struct srv_ctx *srv, struct srv_requester *rq)
 		json_object_object_add(o, "websocket", w);
 	}
 	reply_json(rq, writable ? 200 : 503, o);
+}
+
+static void get_metrics(struct srv_ctx *srv, struct srv_requester *rq)
+{
+	struct srv_metrics_gauges g = {0};
+	struct store_stats st = {0};
+	struct srv_result res = {
+		.status = 200,
+		.content_type = "text/plain; version=0.0.4; charset=utf-8",
+	};
+
+	store_stats(srv->store, &st);
+	g.races = srv_core_table(srv->core)->count;
+	g.seq = srv_core_seq(srv->core);
+	g.store_file_bytes = st.file_size;
+	g.store_map_bytes = st.map_size;
+	g.store_map_used_bytes = st.map_used;
+	g.store_map_max_bytes = st.map_size_max;
+	g.store_writable = store_writable(srv->store);
+	if (srv->hub) {
+		struct srv_hub_stats hs;
+
+		srv_hub_stats(srv->hub, &hs);
+		g.subscribers = hs.subscribers;
+		g.deltas_published = hs.published;
+		g.frames_sent = hs.frames;
+		g.backlog_resets = hs.resets;
+	}
+	res.buf = srv_metrics_render(&srv->metrics, &g, LWS_PRE, &res.len);
+	if (!res.buf) {
+		srv_reply_error(rq, 503, "out_of_memory", NULL,
+				"the server is out of memory");
+		return;
+	}
+	rq->complete(rq, &res);
+	free(res.buf);
 }
 
 static int newest_first(const void *a, const void *b)
@@ -287,6 +324,11 @@ void srv_routes_handle(struct srv_ctx *srv, const struct srv_http_request *req,
 			post_race(srv, req, rq);
 	} else if (!strncmp(p, "/race/", 6)) {
 		race_item(srv, req, p + 6, rq);
+	} else if (!strcmp(p, "/metrics") || !strcmp(p, "/metrics/")) {
+		if (req->method != SRV_HTTP_GET)
+			method_not_allowed(rq);
+		else
+			get_metrics(srv, rq);
 	} else {
 		srv_reply_error(rq, 404, "not_found", NULL, "no such path");
 	}

@@ -13,7 +13,9 @@
 
 #include "config.h"
 #include "core.h"
+#include "guard.h"
 #include "hub.h"
+#include "metrics.h"
 #include "store.h"
 
 struct srv_ctx {
@@ -22,6 +24,8 @@ struct srv_ctx {
 	struct srv_core *core;
 	struct srv_hub *hub;          /* set by the WebSocket protocol */
 	struct lws_context *lws;
+	struct srv_guard *guard;      /* admission and access checks */
+	struct srv_metrics metrics;   /* counters for GET /metrics */
 };
 
 enum srv_http_method {

@@ -50,6 +50,7 @@ struct ws_pss {
 	size_t rx_len;
 	int bad_in_a_row;
 	int active;                 /* sent a valid message: no deadline */
+	int authed;                 /* proved the token (header or message) */
 	int64_t connected_at;
 
 	enum sub_state sub_state;
@@ -348,11 +349,65 @@ static void bad_message(struct ws_pss *pss, const char *req,
 {
 	push_error(pss, req, 400, err->code ? err->code : "invalid_json",
 		   err->field, err->message);
-	if (++pss->bad_in_a_row >= BAD_MESSAGES_MAX) {
+	srv_metrics_reject(&pss->vhd->srv->metrics, SRV_REJ_WS_BAD_MESSAGE);
+	if (++pss->bad_in_a_row >= BAD_MESSAGES_MAX && !pss->close_status) {
+		srv_metrics_reject(&pss->vhd->srv->metrics, SRV_REJ_WS_ABUSE);
 		pss->close_status = LWS_CLOSE_STATUS_POLICY_VIOLATION;
 		pss->close_reason = "too many invalid messages";
 	}
 }
+
+/*
+ * With a token configured, a message may carry it as "token" (browsers
+ * cannot set an Authorization header on a WebSocket). A right token
+ * authenticates the connection for good. Returns -1 after answering a
+ * wrong one, else 0.
+ */
+static int take_token(struct ws_pss *pss, const char *buf, size_t len)
+{
+	const struct srv_cfg *cfg = pss->vhd->srv->cfg;
+	struct proto_json_error err;
+	json_object *o, *t;
+	int rc = 0;
+
+	if (!cfg->token[0] || pss->authed)
+		return 0;
+	o = proto_json_parse(buf, len, &err);
+	if (o && json_object_object_get_ex(o, "token", &t)) {
+		if (json_object_is_type(t, json_type_string) &&
+		    srv_guard_token_ok(cfg, json_object_get_string(t),
+				       (size_t)json_object_get_string_len(t))) {
+			pss->authed = 1;
+		} else {
+			srv_metrics_reject(&pss->vhd->srv->metrics,
+					   SRV_REJ_TOKEN);
+			push_error(pss, "", 401, "unauthorized", "token",
+				   "wrong token");
+			/* Guessing counts as abuse: 10 in a row close. */
+			if (++pss->bad_in_a_row >= BAD_MESSAGES_MAX) {
+				pss->close_status =
+					LWS_CLOSE_STATUS_POLICY_VIOLATION;
+				pss->close_reason = "too many wrong tokens";
+			}
+			rc = -1;
+		}
+	}
+	json_object_put(o);
+	return rc;
+}
+
+/* 1 when the connection may do this kind of message (token rules). */
+static int allowed(struct ws_pss *pss, int is_write)
+{
+	const struct srv_cfg *cfg = pss->vhd->srv->cfg;
+
+	return pss->authed || !cfg->token[0] ||
+	       (!is_write && !cfg->token_for_reads);
+}
+
+static const char need_token[] =
+	"this server needs its token: send 'Authorization: Bearer <token>' "
+	"with the upgrade, or \"token\" in the first message";
 
 static void on_message(struct ws_pss *pss, const char *buf, size_t len)
 {
@@ -360,18 +415,45 @@ static void on_message(struct ws_pss *pss, const char *buf, size_t len)
 	struct proto_client_msg m;
 	struct proto_json_error err = {0};
 
+	pss->vhd->srv->metrics.ws_messages++;
+	if (!srv_guard_rate_ok(pss->vhd->srv->guard, pss->wsi)) {
+		struct proto_json_error rate = {
+			.code = "rate_limited",
+			.message = "too many messages on this connection; this "
+				   "one was dropped",
+		};
+
+		bad_message(pss, "", &rate);
+		return;
+	}
+	if (take_token(pss, buf, len))
+		return;
 	if (proto_client_msg_decode(buf, len, srv_now_ms(), &m, &err)) {
 		bad_message(pss, m.req, &err);
 		return;
 	}
 	pss->bad_in_a_row = 0;
-	pss->active = 1;
-	if (m.type == PROTO_MSG_SUBSCRIBE) {
+	if (!allowed(pss, m.type != PROTO_MSG_SUBSCRIBE)) {
+		srv_metrics_reject(&pss->vhd->srv->metrics, SRV_REJ_TOKEN);
+		if (m.type == PROTO_MSG_SUBSCRIBE || track(pss, &m))
+			push_error(pss, m.req, 401, "unauthorized", NULL,
+				   need_token);
+		else
+			srv_core_fail(core, &pss->rq, 401, "unauthorized",
+				      NULL, need_token);
+	} else if (m.type == PROTO_MSG_SUBSCRIBE &&
+		   srv_guard_sub_acquire(pss->vhd->srv->guard, pss->wsi)) {
+		push_error(pss, m.req, 429, "too_many_subscriptions", NULL,
+			   "this address holds its maximum of subscriptions "
+			   "(--max-subs-per-ip)");
+	} else if (m.type == PROTO_MSG_SUBSCRIBE) {
+		pss->active = 1;
 		subscribe(pss, &m);
 	} else if (track(pss, &m)) {
 		push_error(pss, m.req, 503, "out_of_memory", NULL,
 			   "the server is out of memory");
 	} else {
+		pss->active = 1;
 		switch (m.type) {
 		case PROTO_MSG_CREATE:
 			srv_core_create(core, &pss->rq, &m.update);
@@ -405,6 +487,8 @@ static int on_receive(struct ws_pss *pss, const char *in, size_t len)
 		return 0;
 	}
 	if (pss->rx_len + len > max) {
+		srv_metrics_reject(&pss->vhd->srv->metrics,
+				   SRV_REJ_WS_TOO_LARGE);
 		lws_close_reason(pss->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 				 (unsigned char *)"message too large", 17);
 		return -1;
@@ -564,9 +648,14 @@ static void send_hello(struct ws_pss *pss)
 static int on_established(struct ws_vhd *vhd, struct ws_pss *pss,
 			  struct lws *wsi)
 {
-	if (vhd->n_sessions >= vhd->srv->cfg->ws_max_conns)
+	if (vhd->n_sessions >= vhd->srv->cfg->ws_max_conns) {
+		srv_metrics_reject(&vhd->srv->metrics, SRV_REJ_WS_CONNS);
 		return -1; /* admission control, as Mosquitto does */
+	}
 	memset(pss, 0, sizeof(*pss));
+	pss->authed = srv_guard_conn_authed(wsi);
+	vhd->srv->metrics.ws_connections++;
+	vhd->srv->metrics.ws_connections_total++;
 	pss->rq.complete = complete;
 	pss->rq.resume = resume;
 	pss->wsi = wsi;
@@ -586,6 +675,8 @@ static void on_closed(struct ws_vhd *vhd, struct ws_pss *pss)
 	if (!pss->vhd)
 		return; /* refused at ESTABLISHED: never linked */
 	srv_hub_unlink(vhd->hub, &pss->sub);
+	srv_guard_sub_release(vhd->srv->guard, pss->wsi);
+	vhd->srv->metrics.ws_connections--;
 	proto_filter_fini(&pss->sub.filter);
 	if (pss->rq.queued)
 		srv_core_forget(vhd->srv->core, &pss->rq);
@@ -676,7 +767,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		vhd->hub = NULL;
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return check_path(wsi);
+		if (check_path(wsi))
+			return -1;
+		return vhd && vhd->srv->guard &&
+		       srv_guard_ws_upgrade(vhd->srv->guard, wsi) ? -1 : 0;
 	case LWS_CALLBACK_ESTABLISHED:
 		return vhd ? on_established(vhd, pss, wsi) : -1;
 	case LWS_CALLBACK_RECEIVE:

@@ -1,0 +1,47 @@
+/*
+ * test_proto_regress.c - inputs that once got through protocol/'s
+ * decoders, found by the abuse catalogue (tests/test_abuse.c) or the
+ * fuzzers (fuzz/): each stays rejected (or accepted) as documented.
+ * A new fuzzer crash goes here as a literal input.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "client_msg.h"
+#include "json.h"
+
+static int parses(const char *text)
+{
+	struct proto_json_error err;
+	json_object *o = proto_json_parse(text, strlen(text), &err);
+
+	json_object_put(o);
+	return o != NULL;
+}
+
+/* json-c's JSON_TOKENER_VALIDATE_UTF8 let overlong forms and encoded
+ * surrogates through; they were stored and sent back to clients. */
+Test(regress, malformed_utf8_is_invalid_json)
+{
+	cr_assert(!parses("{\"title\":\"\xc0\xaf\"}"), "overlong '/'");
+	cr_assert(!parses("{\"title\":\"\xe0\x80\xaf\"}"), "overlong 3-byte");
+	cr_assert(!parses("{\"title\":\"\xed\xa0\x80\"}"), "UTF-16 surrogate");
+	cr_assert(!parses("{\"title\":\"\xf4\x90\x80\x80\"}"), "> U+10FFFF");
+	cr_assert(!parses("{\"title\":\"\xe2\x82\"}"), "truncated");
+	cr_assert(!parses("{\"title\":\"\x80\"}"), "stray continuation");
+	cr_assert(!parses("{\"title\":\"\xff\"}"), "0xff");
+	cr_assert(parses("{\"title\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}"),
+		  "valid 2, 3 and 4-byte forms");
+}
+
+Test(regress, client_messages_with_malformed_utf8_are_refused)
+{
+	const char *msg = "{\"type\":\"create\",\"req\":1,\"race\":{\"source\":"
+			  "\"ci\",\"title\":\"\xc0\xaf\"}}";
+	struct proto_client_msg m;
+	struct proto_json_error err;
+
+	cr_assert_eq(proto_client_msg_decode(msg, strlen(msg), 0, &m, &err),
+		     PROTO_EINVAL);
+	cr_assert_str_eq(err.code, "invalid_json");
+}
