@@ -8,6 +8,7 @@
 
 BUILD ?= build
 TEST_BUILD ?= build-test
+VALGRIND_BUILD ?= build-valgrind
 WEB_BUILD ?= build-web
 DEMO_PORT ?= 7777
 SERVER_FLAGS ?=
@@ -39,6 +40,7 @@ test: deps $(TEST_BUILD)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		meson test -C $(TEST_BUILD) --print-errorlogs $(TEST_ARGS)
+	./tests/valgrind-server.sh $(VALGRIND_BUILD)
 	$(MAKE) test-web
 
 # The page (web-demo/): node unit tests of its rules, then end-to-end tests
@@ -64,4 +66,4 @@ demo: build
 	node tools/demo-producer.mjs --url http://127.0.0.1:$(DEMO_PORT)
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) $(WEB_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(WEB_BUILD) $(VALGRIND_BUILD) build-fuzz

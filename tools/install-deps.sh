@@ -5,7 +5,8 @@ set -eu
 
 packages="gcc make pkg-config meson ninja-build
 libwebsockets-dev libjson-c-dev liblmdb-dev libcriterion-dev
-curl ca-certificates"
+curl ca-certificates
+clang libclang-rt-14-dev valgrind"
 
 # make demo needs Node.js (its producer); the browser tests need Node.js
 # with npm and Debian's Chromium.
