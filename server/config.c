@@ -52,6 +52,9 @@ static const char usage[] =
 	"                          snapshot (default 8192)\n"
 	"      --subscribe-deadline SEC  close a WebSocket client that neither\n"
 	"                          subscribes nor writes within SEC (default 30)\n"
+	"      --predict-context-key KEY  metadata key that names a race's build\n"
+	"                          or pipeline; races of one build inform each\n"
+	"                          other's ETAs (default build)\n"
 	"      --port-file FILE    write the bound port to FILE once listening\n"
 	"\n"
 	"Security (see docs/HARDENING.md):\n"
@@ -100,6 +103,7 @@ void srv_cfg_defaults(struct srv_cfg *cfg)
 	cfg->ws_max_conns = 4096;
 	cfg->ws_backlog = 8192;
 	cfg->subscribe_deadline_sec = 30;
+	strcpy(cfg->predict_context_key, "build");
 	cfg->http_timeout_sec = 20;
 	cfg->max_connections = 10000;
 	cfg->rate_limit = 20000;
@@ -148,7 +152,7 @@ enum {
 	OPT_ALLOW_ORIGIN, OPT_ALLOW_ORIGINS, OPT_ALLOW_HOST, OPT_ALLOW_HOSTS,
 	OPT_TOKEN, OPT_TOKEN_FOR_READS, OPT_INSECURE, OPT_HTTP_TIMEOUT,
 	OPT_MAX_CONNECTIONS, OPT_MAX_CONNS_PER_IP, OPT_RATE_LIMIT,
-	OPT_MAX_SUBS_PER_IP,
+	OPT_MAX_SUBS_PER_IP, OPT_CONTEXT_KEY,
 };
 
 /* An origin as browsers send it: scheme://host[:port], no path, no
@@ -297,6 +301,10 @@ static int apply(struct srv_cfg *cfg, int opt, const char *name,
 		rc = parse_u64(val, 16, 1u << 24, &v);
 		cfg->ws_backlog = (unsigned)v;
 		break;
+	case OPT_CONTEXT_KEY:
+		rc = copy_str(cfg->predict_context_key,
+			      sizeof(cfg->predict_context_key), val);
+		break;
 	case OPT_SUB_DEADLINE:
 		rc = parse_u64(val, 1, 86400, &v);
 		cfg->subscribe_deadline_sec = (int)v;
@@ -392,6 +400,7 @@ int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
 		{"ws-max-conns", required_argument, NULL, OPT_WS_MAX_CONNS},
 		{"ws-backlog", required_argument, NULL, OPT_WS_BACKLOG},
 		{"subscribe-deadline", required_argument, NULL, OPT_SUB_DEADLINE},
+		{"predict-context-key", required_argument, NULL, OPT_CONTEXT_KEY},
 		{"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
 		{"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
 		{"token", required_argument, NULL, OPT_TOKEN},

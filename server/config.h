@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "race.h"
+
 #define SRV_CFG_LIST_MAX 16   /* entries of --allow-origin, --allow-host */
 #define SRV_CFG_NAME_MAX 256  /* bytes of one origin, host or token */
 
@@ -33,6 +35,8 @@ struct srv_cfg {
 	unsigned ws_max_conns;    /* WebSocket connections at once */
 	unsigned ws_backlog;      /* recent deltas kept in memory for fan-out */
 	int subscribe_deadline_sec; /* a silent WebSocket client is closed */
+	char predict_context_key[PROTO_META_KEY_MAX + 1]; /* metadata key
+	                          * naming a race's build, for prediction */
 
 	/* Hardening (docs/HARDENING.md). */
 	char allow_origins[SRV_CFG_LIST_MAX][SRV_CFG_NAME_MAX]; /* lower case */

@@ -17,6 +17,7 @@
 #include "delta.h"
 #include "expiry.h"
 #include "json.h"
+#include "learn.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -59,6 +60,7 @@ struct srv_core {
 
 	srv_publish_fn publish;
 	void *publish_ctx;
+	struct srv_learn *learn;    /* ETA prediction and cadence */
 	struct srv_metrics *metrics; /* borrowed; NULL: not counted */
 };
 
@@ -166,6 +168,26 @@ static char *encode_delta(uint64_t seq, int64_t now, enum proto_delta_op op,
 	return buf;
 }
 
+/* An update delta that carries the progress prediction too: sent when
+ * progress changed, the moment the prediction changes materially. */
+static char *encode_update(uint64_t seq, int64_t now,
+			   const struct proto_race *race, uint32_t changed,
+			   const struct pred_track *track, size_t *len)
+{
+	json_object *o = proto_delta_new(seq, now, PROTO_DELTA_UPDATE,
+					 race->id, race, changed);
+	json_object *changes = NULL, *pp;
+	char *buf;
+
+	if (o && changed & PROTO_F_PROGRESS &&
+	    json_object_object_get_ex(o, "changes", &changes) &&
+	    (pp = srv_learn_progress_json(race, track, now)))
+		json_object_object_add(changes, "progress_prediction", pp);
+	buf = o ? srv_json_encode(o, LWS_PRE, len) : NULL;
+	json_object_put(o);
+	return buf;
+}
+
 /*
  * Fills a successful entry: the race as the reply and, when something
  * changed, the next seq and the encoded delta. `prev_state` and
@@ -174,8 +196,9 @@ static char *encode_delta(uint64_t seq, int64_t now, enum proto_delta_op op,
  */
 static void set_change(struct srv_core *core, struct batch_entry *e,
 		       enum proto_delta_op op, const struct proto_race *race,
-		       uint32_t changed, int64_t now, int status,
-		       enum proto_state prev_state, char *prev_source)
+		       const struct pred_track *track, uint32_t changed,
+		       int64_t now, int status, enum proto_state prev_state,
+		       char *prev_source)
 {
 	json_object *o;
 
@@ -185,8 +208,11 @@ static void set_change(struct srv_core *core, struct batch_entry *e,
 	e->op = op;
 	if (op == PROTO_DELTA_CREATE || changed) {
 		e->res.seq = ++core->seq;
-		e->delta = encode_delta(e->res.seq, now, op, race->id, race,
-					changed, &e->delta_len);
+		e->delta = op == PROTO_DELTA_UPDATE
+			? encode_update(e->res.seq, now, race, changed, track,
+					&e->delta_len)
+			: encode_delta(e->res.seq, now, op, race->id, race,
+				       changed, &e->delta_len);
 		if (op == PROTO_DELTA_UPDATE &&
 		    changed & (PROTO_F_STATE | PROTO_F_SOURCE))
 			e->full = encode_delta(e->res.seq, now,
@@ -210,9 +236,16 @@ static void set_change(struct srv_core *core, struct batch_entry *e,
 json_object *srv_core_race_json(const struct srv_core *core,
 				const struct proto_race *race, int64_t now)
 {
-	(void)core;
-	(void)now;
-	return proto_json_race(race);
+	json_object *o = proto_json_race(race), *pp;
+	struct srv_table_entry *te;
+
+	if (o && race->state == PROTO_STATE_RUNNING) {
+		te = srv_table_get(&core->table, race->id);
+		pp = srv_learn_progress_json(race, te ? te->track : NULL, now);
+		if (pp)
+			json_object_object_add(o, "progress_prediction", pp);
+	}
+	return o;
 }
 
 static void reply_apply_error(struct batch_entry *e, int rc)
@@ -239,9 +272,10 @@ static void not_found(struct batch_entry *e, const char *id)
 
 /* Applies an update to an existing race and fills the entry. */
 static void update_race(struct srv_core *core, struct batch_entry *e,
-			struct proto_race *race,
+			struct srv_table_entry *te,
 			const struct proto_race_update *u, int64_t now)
 {
+	struct proto_race *race = te->race;
 	uint32_t changed = 0;
 	enum proto_state prev_state = race->state;
 	char *prev_source = u->set & PROTO_F_SOURCE ? strdup(race->source)
@@ -257,6 +291,7 @@ static void update_race(struct srv_core *core, struct batch_entry *e,
 		free(prev_source);
 		prev_source = NULL;
 	}
+	srv_learn_after_change(core->learn, race, &te->track, &changed, now);
 	if (changed && touch(core, race->id)) {
 		free(prev_source);
 		set_error(e, 503, "out_of_memory", NULL,
@@ -266,8 +301,8 @@ static void update_race(struct srv_core *core, struct batch_entry *e,
 	if (changed & PROTO_F_COMPLETED_AT && race->has & PROTO_F_COMPLETED_AT)
 		srv_expiry_push(&core->expiry, race->id, race->completed_at,
 				core->cfg->finished_ttl_sec);
-	set_change(core, e, PROTO_DELTA_UPDATE, race, changed, now, 200,
-		   prev_state, prev_source);
+	set_change(core, e, PROTO_DELTA_UPDATE, race, te->track, changed, now,
+		   200, prev_state, prev_source);
 }
 
 void srv_core_create(struct srv_core *core, struct srv_requester *rq,
@@ -277,6 +312,8 @@ void srv_core_create(struct srv_core *core, struct srv_requester *rq,
 	int64_t now = srv_now_ms();
 	struct srv_table_entry *te;
 	struct proto_race *race;
+	struct proto_race_update with_eta;
+	uint32_t learned;
 	char uuid[37];
 	const char *id = u->id;
 	int err = 0;
@@ -289,7 +326,7 @@ void srv_core_create(struct srv_core *core, struct srv_requester *rq,
 	}
 	te = srv_table_get(&core->table, id);
 	if (te) {
-		update_race(core, e, te->race, u, now);
+		update_race(core, e, te, u, now);
 		return;
 	}
 	if (core->table.count >= core->cfg->max_races) {
@@ -298,12 +335,17 @@ void srv_core_create(struct srv_core *core, struct srv_requester *rq,
 			  "dismiss finished ones or raise --max-races");
 		return;
 	}
-	race = proto_race_create(u, id, now, &err);
+	/* A race without an ETA gets the server's prediction (a shallow
+	 * copy: the strings stay the request's). */
+	with_eta = *u;
+	srv_learn_predict(core->learn, &with_eta);
+	race = proto_race_create(&with_eta, id, now, &err);
 	if (!race) {
 		reply_apply_error(e, err);
 		return;
 	}
-	if (!srv_table_insert(&core->table, race)) {
+	te = srv_table_insert(&core->table, race);
+	if (!te) {
 		proto_race_free(race);
 		set_error(e, 503, "out_of_memory", NULL,
 			  "the server is out of memory");
@@ -315,10 +357,13 @@ void srv_core_create(struct srv_core *core, struct srv_requester *rq,
 			  "the server is out of memory");
 		return;
 	}
+	learned = race->has & (PROTO_F_PROGRESS | PROTO_F_ETA_SEC |
+			       PROTO_F_COMPLETED_AT);
+	srv_learn_after_change(core->learn, race, &te->track, &learned, now);
 	if (race->has & PROTO_F_COMPLETED_AT)
 		srv_expiry_push(&core->expiry, race->id, race->completed_at,
 				core->cfg->finished_ttl_sec);
-	set_change(core, e, PROTO_DELTA_CREATE, race, 0, now, 201,
+	set_change(core, e, PROTO_DELTA_CREATE, race, te->track, 0, now, 201,
 		   race->state, NULL);
 }
 
@@ -334,7 +379,7 @@ void srv_core_patch(struct srv_core *core, struct srv_requester *rq,
 	if (!te)
 		not_found(e, id);
 	else
-		update_race(core, e, te->race, u, srv_now_ms());
+		update_race(core, e, te, u, srv_now_ms());
 }
 
 void srv_core_event(struct srv_core *core, struct srv_requester *rq,
@@ -357,7 +402,7 @@ void srv_core_event(struct srv_core *core, struct srv_requester *rq,
 			  "the server is out of memory");
 		return;
 	}
-	set_change(core, e, PROTO_DELTA_UPDATE, te->race, changed,
+	set_change(core, e, PROTO_DELTA_UPDATE, te->race, te->track, changed,
 		   srv_now_ms(), 200, te->race->state, NULL);
 }
 
@@ -439,7 +484,9 @@ static void rollback(struct srv_core *core)
 /* Builds the batch's store operations and commits them. */
 static int commit(struct srv_core *core)
 {
-	size_t n = 0, cap = core->n_touched + core->n_entries + 1;
+	size_t n_puts, n = 0;
+	const struct srv_learn_put *puts = srv_learn_puts(core->learn, &n_puts);
+	size_t cap = core->n_touched + core->n_entries + n_puts + 1;
 	struct store_op *ops;
 	uint64_t keep_from = 0;
 	struct timespec t0, t1;
@@ -471,6 +518,12 @@ static int commit(struct srv_core *core)
 		ops[n].seq = e->res.seq;
 		ops[n].data = e->delta + LWS_PRE;
 		ops[n++].len = e->delta_len;
+	}
+	for (size_t i = 0; i < n_puts; i++) {
+		ops[n].kind = STORE_OP_PUT_HISTORY;
+		ops[n].id = puts[i].key;
+		ops[n].data = (const char *)puts[i].data;
+		ops[n++].len = puts[i].len;
 	}
 	if (core->seq > core->cfg->delta_log_max)
 		keep_from = core->seq - core->cfg->delta_log_max + 1;
@@ -526,6 +579,7 @@ void srv_core_flush(struct srv_core *core)
 		free(core->touched[i]);
 	core->n_touched = 0;
 	core->batch_gen++;
+	srv_learn_clear_puts(core->learn);
 
 	/* Detach the batch first: callbacks below may queue new work. */
 	core->entries = NULL;
@@ -630,6 +684,9 @@ struct srv_core *srv_core_new(struct store *st, const struct srv_cfg *cfg,
 	rc = store_load_races(st, load_one, core);
 	if (rc)
 		goto fail;
+	core->learn = srv_learn_new(cfg, st, &rc);
+	if (!core->learn)
+		goto fail;
 	core->seq = store_seq(st);
 	rc = store_deltas_since(st, 0, &core->first_delta, no_delta, NULL);
 	if (rc < 0)
@@ -648,6 +705,7 @@ void srv_core_free(struct srv_core *core)
 	srv_core_flush(core);
 	srv_table_fini(&core->table);
 	srv_expiry_fini(&core->expiry);
+	srv_learn_free(core->learn);
 	free(core->touched);
 	free(core);
 }

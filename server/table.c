@@ -38,6 +38,7 @@ void srv_table_fini(struct srv_table *t)
 		for (; e; e = next) {
 			next = e->next;
 			proto_race_free(e->race);
+			free(e->track);
 			free(e);
 		}
 	}
@@ -111,6 +112,7 @@ void srv_table_remove(struct srv_table *t, const char *id)
 		if (e->hash == h && !strcmp(e->race->id, id)) {
 			*pp = e->next;
 			proto_race_free(e->race);
+			free(e->track);
 			free(e);
 			t->count--;
 			return;

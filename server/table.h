@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "predict.h"
 #include "race.h"
 
 struct srv_table_entry {
@@ -18,6 +19,7 @@ struct srv_table_entry {
 	uint64_t hash;
 	struct proto_race *race;       /* owned */
 	uint64_t batch_gen;            /* last write batch that touched it */
+	struct pred_track *track;      /* owned; progress reports, or NULL */
 };
 
 struct srv_table {
@@ -44,7 +46,8 @@ struct srv_table_entry *srv_table_get(const struct srv_table *t,
 struct srv_table_entry *srv_table_insert(struct srv_table *t,
 					 struct proto_race *race);
 
-/* Removes and frees the entry for `id` and its race; absent is a no-op. */
+/* Removes and frees the entry for `id`, its race and its tracker; absent
+ * is a no-op. */
 void srv_table_remove(struct srv_table *t, const char *id);
 
 /*
