@@ -35,6 +35,16 @@
 #define FAIL(...) do { fprintf(stderr, "fault: FAIL: " __VA_ARGS__); \
 		       fputc('\n', stderr); exit(1); } while (0)
 
+/* The server of the running case, killed at exit (a FAIL included) so
+ * no orphan keeps its port and temp dir. */
+static struct server_proc *current;
+
+static void kill_current(void)
+{
+	if (current && current->pid > 0)
+		server_kill(current);
+}
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -179,6 +189,7 @@ static void run_kill(int rounds)
 	struct server_proc s;
 	long writes = 0;
 
+	current = &s;
 	if (server_start(&s, NULL))
 		FAIL("the server did not start");
 	seed_producers(&s, ps);
@@ -272,6 +283,7 @@ static void run_map(void)
 	char path[64];
 	int st, n, again;
 
+	current = &s;
 	if (server_start(&s, flags))
 		FAIL("map: the server did not start");
 	n = fill(s.port, &st, "f");
@@ -325,6 +337,7 @@ static int run_disk(void)
 	flags[2] = "--delta-log";
 	flags[3] = "16";
 	flags[4] = NULL;
+	current = &s;
 	if (server_start(&s, flags))
 		FAIL("disk: the server did not start");
 	/* server_start made its own data dir; restart it on the tmpfs. */
@@ -378,6 +391,7 @@ int main(int argc, char **argv)
 		}
 	}
 	srand(seed);
+	atexit(kill_current);
 	printf("fault: seed %u\n", seed);
 	if (all || want_kill) {
 		run_kill(rounds);
