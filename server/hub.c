@@ -285,16 +285,6 @@ char *srv_hub_next_frame(struct srv_hub *hub, struct srv_sub *sub,
 	return buf;
 }
 
-static int newest_first(const void *a, const void *b)
-{
-	const struct proto_race *x = *(const struct proto_race *const *)a;
-	const struct proto_race *y = *(const struct proto_race *const *)b;
-
-	if (x->started_at != y->started_at)
-		return x->started_at < y->started_at ? 1 : -1;
-	return strcmp(x->id, y->id);
-}
-
 struct replay {
 	char *buf;                  /* LWS_PRE headroom, then the frame */
 	size_t len, cap;
@@ -349,15 +339,13 @@ static int replay_one(void *ctx, uint64_t seq, const char *data, size_t len)
 static int encode_races(struct srv_hub *hub, const struct proto_filter *filter,
 			int64_t now, struct replay *r)
 {
-	const struct srv_table *t = srv_core_table(hub->core);
-	struct proto_race **all = malloc((t->count + 1) * sizeof(*all));
 	size_t n, first = r->len;
+	struct proto_race **all =
+		srv_table_newest_first(srv_core_table(hub->core), &n);
 	int rc = 0;
 
 	if (!all)
 		return -1;
-	n = srv_table_collect(t, all);
-	qsort(all, n, sizeof(*all), newest_first);
 	for (size_t i = 0; i < n && !rc; i++) {
 		json_object *o;
 		const char *js;

@@ -147,16 +147,6 @@ static void get_metrics(struct srv_ctx *srv, struct srv_requester *rq)
 	free(res.buf);
 }
 
-static int newest_first(const void *a, const void *b)
-{
-	const struct proto_race *x = *(const struct proto_race *const *)a;
-	const struct proto_race *y = *(const struct proto_race *const *)b;
-
-	if (x->started_at != y->started_at)
-		return x->started_at < y->started_at ? 1 : -1;
-	return strcmp(x->id, y->id);
-}
-
 static void get_races(struct srv_ctx *srv, const struct srv_http_request *req,
 		      struct srv_requester *rq)
 {
@@ -173,7 +163,7 @@ static void get_races(struct srv_ctx *srv, const struct srv_http_request *req,
 				"failed, canceled");
 		return;
 	}
-	all = malloc((t->count + 1) * sizeof(*all));
+	all = srv_table_newest_first(t, &n);
 	arr = json_object_new_array_ext((int)t->count);
 	if (!all || !arr) {
 		free(all);
@@ -182,8 +172,6 @@ static void get_races(struct srv_ctx *srv, const struct srv_http_request *req,
 				"the server is out of memory");
 		return;
 	}
-	n = srv_table_collect(t, all);
-	qsort(all, n, sizeof(*all), newest_first);
 	for (size_t i = 0; i < n; i++) {
 		if (req->q_state && all[i]->state != want)
 			continue;

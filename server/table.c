@@ -131,12 +131,27 @@ int srv_table_replace(struct srv_table *t, struct proto_race *race)
 	return 0;
 }
 
-size_t srv_table_collect(const struct srv_table *t, struct proto_race **out)
+static int newest_first(const void *a, const void *b)
 {
-	size_t n = 0;
+	const struct proto_race *x = *(const struct proto_race *const *)a;
+	const struct proto_race *y = *(const struct proto_race *const *)b;
 
+	if (x->started_at != y->started_at)
+		return x->started_at < y->started_at ? 1 : -1;
+	return strcmp(x->id, y->id);
+}
+
+struct proto_race **srv_table_newest_first(const struct srv_table *t,
+					   size_t *n)
+{
+	struct proto_race **all = malloc((t->count + 1) * sizeof(*all));
+
+	*n = 0;
+	if (!all)
+		return NULL;
 	for (size_t i = 0; i < t->nbuckets; i++)
 		for (struct srv_table_entry *e = t->buckets[i]; e; e = e->next)
-			out[n++] = e->race;
-	return n;
+			all[(*n)++] = e->race;
+	qsort(all, *n, sizeof(*all), newest_first);
+	return all;
 }

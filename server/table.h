@@ -58,9 +58,12 @@ void srv_table_remove(struct srv_table *t, const char *id);
 int srv_table_replace(struct srv_table *t, struct proto_race *race);
 
 /*
- * Fills `out` (capacity t->count) with borrowed pointers to every race.
- * Returns how many were written.
+ * Every race, newest started_at first (ties by id), as a new array of
+ * borrowed pointers (the caller frees the array, not the races) with its
+ * length in *n. NULL on allocation failure. O(n log n): this is what
+ * listings and snapshots show.
  */
-size_t srv_table_collect(const struct srv_table *t, struct proto_race **out);
+struct proto_race **srv_table_newest_first(const struct srv_table *t,
+					   size_t *n);
 
 #endif
