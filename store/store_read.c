@@ -41,31 +41,31 @@ static int decode_record(const MDB_val *k, const MDB_val *v,
 	return STORE_OK;
 }
 
-int store_load_races(struct store *st,
-		     int (*cb)(void *ctx, struct proto_race *race), void *ctx)
+/*
+ * Walks every key of `dbi` in order inside one read transaction, calling
+ * visit(ctx, key, value) until it returns non-zero, which is returned.
+ * The values die with the transaction (R6): visit must copy or decode.
+ */
+static int walk(struct store *st, MDB_dbi dbi,
+		int (*visit)(void *ctx, const MDB_val *k, const MDB_val *v),
+		void *ctx)
 {
-	struct proto_race *race;
 	MDB_cursor *cur;
 	MDB_txn *txn;
 	MDB_val k, v;
 	int rc, ret = STORE_OK;
 
-	if (!st || !cb)
-		return STORE_EINVAL;
 	rc = store__txn_begin(st, MDB_RDONLY, &txn);
 	if (rc != 0)
 		return store__err(rc);
-	rc = mdb_cursor_open(txn, st->races, &cur);
+	rc = mdb_cursor_open(txn, dbi, &cur);
 	if (rc != 0) {
 		mdb_txn_abort(txn);
 		return store__err(rc);
 	}
-	/* MDB_NEXT on a fresh cursor starts at the first key (id order). */
+	/* MDB_NEXT on a fresh cursor starts at the first key. */
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
-		ret = decode_record(&k, &v, &race);
-		if (ret != STORE_OK)
-			break;
-		ret = cb(ctx, race);
+		ret = visit(ctx, &k, &v);
 		if (ret != 0)
 			break;
 	}
@@ -75,6 +75,30 @@ int store_load_races(struct store *st,
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return ret;
+}
+
+struct race_visit {
+	int (*cb)(void *ctx, struct proto_race *race);
+	void *ctx;
+};
+
+static int visit_race(void *arg, const MDB_val *k, const MDB_val *v)
+{
+	struct race_visit *rv = arg;
+	struct proto_race *race;
+	int rc = decode_record(k, v, &race);
+
+	return rc != STORE_OK ? rc : rv->cb(rv->ctx, race);
+}
+
+int store_load_races(struct store *st,
+		     int (*cb)(void *ctx, struct proto_race *race), void *ctx)
+{
+	struct race_visit rv = {cb, ctx};
+
+	if (!st || !cb)
+		return STORE_EINVAL;
+	return walk(st, st->races, visit_race, &rv);
 }
 
 int store_get_race(struct store *st, const char *id, struct proto_race **out)
@@ -165,40 +189,31 @@ out:
 	return ret;
 }
 
+struct history_visit {
+	int (*cb)(void *ctx, const char *key, const void *data, size_t len);
+	void *ctx;
+};
+
+static int visit_history(void *arg, const MDB_val *k, const MDB_val *v)
+{
+	struct history_visit *hv = arg;
+	char key[2048];
+
+	if (k->mv_size >= sizeof(key))
+		return 0; /* longer than any key the server writes */
+	memcpy(key, k->mv_data, k->mv_size);
+	key[k->mv_size] = '\0';
+	return hv->cb(hv->ctx, key, v->mv_data, v->mv_size);
+}
+
 int store_load_history(struct store *st,
 		       int (*cb)(void *ctx, const char *key, const void *data,
 				 size_t len),
 		       void *ctx)
 {
-	char key[2048];
-	MDB_cursor *cur;
-	MDB_txn *txn;
-	MDB_val k, v;
-	int rc, ret = STORE_OK;
+	struct history_visit hv = {cb, ctx};
 
 	if (!st || !cb)
 		return STORE_EINVAL;
-	rc = store__txn_begin(st, MDB_RDONLY, &txn);
-	if (rc != 0)
-		return store__err(rc);
-	rc = mdb_cursor_open(txn, st->history, &cur);
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		return store__err(rc);
-	}
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size >= sizeof(key))
-			continue; /* longer than any key we write */
-		memcpy(key, k.mv_data, k.mv_size);
-		key[k.mv_size] = '\0';
-		ret = cb(ctx, key, v.mv_data, v.mv_size);
-		if (ret)
-			break;
-	}
-	if (!ret && rc != MDB_NOTFOUND)
-		ret = store__err(rc);
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	return ret;
+	return walk(st, st->history, visit_history, &hv);
 }
