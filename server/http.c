@@ -297,7 +297,8 @@ static int on_body(struct http_pss *pss, const char *in, size_t len)
 		srv_metrics_reject(&pss->srv->metrics, SRV_REJ_SLOW_REQUEST);
 		return -1;
 	}
-	if (pss->reject_status || !pss->body)
+	/* Content-Length: 0 still brings one empty HTTP_BODY, with in NULL. */
+	if (pss->reject_status || !pss->body || len == 0)
 		return 0;
 	if (len > pss->body_cap - pss->body_len) {
 		/* More bytes than Content-Length promised. */
