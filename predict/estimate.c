@@ -5,10 +5,14 @@
  * a small family of robust and recent-weighted estimators is backtested
  * on the key's own passed runs (each one predicting run i from runs
  * 0..i-1, over the last PRED_BACKTEST positions) and the one with the
- * lowest absolute error wins. Jobs whose durations drift favour short
- * windows; noisy or bimodal jobs favour long windows and medians; no
- * single estimator is best for all of them. An optional build-context
- * factor then scales the estimate.
+ * lowest loss wins: absolute error, plus PRED_MISS_COST x the run's
+ * duration when it misses by more than 20 %. Jobs whose durations drift
+ * favour short windows; noisy jobs favour long windows and medians;
+ * short bimodal jobs favour the +/-20 % mode; no single estimator is best
+ * for all of them. An optional build-context factor then scales the
+ * estimate. PRED_BACKTEST and PRED_MISS_COST are the only tuned knobs
+ * (global; chosen on the first half of the CI replay).
+ * Cost: O(W * (H + 20^2)) per estimate, about 40 us.
  *
  * Pure and allocation-free: every buffer is on the stack and bounded by
  * PRED_HIST_PASSED_MAX.
@@ -19,11 +23,18 @@
 #include <math.h>
 #include <string.h>
 
-#define PRED_BACKTEST 30       /* positions scored per candidate */
+#ifndef PRED_BACKTEST
+#define PRED_BACKTEST 50       /* positions scored per candidate (all) */
+#endif
+#ifndef PRED_MISS_COST
+#define PRED_MISS_COST 0.5     /* backtest: a miss of +/-20 % costs this x d */
+#endif
 #define PRED_MIN_SELECT 8      /* runs before candidates compete */
 #define PRED_DISP_WINDOW 20    /* runs used for the dispersion */
 #define PRED_PRIOR_CV 0.25     /* dispersion assumed with one run */
+#ifndef PRED_CTX_SHRINK
 #define PRED_CTX_SHRINK 8.0    /* pseudo-entries pulling the factor to 1 */
+#endif
 #define PRED_CTX_CLAMP 0.3
 #define PRED_SPIKE_RATIO 2.0   /* x median: a last run this far off is ignored */
 
@@ -34,6 +45,9 @@ enum cand {
 	C_MED9,
 	C_MED_ALL,
 	C_EWMA3,
+	C_TRIM9,
+	C_MODE9,
+	C_MODE20,
 	C_COUNT,
 };
 
@@ -81,6 +95,57 @@ static double ewma(const double *d, size_t n, double alpha)
 	return m;
 }
 
+/* Mean of the last w runs without their smallest and largest (w >= 5). */
+static double trimmed_mean_last(const double *d, size_t n, size_t w)
+{
+	double tmp[MEDIAN_MAX];
+	size_t k = w < n ? w : n;
+	memcpy(tmp, d + n - k, k * sizeof *tmp);
+	sort_small(tmp, k);
+	size_t lo = k >= 5 ? 1 : 0, hi = k >= 5 ? k - 1 : k;
+	double s = 0;
+	for (size_t i = lo; i < hi; i++)
+		s += tmp[i];
+	return s / (double)(hi - lo);
+}
+
+/* 1 when p is within +/-20 % of the actual duration x. */
+static int within20(double p, double x)
+{
+	return fabs(p - x) <= 0.2 * x;
+}
+
+/*
+ * The mode of the last w runs in the sense of the +/-20 % score: the run
+ * value p that would have been within 20 % of the most of them (ties: the
+ * smaller p), refined to the median of the runs it covers. For bimodal
+ * jobs (an upload that takes 14 s or 40 s) it predicts the mode the
+ * recent runs favour, where a mean lands between the modes and misses
+ * both. O(w^2).
+ */
+static double mode_last(const double *d, size_t n, size_t w)
+{
+	size_t k = w < n ? w : n;
+	const double *v = d + n - k;
+	double best = v[k - 1];
+	size_t best_hits = 0;
+	for (size_t i = 0; i < k; i++) {
+		size_t hits = 0;
+		for (size_t j = 0; j < k; j++)
+			hits += (size_t)within20(v[i], v[j]);
+		if (hits > best_hits || (hits == best_hits && v[i] < best)) {
+			best_hits = hits;
+			best = v[i];
+		}
+	}
+	double cover[MEDIAN_MAX];
+	size_t nc = 0;
+	for (size_t j = 0; j < k; j++)
+		if (within20(best, v[j]))
+			cover[nc++] = v[j];
+	return median_last(cover, nc, nc);
+}
+
 /* Inserts x into the sorted array v[0..n-1]. */
 static void insert_sorted(double *v, size_t n, double x)
 {
@@ -107,6 +172,9 @@ static double candidate(int c, const double *d, const double *sorted,
 	case C_MED_ALL:
 		return n % 2 ? sorted[n / 2] :
 			0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+	case C_TRIM9: return trimmed_mean_last(d, n, 9);
+	case C_MODE9: return mode_last(d, n, 9);
+	case C_MODE20: return mode_last(d, n, 20);
 	default: return ewma(d, n, 0.3);
 	}
 }
@@ -227,6 +295,8 @@ int pred_estimate(const struct pred_history *h, const struct pred_context *ctx,
 			err[c] += e;
 			if (e <= 0.2 * d[i])
 				hits[c]++;
+			else
+				err[c] += PRED_MISS_COST * d[i];
 		}
 		insert_sorted(sorted, i, d[i]);
 	}

@@ -3,7 +3,7 @@
  * prediction code the server runs, and reports its accuracy next to the
  * three naive baselines of ../shared/data/ci-durations/baselines.py.
  *
- *   predict-eval [--no-context] [--strict] [CSV]
+ *   predict-eval [--no-context] [--strict] [--dump OUT.csv] [CSV]
  *   predict-eval --trace FILE...      (see eval_trace.c)
  *
  * CSV columns: job,build,date,duration_sec,commit (the job may be quoted).
@@ -13,7 +13,10 @@
  * baselines. The build number is the context (the "build" metadata key in
  * the server). --strict only lets a run count once it has finished
  * (build date + duration <= this row's build date), a stricter and more
- * realistic replay than the baselines' file order.
+ * realistic replay than the baselines' file order. The scores are also
+ * reported for the first and second half of the rows (the file is in
+ * date order; the estimator's global knobs were tuned on the first half).
+ * --dump writes row,job,build,actual,predicted,confidence per scored row.
  *
  * This is a tool, not a library: it reads files and prints to stdout.
  */
@@ -237,7 +240,8 @@ static void record(struct pred_model *m, struct job *jobs,
 	j->runs[j->n++] = r->dur;
 }
 
-static int run_csv(const char *path, int use_context, int strict)
+static int run_csv(const char *path, int use_context, int strict,
+		   FILE *dump)
 {
 	struct row *rows = NULL;
 	struct job *jobs = NULL;
@@ -261,6 +265,14 @@ static int run_csv(const char *path, int use_context, int strict)
 				 { "(b) mean of last 3", .ape = NULL },
 				 { "(c) median of all earlier", .ape = NULL } };
 	struct score model = { "pred_model_predict", .ape = NULL };
+	/* The same split in two halves by row (the file is in date order):
+	 * hyper-parameters were tuned on the first half only. */
+	struct score half[2][2] = {
+		{ { "  first half: (b) mean of last 3", .ape = NULL },
+		  { "  first half: pred_model_predict", .ape = NULL } },
+		{ { "  second half: (b) mean of last 3", .ape = NULL },
+		  { "  second half: pred_model_predict", .ape = NULL } } };
+	size_t half_scored[2] = { 0, 0 };
 	struct score bands[BANDS] = { { "  confidence [0.00, 0.50)", .ape = NULL },
 				      { "  confidence [0.50, 0.70)", .ape = NULL },
 				      { "  confidence [0.70, 0.85)", .ape = NULL },
@@ -295,6 +307,11 @@ static int run_csv(const char *path, int use_context, int strict)
 			for (size_t q = j->n - k; q < j->n; q++)
 				s += j->runs[q];
 			score_add(&base[1], s / (double)k, r->dur);
+			int hf = i >= n / 2;
+			half_scored[hf]++;
+			score_add(&half[hf][0], s / (double)k, r->dur);
+			if (rc == PRED_OK)
+				score_add(&half[hf][1], est.total_sec, r->dur);
 			score_add(&base[2], median_of(j->runs, j->n), r->dur);
 			if (rc == PRED_OK) {
 				score_add(&model, est.total_sec, r->dur);
@@ -307,6 +324,10 @@ static int run_csv(const char *path, int use_context, int strict)
 					ctx_applied++;
 				if (est.basis != PRED_BASIS_EXACT)
 					not_exact++;
+				if (dump)
+					fprintf(dump, "%zu,%d,%s,%.3f,%.3f,%.4f\n",
+						i, r->job_id, r->build, r->dur,
+						est.total_sec, est.confidence);
 			}
 		} else if (!strict || pred_model_history(m, keys[i]) == NULL) {
 			first_runs++;
@@ -346,6 +367,11 @@ static int run_csv(const char *path, int use_context, int strict)
 	printf("  mean confidence %.3f; context factor applied on %zu rows; "
 	       "non-exact basis on %zu rows\n", model.n ? conf_sum / (double)model.n : 0,
 	       ctx_applied, not_exact);
+	printf("\nby half of the rows (split at row %zu, %s):\n", n / 2,
+	       n ? rows[n / 2].build : "-");
+	for (int hf = 0; hf < 2; hf++)
+		for (int b = 0; b < 2; b++)
+			score_print(&half[hf][b], half_scored[hf]);
 	printf("\nby confidence band (pred_model_predict):\n");
 	for (int b = 0; b < BANDS; b++)
 		score_print(&bands[b], model.n);
@@ -360,6 +386,9 @@ static int run_csv(const char *path, int use_context, int strict)
 		free(bands[b].ape);
 	for (int b = 0; b < 3; b++)
 		free(first[b].ape);
+	for (int hf = 0; hf < 2; hf++)
+		for (int b = 0; b < 2; b++)
+			free(half[hf][b].ape);
 	free(model.ape);
 	free(pending);
 	free(keys);
@@ -376,6 +405,7 @@ static int run_csv(const char *path, int use_context, int strict)
 int main(int argc, char **argv)
 {
 	int use_context = 1, strict = 0;
+	FILE *dump = NULL;
 	const char *path = "../shared/data/ci-durations/julia-buildkite.csv";
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--trace") == 0)
@@ -384,12 +414,22 @@ int main(int argc, char **argv)
 			use_context = 0;
 		else if (strcmp(argv[i], "--strict") == 0)
 			strict = 1;
-		else if (argv[i][0] == '-') {
+		else if (strcmp(argv[i], "--dump") == 0 && i + 1 < argc) {
+			dump = fopen(argv[++i], "w");
+			if (!dump) {
+				perror(argv[i]);
+				return 2;
+			}
+		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "usage: predict-eval [--no-context] "
-				"[--strict] [CSV] | --trace FILE...\n");
+				"[--strict] [--dump OUT.csv] [CSV] | "
+				"--trace FILE...\n");
 			return 2;
 		} else
 			path = argv[i];
 	}
-	return run_csv(path, use_context, strict);
+	int rc = run_csv(path, use_context, strict, dump);
+	if (dump)
+		fclose(dump);
+	return rc;
 }

@@ -230,6 +230,38 @@ Test(estimate, confidence_grows_with_history_and_consistency)
 	cr_assert(e20.confidence <= 1 && en.confidence >= 0);
 }
 
+Test(estimate, bimodal_short_job_predicts_the_favoured_mode)
+{
+	/* An upload step that takes about 14 s, or 40 s a third of the time:
+	 * a mean of the last runs lands between the modes and misses both;
+	 * the estimate must stay in the favoured mode (a median or the
+	 * +/-20 % mode candidate, whichever the backtest with its miss cost
+	 * prefers). */
+	double d[40];
+	for (int i = 0; i < 40; i++)
+		d[i] = (i % 3 == 1) ? 40 + (i % 4) : 13 + (i % 3);
+	struct pred_history h;
+	fill(&h, d, 40);
+	struct pred_estimate e;
+	cr_assert_eq(pred_estimate(&h, NULL, &e), PRED_OK);
+	cr_assert(e.total_sec >= 12 && e.total_sec <= 16, "got %f", e.total_sec);
+}
+
+Test(estimate, follows_a_level_shift)
+{
+	/* 30 runs near 100 s, then 6 near 200 s: the estimate follows the
+	 * new level (a short window wins the backtest), and the spike guard
+	 * does not hold it back (two in a row is a shift). */
+	double d[36];
+	for (int i = 0; i < 36; i++)
+		d[i] = (i < 30 ? 100 : 200) + (i % 3);
+	struct pred_history h;
+	fill(&h, d, 36);
+	struct pred_estimate e;
+	cr_assert_eq(pred_estimate(&h, NULL, &e), PRED_OK);
+	cr_assert(e.total_sec > 180 && e.total_sec < 215, "got %f", e.total_sec);
+}
+
 Test(estimate, no_history_and_context_factor)
 {
 	struct pred_history h;
