@@ -58,6 +58,12 @@ int proto_codec_time(json_object *v, const char *field, int64_t *out,
  * that parses back to exactly `d`, or NULL on allocation failure. */
 json_object *proto_codec_new_double(double d);
 
+/* The text proto_codec_new_double() prints for `d` (json-c and the
+ * direct writers share it): written to buf, NUL-terminated; returns its
+ * length. */
+#define PROTO_CODEC_DOUBLE_BUFSZ 40
+size_t proto_codec_format_double(double d, char buf[PROTO_CODEC_DOUBLE_BUFSZ]);
+
 /* A JSON string holding the RFC 3339 form of `ms` (new, caller owns). */
 json_object *proto_codec_new_time(int64_t ms);
 
@@ -70,6 +76,11 @@ struct proto_codec_field {
 };
 extern const struct proto_codec_field proto_codec_fields[];
 extern const size_t proto_codec_n_fields;
+
+/* 1 when the race has a value for `field` (one PROTO_F_* bit): always
+ * for the required fields, and for the optional ones when they are set
+ * (a non-empty list, a non-zero events_dropped, a `has` bit). */
+int proto_codec_field_is_set(const struct proto_race *r, uint32_t field);
 
 /*
  * One field's API value (new object in *out, caller owns; *out NULL when
@@ -91,5 +102,15 @@ int proto_codec_race_set(struct proto_race *r, uint32_t field, json_object *v);
 /* Decodes a stored/API event object, whose timestamp is required. Same
  * contract as proto_json_event_from_object(). */
 int proto_codec_stored_event(json_object *v, struct proto_event *out);
+
+/*
+ * The json-c encoding of a stored record: proto_json_race() plus "v" and
+ * "hint_explicit", printed with JSON_C_TO_STRING_PLAIN. This was
+ * proto_record_encode() before it wrote records directly (encode.c); it
+ * is kept, same contract, as the reference the direct writer is tested
+ * against byte for byte.
+ */
+int proto_record_encode_json(const struct proto_race *r, char **out,
+			     size_t *len);
 
 #endif

@@ -275,19 +275,11 @@ int proto_codec_time(json_object *v, const char *field, int64_t *out,
 
 json_object *proto_codec_new_double(double d)
 {
-	char buf[40];
+	char buf[PROTO_CODEC_DOUBLE_BUFSZ];
 
-	/* json-c prints doubles with %.17g, so 0.85 would come out as
-	 * 0.84999999999999998. The shortest form that parses back to the
-	 * same bits is both exact and what a person expects to read. */
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, sizeof buf, "%.*g", prec, d);
-		if (strtod(buf, NULL) == d)
-			break;
-	}
-	/* Keep it a double on the wire: "1" would read back as an integer. */
-	if (!strpbrk(buf, ".eEn"))
-		strcat(buf, ".0");
+	/* The shortest round-trip text (encode.c), kept as the value's own
+	 * text so json-c prints exactly what the direct writers do. */
+	proto_codec_format_double(d, buf);
 	return json_object_new_double_s(d, buf);
 }
 

@@ -143,8 +143,7 @@ static json_object *events_array(const struct proto_race *r)
 	return a;
 }
 
-/* Whether an optional field holds a value; required ones always do. */
-static int field_is_set(const struct proto_race *r, uint32_t field)
+int proto_codec_field_is_set(const struct proto_race *r, uint32_t field)
 {
 	switch (field) {
 	case PROTO_F_ID:
@@ -222,7 +221,7 @@ int proto_codec_race_field(const struct proto_race *r, uint32_t field,
 	*out = NULL;
 	if (!proto_json_field_name(field))
 		return PROTO_EINVAL;
-	if (!field_is_set(r, field))
+	if (!proto_codec_field_is_set(r, field))
 		return PROTO_OK;
 	*out = field_value(r, field);
 	return *out ? PROTO_OK : PROTO_ENOMEM;
@@ -244,7 +243,7 @@ json_object *proto_json_race(const struct proto_race *r)
 		uint32_t f = proto_codec_fields[i].field;
 		json_object *v;
 
-		if (!field_is_set(r, f))
+		if (!proto_codec_field_is_set(r, f))
 			continue;
 		/* The race shows all of its events; the EVENTS field value
 		 * (the last one) is what a delta carries. */

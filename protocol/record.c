@@ -12,6 +12,8 @@
  */
 #include "codec.h"
 
+#include "encode.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -345,6 +347,25 @@ int proto_json_race_from_object(json_object *obj, struct proto_race **out)
 }
 
 int proto_record_encode(const struct proto_race *r, char **out, size_t *len)
+{
+	struct proto_buf b;
+	int rc;
+
+	/* The direct writer: the bytes proto_record_encode_json() gives,
+	 * without building and freeing a json-c tree per write. */
+	proto_buf_init(&b, 0);
+	rc = proto_record_write(&b, r);
+	*out = rc == PROTO_OK ? proto_buf_steal(&b, len) : NULL;
+	if (!*out) {
+		proto_buf_fini(&b);
+		*len = 0;
+		return PROTO_ENOMEM;
+	}
+	return PROTO_OK;
+}
+
+int proto_record_encode_json(const struct proto_race *r, char **out,
+			     size_t *len)
 {
 	json_object *o = proto_json_race(r);
 	const char *s;
