@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "delta.h"
+#include "encode.h"
 #include "expiry.h"
 #include "json.h"
 #include "learn.h"
@@ -156,16 +157,26 @@ static int touch(struct srv_core *core, const char *id)
 	return 0;
 }
 
+/* Takes the text of b as a new LWS_PRE-headroom buffer, or frees b and
+ * returns NULL when rc says the encoding failed. */
+static char *take(struct proto_buf *b, int rc, size_t *len)
+{
+	char *buf = rc == PROTO_OK ? proto_buf_steal(b, len) : NULL;
+
+	proto_buf_fini(b);
+	return buf;
+}
+
 /* Encodes a delta into a new LWS_PRE-headroom buffer; NULL on failure. */
 static char *encode_delta(uint64_t seq, int64_t now, enum proto_delta_op op,
 			  const char *id, const struct proto_race *race,
 			  uint32_t changed, size_t *len)
 {
-	json_object *o = proto_delta_new(seq, now, op, id, race, changed);
-	char *buf = o ? srv_json_encode(o, LWS_PRE, len) : NULL;
+	struct proto_buf b;
 
-	json_object_put(o);
-	return buf;
+	proto_buf_init(&b, LWS_PRE);
+	return take(&b, proto_delta_write(&b, seq, now, op, id, race, changed),
+		    len);
 }
 
 /* An update delta that carries the progress prediction too: sent when
@@ -174,18 +185,17 @@ static char *encode_update(uint64_t seq, int64_t now,
 			   const struct proto_race *race, uint32_t changed,
 			   const struct pred_track *track, size_t *len)
 {
-	json_object *o = proto_delta_new(seq, now, PROTO_DELTA_UPDATE,
-					 race->id, race, changed);
-	json_object *changes = NULL, *pp;
-	char *buf;
+	char pp[SRV_LEARN_PROGRESS_MAX];
+	struct proto_json_extra extra = {"progress_prediction", pp, 0};
+	struct proto_buf b;
 
-	if (o && changed & PROTO_F_PROGRESS &&
-	    json_object_object_get_ex(o, "changes", &changes) &&
-	    (pp = srv_learn_progress_json(race, track, now)))
-		json_object_object_add(changes, "progress_prediction", pp);
-	buf = o ? srv_json_encode(o, LWS_PRE, len) : NULL;
-	json_object_put(o);
-	return buf;
+	if (changed & PROTO_F_PROGRESS)
+		extra.len = srv_learn_progress_write(race, track, now, pp);
+	proto_buf_init(&b, LWS_PRE);
+	return take(&b, proto_delta_write_ex(&b, seq, now, PROTO_DELTA_UPDATE,
+					     race->id, race, changed,
+					     extra.len ? &extra : NULL),
+		    len);
 }
 
 /*
@@ -200,7 +210,7 @@ static void set_change(struct srv_core *core, struct batch_entry *e,
 		       int64_t now, int status, enum proto_state prev_state,
 		       char *prev_source)
 {
-	json_object *o;
+	struct proto_buf b;
 
 	e->res.status = status;
 	e->prev_source = prev_source;
@@ -226,26 +236,25 @@ static void set_change(struct srv_core *core, struct batch_entry *e,
 		     op == PROTO_DELTA_UPDATE && !e->full))
 			e->res.status = 500; /* fails the whole batch */
 	}
-	o = srv_core_race_json(core, race, now);
-	e->res.buf = o ? srv_json_encode(o, LWS_PRE, &e->res.len) : NULL;
-	json_object_put(o);
+	proto_buf_init(&b, LWS_PRE);
+	e->res.buf = take(&b, srv_core_race_write(core, race, now, &b),
+			  &e->res.len);
 }
 
-/* The API view of a race at `now`. Derived, read-time fields (the
- * progress prediction) are added here, in one place for every reader. */
-json_object *srv_core_race_json(const struct srv_core *core,
-				const struct proto_race *race, int64_t now)
+int srv_core_race_write(const struct srv_core *core,
+			const struct proto_race *race, int64_t now,
+			struct proto_buf *b)
 {
-	json_object *o = proto_json_race(race), *pp;
+	char pp[SRV_LEARN_PROGRESS_MAX];
+	struct proto_json_extra extra = {"progress_prediction", pp, 0};
 	struct srv_table_entry *te;
 
-	if (o && race->state == PROTO_STATE_RUNNING) {
+	if (race->state == PROTO_STATE_RUNNING) {
 		te = srv_table_get(&core->table, race->id);
-		pp = srv_learn_progress_json(race, te ? te->track : NULL, now);
-		if (pp)
-			json_object_object_add(o, "progress_prediction", pp);
+		extra.len = srv_learn_progress_write(race, te ? te->track : NULL,
+						     now, pp);
 	}
-	return o;
+	return proto_race_write_ex(b, race, extra.len ? &extra : NULL);
 }
 
 static void reply_apply_error(struct batch_entry *e, int rc)
@@ -409,10 +418,12 @@ void srv_core_event(struct srv_core *core, struct srv_requester *rq,
 void srv_core_delete(struct srv_core *core, struct srv_requester *rq,
 		     const char *id)
 {
+	static const char deleted_head[] = "{\"message\":\"race deleted\",\"id\":\"";
 	struct batch_entry *e = queue(core, rq);
 	struct srv_table_entry *te = srv_table_get(&core->table, id);
-	json_object *o;
+	struct proto_buf b;
 	int64_t now = srv_now_ms();
+	int rc;
 
 	if (!e)
 		return;
@@ -428,14 +439,14 @@ void srv_core_delete(struct srv_core *core, struct srv_requester *rq,
 	e->state = e->prev_state = te->race->state;
 	e->delta = encode_delta(e->res.seq, now, PROTO_DELTA_DELETE, id, NULL,
 				0, &e->delta_len);
-	o = json_object_new_object();
-	if (o) {
-		json_object_object_add(o, "message",
-				       json_object_new_string("race deleted"));
-		json_object_object_add(o, "id", json_object_new_string(id));
-		e->res.buf = srv_json_encode(o, LWS_PRE, &e->res.len);
-		json_object_put(o);
-	}
+	/* ids are [A-Za-z0-9._:-]: nothing to escape */
+	proto_buf_init(&b, LWS_PRE);
+	rc = proto_buf_append(&b, deleted_head, sizeof(deleted_head) - 1);
+	if (rc == PROTO_OK)
+		rc = proto_buf_append(&b, id, strlen(id));
+	if (rc == PROTO_OK)
+		rc = proto_buf_append(&b, "\"}", 2);
+	e->res.buf = take(&b, rc, &e->res.len);
 	srv_table_remove(&core->table, id);
 	if (touch(core, id) || !e->delta || !e->id || !e->source)
 		e->res.status = 500; /* fails the batch, which reloads `id` */

@@ -18,8 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <json-c/json.h>
-
+#include "buf.h"
 #include "config.h"
 #include "race.h"
 #include "store.h"
@@ -133,10 +132,14 @@ const struct srv_table *srv_core_table(const struct srv_core *core);
 uint64_t srv_core_seq(const struct srv_core *core);
 struct store *srv_core_store(const struct srv_core *core);
 
-/* The race as readers see it at `now` (new object, caller owns; NULL on
- * allocation failure): the stored fields plus derived ones. */
-json_object *srv_core_race_json(const struct srv_core *core,
-				const struct proto_race *race, int64_t now);
+/*
+ * Appends the race as readers see it at `now` to b: the stored fields
+ * plus the derived progress_prediction of a running race. Returns
+ * PROTO_OK, or PROTO_ENOMEM with b unchanged.
+ */
+int srv_core_race_write(const struct srv_core *core,
+			const struct proto_race *race, int64_t now,
+			struct proto_buf *b);
 
 /* Drops finished races listed longer than the TTL; returns how many. */
 size_t srv_core_expire(struct srv_core *core, int64_t now);

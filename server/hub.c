@@ -285,29 +285,13 @@ char *srv_hub_next_frame(struct srv_hub *hub, struct srv_sub *sub,
 	return buf;
 }
 
+/* A replay of the delta log, built in one buffer. */
 struct replay {
-	char *buf;                  /* LWS_PRE headroom, then the frame */
-	size_t len, cap;
+	struct proto_buf b;         /* LWS_PRE headroom, then the frame */
 	uint64_t next;              /* the seq the log must hold next */
 	int gap;
+	int any;                    /* a delta was appended */
 };
-
-static int append(struct replay *r, const char *data, size_t len)
-{
-	if (r->len + len + 1 > r->cap) {
-		size_t cap = (r->len + len + 1) * 2;
-		char *p = realloc(r->buf, cap);
-
-		if (!p)
-			return -1;
-		r->buf = p;
-		r->cap = cap;
-	}
-	memcpy(r->buf + r->len, data, len);
-	r->len += len;
-	r->buf[r->len] = '\0';
-	return 0;
-}
 
 /* Appends one logged delta; stops at a gap (the log was trimmed). */
 static int replay_one(void *ctx, uint64_t seq, const char *data, size_t len)
@@ -318,28 +302,25 @@ static int replay_one(void *ctx, uint64_t seq, const char *data, size_t len)
 		r->gap = 1;
 		return 1;
 	}
-	if ((r->buf[r->len - 1] == '}' && append(r, ",", 1)) ||
-	    append(r, data, len))
+	if ((r->any && proto_buf_append(&r->b, ",", 1)) ||
+	    proto_buf_append(&r->b, data, len))
 		return 1;
+	r->any = 1;
 	r->next = seq + 1;
 	return 0;
 }
 
 /* How long an unfiltered snapshot's races may be reused at the same
  * seq. The races only change with a new seq; the bound keeps read-time
- * derived fields (srv_core_race_json at `now`) fresh. */
+ * derived fields (progress_prediction at `now`) fresh. */
 #define SNAP_REUSE_MS 50
 
-/*
- * Appends every committed race that passes `filter`, newest first, each
- * encoded on its own ("{...},{...}"). One race's json-c tree at a time:
- * a tree of the whole table cost several times the frame in memory and
- * most of the time in allocation.
- */
+/* Appends every committed race that passes `filter`, newest first
+ * ("{...},{...}"), each written straight into b. */
 static int encode_races(struct srv_hub *hub, const struct proto_filter *filter,
-			int64_t now, struct replay *r)
+			int64_t now, struct proto_buf *b)
 {
-	size_t n, first = r->len;
+	size_t n, first = b->len;
 	struct proto_race **all =
 		srv_table_newest_first(srv_core_table(hub->core), &n);
 	int rc = 0;
@@ -347,76 +328,67 @@ static int encode_races(struct srv_hub *hub, const struct proto_filter *filter,
 	if (!all)
 		return -1;
 	for (size_t i = 0; i < n && !rc; i++) {
-		json_object *o;
-		const char *js;
-		size_t len;
-
 		if (!proto_filter_match(filter, all[i]->id, all[i]->source,
 					all[i]->state))
 			continue;
-		o = srv_core_race_json(hub->core, all[i], now);
-		js = o ? json_object_to_json_string_length(
-				 o, JSON_C_TO_STRING_PLAIN |
-					    JSON_C_TO_STRING_NOSLASHESCAPE,
-				 &len)
-		       : NULL;
-		rc = !js || (r->len > first && append(r, ",", 1)) ||
-		     append(r, js, len);
-		json_object_put(o);
+		rc = (b->len > first && proto_buf_append(b, ",", 1)) ||
+		     srv_core_race_write(hub->core, all[i], now, b);
 	}
 	free(all);
 	return rc ? -1 : 0;
+}
+
+/* Remembers an unfiltered snapshot's races for SNAP_REUSE_MS, so many
+ * dashboards connecting at once cost one encode. */
+static void keep_snapshot(struct srv_hub *hub, const char *races, size_t len,
+			  int64_t now)
+{
+	char *copy = malloc(len + 1);
+
+	free(hub->snap_races);
+	hub->snap_races = copy;
+	hub->snap_at = 0;
+	if (!copy)
+		return;
+	memcpy(copy, races, len);
+	copy[len] = '\0';
+	hub->snap_races_len = len;
+	hub->snap_seq = hub->hi;
+	hub->snap_at = now;
 }
 
 char *srv_hub_snapshot(struct srv_hub *hub, const struct proto_filter *filter,
 		       int reset, int64_t now, size_t *len)
 {
 	char ts[PROTO_TIME_BUFSZ], head[160];
-	struct replay r = {0};
-	int shared = proto_filter_is_empty(filter);
+	struct proto_buf b;
+	int shared = proto_filter_is_empty(filter), n;
 	size_t races_at;
 
-	snprintf(head, sizeof(head),
-		 "{\"type\":\"snapshot\",\"seq\":%llu%s,\"server_time\":\"%s\","
-		 "\"races\":[", (unsigned long long)hub->hi,
-		 reset ? ",\"reset\":true" : "", proto_time_format(now, ts));
-	r.cap = LWS_PRE + 4096;
-	r.buf = malloc(r.cap);
-	if (!r.buf)
-		return NULL;
-	r.len = LWS_PRE;
-	if (append(&r, head, strlen(head)))
+	n = snprintf(head, sizeof(head),
+		     "{\"type\":\"snapshot\",\"seq\":%llu%s,\"server_time\":\"%s\","
+		     "\"races\":[", (unsigned long long)hub->hi,
+		     reset ? ",\"reset\":true" : "", proto_time_format(now, ts));
+	proto_buf_init(&b, LWS_PRE);
+	if (proto_buf_append(&b, head, (size_t)n))
 		goto fail;
-	races_at = r.len;
+	races_at = b.len;
 	if (shared && hub->snap_at && hub->snap_seq == hub->hi &&
 	    now - hub->snap_at >= 0 && now - hub->snap_at < SNAP_REUSE_MS) {
-		if (append(&r, hub->snap_races, hub->snap_races_len))
+		if (proto_buf_append(&b, hub->snap_races, hub->snap_races_len))
 			goto fail;
 	} else {
-		if (encode_races(hub, filter, now, &r))
+		if (encode_races(hub, filter, now, &b))
 			goto fail;
-		if (shared) {
-			char *copy = malloc(r.len - races_at + 1);
-
-			free(hub->snap_races);
-			hub->snap_races = copy;
-			hub->snap_at = 0;
-			if (copy) {
-				hub->snap_races_len = r.len - races_at;
-				memcpy(copy, r.buf + races_at,
-				       hub->snap_races_len);
-				copy[hub->snap_races_len] = '\0';
-				hub->snap_seq = hub->hi;
-				hub->snap_at = now;
-			}
-		}
+		if (shared)
+			keep_snapshot(hub, proto_buf_text(&b) + races_at,
+				      b.len - races_at, now);
 	}
-	if (append(&r, "]}", 2))
+	if (proto_buf_append(&b, "]}", 2))
 		goto fail;
-	*len = r.len - LWS_PRE;
-	return r.buf;
+	return proto_buf_steal(&b, len);
 fail:
-	free(r.buf);
+	proto_buf_fini(&b);
 	return NULL;
 }
 
@@ -425,30 +397,24 @@ char *srv_hub_replay(struct srv_hub *hub, uint64_t since, int64_t now,
 {
 	char ts[PROTO_TIME_BUFSZ], head[96];
 	struct replay r = {.next = since + 1};
-	int rc;
+	char *buf = NULL;
+	int rc, n;
 
 	if (since >= hub->hi)
 		return NULL;
-	snprintf(head, sizeof(head),
-		 "{\"type\":\"batch\",\"server_time\":\"%s\",\"deltas\":[",
-		 proto_time_format(now, ts));
-	r.cap = LWS_PRE + 4096;
-	r.buf = malloc(r.cap);
-	if (!r.buf)
-		return NULL;
-	r.len = LWS_PRE;
-	if (append(&r, head, strlen(head))) {
-		free(r.buf);
-		return NULL;
+	n = snprintf(head, sizeof(head),
+		     "{\"type\":\"batch\",\"server_time\":\"%s\",\"deltas\":[",
+		     proto_time_format(now, ts));
+	proto_buf_init(&r.b, LWS_PRE);
+	if (proto_buf_append(&r.b, head, (size_t)n) == PROTO_OK) {
+		rc = store_deltas_since(srv_core_store(hub->core), since, NULL,
+					replay_one, &r);
+		if (rc >= 0 && !r.gap && r.next == hub->hi + 1 &&
+		    proto_buf_append(&r.b, "]}", 2) == PROTO_OK)
+			buf = proto_buf_steal(&r.b, len);
 	}
-	rc = store_deltas_since(srv_core_store(hub->core), since, NULL,
-				replay_one, &r);
-	if (rc < 0 || r.gap || r.next != hub->hi + 1 || append(&r, "]}", 2)) {
-		free(r.buf);
-		return NULL;
-	}
-	*len = r.len - LWS_PRE;
-	return r.buf;
+	proto_buf_fini(&r.b);
+	return buf;
 }
 
 void srv_hub_stats(const struct srv_hub *hub, struct srv_hub_stats *out)

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
 
 /* A server ETA is revised only when it moves by more than this much of
  * the remaining time (and at least MIN_SHIFT_SEC): no revision churn. */
@@ -249,18 +248,9 @@ void srv_learn_clear_puts(struct srv_learn *l)
 	l->n_puts = 0;
 }
 
-/* A JSON number printed short ("12.34", not "12.339999999999999"). */
-static json_object *number(double v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%.6g", v);
-	return json_object_new_double_s(v, buf);
-}
-
-json_object *srv_learn_progress_json(const struct proto_race *race,
-				     const struct pred_track *track,
-				     int64_t now)
+size_t srv_learn_progress_write(const struct proto_race *race,
+				const struct pred_track *track, int64_t now,
+				char *buf)
 {
 	struct pred_track one;
 	struct pred_progress_in in = {
@@ -271,10 +261,10 @@ json_object *srv_learn_progress_json(const struct proto_race *race,
 		.track = track,
 	};
 	struct pred_progress out;
-	json_object *o;
+	int n;
 
 	if (race->state != PROTO_STATE_RUNNING)
-		return NULL;
+		return 0;
 	if (!track && race->has & PROTO_F_PROGRESS &&
 	    race->has & PROTO_F_LAST_PROGRESS_UPDATE) {
 		/* After a restart: the last report is all we know. */
@@ -291,18 +281,16 @@ json_object *srv_learn_progress_json(const struct proto_race *race,
 			? race->eta_confidence : 0.5;
 	}
 	if (pred_progress(&in, &out) != PRED_OK)
-		return NULL;
-	o = json_object_new_object();
-	if (!o)
-		return NULL;
-	json_object_object_add(o, "current", number(round_to(out.current, 0.01)));
-	json_object_object_add(o, "rate_per_sec",
-			       number(round_to(out.rate_per_sec, 0.0001)));
-	json_object_object_add(o, "predicted_next",
-			       number(round_to(out.predicted_next, 0.01)));
-	json_object_object_add(o, "confidence",
-			       number(round_to(out.confidence, 0.01)));
-	json_object_object_add(o, "source", json_object_new_string(
-		pred_progress_source_name(out.source)));
-	return o;
+		return 0;
+	/* %.6g of values rounded to a few decimals: short, valid JSON. */
+	n = snprintf(buf, SRV_LEARN_PROGRESS_MAX,
+		     "{\"current\":%.6g,\"rate_per_sec\":%.6g,"
+		     "\"predicted_next\":%.6g,\"confidence\":%.6g,"
+		     "\"source\":\"%s\"}",
+		     round_to(out.current, 0.01),
+		     round_to(out.rate_per_sec, 0.0001),
+		     round_to(out.predicted_next, 0.01),
+		     round_to(out.confidence, 0.01),
+		     pred_progress_source_name(out.source));
+	return n > 0 && n < SRV_LEARN_PROGRESS_MAX ? (size_t)n : 0;
 }

@@ -12,7 +12,6 @@
 #ifndef RACEBOARD_SERVER_LEARN_H
 #define RACEBOARD_SERVER_LEARN_H
 
-#include <json-c/json.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,10 +59,16 @@ const struct srv_learn_put *srv_learn_puts(const struct srv_learn *l,
 					   size_t *n);
 void srv_learn_clear_puts(struct srv_learn *l);
 
-/* The progress_prediction object of a running race at `now` (new, the
- * caller owns), or NULL when it has none (not running). */
-json_object *srv_learn_progress_json(const struct proto_race *race,
-				     const struct pred_track *track,
-				     int64_t now);
+/* Largest progress_prediction object srv_learn_progress_write() makes. */
+#define SRV_LEARN_PROGRESS_MAX 192
+
+/*
+ * Writes the progress_prediction object of a running race at `now` as
+ * JSON text into buf (SRV_LEARN_PROGRESS_MAX bytes) and returns its
+ * length, or returns 0 when the race has none (not running).
+ */
+size_t srv_learn_progress_write(const struct proto_race *race,
+				const struct pred_track *track, int64_t now,
+				char *buf);
 
 #endif

@@ -21,12 +21,13 @@
 #include "server.h"
 #include "util.h"
 
-static void reply_json(struct srv_requester *rq, int status, json_object *o)
+/* Answers with a buffer laid out as LWS_PRE headroom + JSON (taken), or
+ * with 503 when building it failed (buf NULL). */
+static void reply_buf(struct srv_requester *rq, int status, char *buf,
+		      size_t len)
 {
-	struct srv_result res = {.status = status};
+	struct srv_result res = {.status = status, .buf = buf, .len = len};
 
-	res.buf = o ? srv_json_encode(o, LWS_PRE, &res.len) : NULL;
-	json_object_put(o);
 	if (!res.buf) {
 		srv_reply_error(rq, 503, "out_of_memory", NULL,
 				"the server is out of memory");
@@ -34,6 +35,24 @@ static void reply_json(struct srv_requester *rq, int status, json_object *o)
 	}
 	rq->complete(rq, &res);
 	free(res.buf);
+}
+
+static void reply_json(struct srv_requester *rq, int status, json_object *o)
+{
+	size_t len = 0;
+	char *buf = o ? srv_json_encode(o, LWS_PRE, &len) : NULL;
+
+	json_object_put(o);
+	reply_buf(rq, status, buf, len);
+}
+
+/* Steals b's text when rc is PROTO_OK (else NULL) and frees b. */
+static char *take(struct proto_buf *b, int rc, size_t *len)
+{
+	char *buf = rc == PROTO_OK ? proto_buf_steal(b, len) : NULL;
+
+	proto_buf_fini(b);
+	return buf;
 }
 
 static void reply_decode_error(struct srv_requester *rq,
@@ -150,12 +169,13 @@ static void get_metrics(struct srv_ctx *srv, struct srv_requester *rq)
 static void get_races(struct srv_ctx *srv, const struct srv_http_request *req,
 		      struct srv_requester *rq)
 {
-	const struct srv_table *t = srv_core_table(srv->core);
-	struct proto_race **all;
 	enum proto_state want = PROTO_STATE_RUNNING;
-	json_object *arr;
 	int64_t now = srv_now_ms();
-	size_t n;
+	struct proto_race **all;
+	struct proto_buf b;
+	size_t n, len = 0;
+	int rc, any = 0;
+	char *buf;
 
 	if (req->q_state && proto_state_parse(req->q_state, &want)) {
 		srv_reply_error(rq, 400, "invalid_value", "state",
@@ -163,25 +183,24 @@ static void get_races(struct srv_ctx *srv, const struct srv_http_request *req,
 				"failed, canceled");
 		return;
 	}
-	all = srv_table_newest_first(t, &n);
-	arr = json_object_new_array_ext((int)t->count);
-	if (!all || !arr) {
-		free(all);
-		json_object_put(arr);
-		srv_reply_error(rq, 503, "out_of_memory", NULL,
-				"the server is out of memory");
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
+	all = srv_table_newest_first(srv_core_table(srv->core), &n);
+	proto_buf_init(&b, LWS_PRE);
+	rc = all ? proto_buf_append(&b, "[", 1) : PROTO_ENOMEM;
+	for (size_t i = 0; i < n && rc == PROTO_OK; i++) {
 		if (req->q_state && all[i]->state != want)
 			continue;
 		if (req->q_source && strcmp(all[i]->source, req->q_source))
 			continue;
-		json_object_array_add(arr,
-				      srv_core_race_json(srv->core, all[i], now));
+		if (any++)
+			rc = proto_buf_append(&b, ",", 1);
+		if (rc == PROTO_OK)
+			rc = srv_core_race_write(srv->core, all[i], now, &b);
 	}
+	if (rc == PROTO_OK)
+		rc = proto_buf_append(&b, "]", 1);
 	free(all);
-	reply_json(rq, 200, arr);
+	buf = take(&b, rc, &len);
+	reply_buf(rq, 200, buf, len);
 }
 
 static void post_race(struct srv_ctx *srv, const struct srv_http_request *req,
@@ -232,14 +251,19 @@ static void get_race(struct srv_ctx *srv, const char *id,
 		     struct srv_requester *rq)
 {
 	const struct proto_race *race = srv_core_get(srv->core, id);
-	char msg[PROTO_ID_MAX + 32];
+	char msg[PROTO_ID_MAX + 32], *buf;
+	struct proto_buf b;
+	size_t len = 0;
 
 	if (!race) {
 		snprintf(msg, sizeof(msg), "no race with id '%s'", id);
 		srv_reply_error(rq, 404, "not_found", "id", msg);
 		return;
 	}
-	reply_json(rq, 200, srv_core_race_json(srv->core, race, srv_now_ms()));
+	proto_buf_init(&b, LWS_PRE);
+	buf = take(&b, srv_core_race_write(srv->core, race, srv_now_ms(), &b),
+		   &len);
+	reply_buf(rq, 200, buf, len);
 }
 
 /* Routes /race/{id} and /race/{id}/event. `rest` follows "/race/". */
