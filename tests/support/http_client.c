@@ -114,6 +114,8 @@ int http_raw(int port, const char *raw, size_t len, struct http_response *out)
 		return -1;
 	rc = send_all(fd, raw, len) ? -1 : http_read_response(fd, out);
 	close(fd);
+	if (rc)
+		http_response_free(out); /* a partial response owns nothing */
 	return rc;
 }
 

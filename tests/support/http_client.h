@@ -15,7 +15,8 @@ struct http_response {
 };
 
 /* Sends `method path` with an optional JSON body (NULL for none) and
- * reads the whole response. Returns 0 when a response was read. */
+ * reads the whole response. Returns 0 when a response was read; on
+ * failure *out owns nothing. */
 int http_request(int port, const char *method, const char *path,
 		 const char *body, struct http_response *out);
 
