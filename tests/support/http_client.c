@@ -102,7 +102,11 @@ int http_read_response(int fd, struct http_response *out)
 		out->body_len += (size_t)r;
 	}
 	out->body[out->body_len] = '\0';
-	return out->body_len == want ? 0 : -1;
+	if (out->body_len != want) {
+		http_response_free(out); /* a partial response owns nothing */
+		return -1;
+	}
+	return 0;
 }
 
 int http_raw(int port, const char *raw, size_t len, struct http_response *out)
@@ -114,8 +118,6 @@ int http_raw(int port, const char *raw, size_t len, struct http_response *out)
 		return -1;
 	rc = send_all(fd, raw, len) ? -1 : http_read_response(fd, out);
 	close(fd);
-	if (rc)
-		http_response_free(out); /* a partial response owns nothing */
 	return rc;
 }
 

@@ -26,7 +26,8 @@ int http_raw(int port, const char *raw, size_t len, struct http_response *out);
 /* Opens a connection to 127.0.0.1:port; returns the fd or -1. */
 int http_connect(int port);
 
-/* Reads one response from fd (Content-Length framing). */
+/* Reads one response from fd (Content-Length framing). Returns 0, or -1
+ * with *out owning nothing. */
 int http_read_response(int fd, struct http_response *out);
 
 /* Case-insensitive header lookup; copies the value into buf. */
