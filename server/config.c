@@ -75,7 +75,7 @@ static const char usage[] =
 	"      --max-conns-per-ip N  connections per client address (default 0:\n"
 	"                          only --max-connections applies)\n"
 	"      --rate-limit N      requests (HTTP) or messages (WebSocket) per\n"
-	"                          second per connection; 0: none (default 20000)\n"
+	"                          second per connection; 0: none (default 100000)\n"
 	"      --max-subs-per-ip N WebSocket subscriptions per client address\n"
 	"                          (default 0: only --ws-max-conns applies)\n"
 	"\n"
@@ -106,7 +106,7 @@ void srv_cfg_defaults(struct srv_cfg *cfg)
 	strcpy(cfg->predict_context_key, "build");
 	cfg->http_timeout_sec = 20;
 	cfg->max_connections = 10000;
-	cfg->rate_limit = 20000;
+	cfg->rate_limit = 100000;
 }
 
 /* Parses a whole decimal number within [min, max]; 0 on success. */

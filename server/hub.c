@@ -317,20 +317,23 @@ static int replay_one(void *ctx, uint64_t seq, const char *data, size_t len)
 
 /* Appends every committed race that passes `filter`, newest first
  * ("{...},{...}"), each written straight into b. */
+static int passes(const void *filter, const struct proto_race *race)
+{
+	return proto_filter_match(filter, race->id, race->source, race->state);
+}
+
 static int encode_races(struct srv_hub *hub, const struct proto_filter *filter,
 			int64_t now, struct proto_buf *b)
 {
 	size_t n, first = b->len;
-	struct proto_race **all =
-		srv_table_newest_first(srv_core_table(hub->core), &n);
+	struct proto_race **all = srv_table_newest_first(
+		srv_core_table(hub->core),
+		proto_filter_is_empty(filter) ? NULL : passes, filter, &n);
 	int rc = 0;
 
 	if (!all)
 		return -1;
 	for (size_t i = 0; i < n && !rc; i++) {
-		if (!proto_filter_match(filter, all[i]->id, all[i]->source,
-					all[i]->state))
-			continue;
 		rc = (b->len > first && proto_buf_append(b, ",", 1)) ||
 		     srv_core_race_write(hub->core, all[i], now, b);
 	}

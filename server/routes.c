@@ -183,7 +183,8 @@ static void get_races(struct srv_ctx *srv, const struct srv_http_request *req,
 				"failed, canceled");
 		return;
 	}
-	all = srv_table_newest_first(srv_core_table(srv->core), &n);
+	all = srv_table_newest_first(srv_core_table(srv->core), NULL, NULL,
+				     &n);
 	proto_buf_init(&b, LWS_PRE);
 	rc = all ? proto_buf_append(&b, "[", 1) : PROTO_ENOMEM;
 	for (size_t i = 0; i < n && rc == PROTO_OK; i++) {

@@ -141,8 +141,10 @@ static int newest_first(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-struct proto_race **srv_table_newest_first(const struct srv_table *t,
-					   size_t *n)
+struct proto_race **srv_table_newest_first(
+	const struct srv_table *t,
+	int (*keep)(const void *ctx, const struct proto_race *race),
+	const void *ctx, size_t *n)
 {
 	struct proto_race **all = malloc((t->count + 1) * sizeof(*all));
 
@@ -151,7 +153,8 @@ struct proto_race **srv_table_newest_first(const struct srv_table *t,
 		return NULL;
 	for (size_t i = 0; i < t->nbuckets; i++)
 		for (struct srv_table_entry *e = t->buckets[i]; e; e = e->next)
-			all[(*n)++] = e->race;
+			if (!keep || keep(ctx, e->race))
+				all[(*n)++] = e->race;
 	qsort(all, *n, sizeof(*all), newest_first);
 	return all;
 }

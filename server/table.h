@@ -58,12 +58,15 @@ void srv_table_remove(struct srv_table *t, const char *id);
 int srv_table_replace(struct srv_table *t, struct proto_race *race);
 
 /*
- * Every race, newest started_at first (ties by id), as a new array of
+ * The races for which keep(ctx, race) is non-zero (every race when keep
+ * is NULL), newest started_at first (ties by id), as a new array of
  * borrowed pointers (the caller frees the array, not the races) with its
- * length in *n. NULL on allocation failure. O(n log n): this is what
- * listings and snapshots show.
+ * length in *n. NULL on allocation failure. O(n + k log k) for k kept:
+ * what listings and snapshots show.
  */
-struct proto_race **srv_table_newest_first(const struct srv_table *t,
-					   size_t *n);
+struct proto_race **srv_table_newest_first(
+	const struct srv_table *t,
+	int (*keep)(const void *ctx, const struct proto_race *race),
+	const void *ctx, size_t *n);
 
 #endif
