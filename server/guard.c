@@ -464,7 +464,9 @@ static int inside_web_root(const struct srv_guard *g, const char *uri)
 	char path[PATH_MAX], real[PATH_MAX];
 	size_t n = strlen(g->web_root);
 
-	if (!n || !uri)
+	/* REST paths are not files: no realpath (and its readlink per path
+	 * component) on every API request. */
+	if (!n || !uri || srv_is_api_path(uri))
 		return 1;
 	if ((size_t)snprintf(path, sizeof(path), "%s%s", g->web_root, uri) >=
 	    sizeof(path))

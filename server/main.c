@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 	struct srv_cfg cfg;
 	struct srv_ctx srv = {.cfg = &cfg};
 	struct lws_context_creation_info info;
-	struct lws_http_mount mounts[5];
+	struct lws_http_mount mounts[SRV_API_MOUNTS + 1];
 	char web_root[PATH_MAX];
 	struct store_opts sopts = {0};
 	struct lws_protocols protocols[4];
@@ -165,16 +165,16 @@ int main(int argc, char **argv)
 		goto done;
 	}
 
-	memset(&mounts[4], 0, sizeof(mounts[4]));
-	mounts[4].mountpoint = "/";
-	mounts[4].mountpoint_len = 1;
-	mounts[4].origin = web_root;
-	mounts[4].def = "index.html";
-	mounts[4].origin_protocol = LWSMPRO_FILE;
-	mount_api(&mounts[3], "/health", &mounts[4]);
-	mount_api(&mounts[2], "/races", &mounts[3]);
-	mount_api(&mounts[1], "/race", &mounts[2]);
-	mount_api(&mounts[0], "/metrics", &mounts[1]);
+	/* The REST mounts, then the page's files at "/" (lws picks the
+	 * longest matching mountpoint). */
+	for (int i = 0; i < SRV_API_MOUNTS; i++)
+		mount_api(&mounts[i], srv_api_mounts[i], &mounts[i + 1]);
+	memset(&mounts[SRV_API_MOUNTS], 0, sizeof(mounts[0]));
+	mounts[SRV_API_MOUNTS].mountpoint = "/";
+	mounts[SRV_API_MOUNTS].mountpoint_len = 1;
+	mounts[SRV_API_MOUNTS].origin = web_root;
+	mounts[SRV_API_MOUNTS].def = "index.html";
+	mounts[SRV_API_MOUNTS].origin_protocol = LWSMPRO_FILE;
 
 	memcpy(protocols, http_protocols, sizeof(http_protocols));
 	protocols[2] = srv_ws_protocol;

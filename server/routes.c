@@ -315,6 +315,21 @@ static void race_item(struct srv_ctx *srv, const struct srv_http_request *req,
 	}
 }
 
+const char *const srv_api_mounts[SRV_API_MOUNTS + 1] = {
+	"/race", "/races", "/health", "/metrics", NULL,
+};
+
+int srv_is_api_path(const char *uri)
+{
+	for (const char *const *m = srv_api_mounts; *m; m++) {
+		size_t n = strlen(*m);
+
+		if (!strncmp(uri, *m, n) && (uri[n] == '\0' || uri[n] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
 void srv_routes_handle(struct srv_ctx *srv, const struct srv_http_request *req,
 		       struct srv_requester *rq)
 {

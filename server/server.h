@@ -50,6 +50,14 @@ struct srv_http_request {
 	int resumed;             /* 1 when re-run after srv_core_wait() */
 };
 
+/* The path prefixes the REST routes serve (each mounted on the srv-http
+ * protocol; everything else is a static file), NULL-terminated. */
+#define SRV_API_MOUNTS 4
+extern const char *const srv_api_mounts[SRV_API_MOUNTS + 1];
+
+/* 1 when `uri` is one of srv_api_mounts or below it ("/race/x"). */
+int srv_is_api_path(const char *uri);
+
 /*
  * Handles a REST request: answers through rq->complete (now, or once the
  * write is durable) or parks a read with srv_core_wait() (rq->resume then
