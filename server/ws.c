@@ -4,8 +4,9 @@
  * in request order, only once durable). See protocol/PROTOCOL.md.
  *
  * Producer writes go through core.c like REST writes; deltas come from
- * hub.c. This file owns the session: reassembly of inbound messages under
- * a size cap, the order of outbound frames, backpressure and closing.
+ * hub.c; replies and acks are queued by ws_reply.c. This file owns the
+ * session: reassembly of inbound messages under a size cap, the order of
+ * outbound frames, subscriptions, heartbeats and closing.
  * Service thread only.
  */
 #include <stdio.h>
@@ -14,252 +15,15 @@
 
 #include "client_msg.h"
 #include "hub.h"
-#include "server.h"
 #include "rfc3339.h"
+#include "server.h"
 #include "util.h"
+#include "ws_session.h"
 
 #define FRAGMENT (64 * 1024)    /* large frames go out in pieces */
-#define REPLIES_PER_WRITABLE 64
-#define INFLIGHT_HIGH 1024      /* stop reading a producer above this */
-#define INFLIGHT_LOW 256        /* and resume below this */
 #define BAD_MESSAGES_MAX 10     /* in a row, then close with 1008 */
 
-struct reply {
-	struct reply *next;
-	char *buf;                  /* LWS_PRE headroom, then the frame */
-	size_t len;
-};
-
-/* A producer write waiting for its result, in request order. */
-struct pending {
-	char req[PROTO_REQ_MAX + 1];
-	char id[PROTO_ID_MAX + 1];  /* for a delete's ack */
-	int is_delete;
-};
-
-enum sub_state { SUB_NONE, SUB_WAITING, SUB_LIVE };
-
-struct ws_pss {
-	struct srv_requester rq;
-	struct srv_sub sub;
-	struct lws *wsi;
-	struct ws_vhd *vhd;
-	struct ws_pss *next;        /* every session of the vhost */
-
-	char *rx;                   /* the inbound message being reassembled */
-	size_t rx_len;
-	int bad_in_a_row;
-	int active;                 /* sent a valid message: no deadline */
-	int authed;                 /* proved the token (header or message) */
-	int64_t connected_at;
-
-	enum sub_state sub_state;
-	int snapshot_reset;         /* the pending snapshot is a reset */
-
-	char *big;                  /* a frame going out in fragments */
-	size_t big_len, big_off;
-	struct reply *replies, **replies_tail;
-	size_t n_replies;
-	struct pending *inflight;   /* ring */
-	size_t inflight_cap, inflight_head, n_inflight;
-	int rx_paused;
-
-	int64_t last_tx;
-	int heartbeat_due;
-	int close_status;           /* set: close with it at next writable */
-	const char *close_reason;
-};
-
-struct ws_vhd {
-	struct srv_ctx *srv;
-	struct srv_hub *hub;
-	struct ws_pss *sessions;
-	unsigned n_sessions;
-	struct lws_context *ctx;
-	lws_sorted_usec_list_t tick;
-};
-
 static void tick_cb(lws_sorted_usec_list_t *sul);
-
-static struct ws_pss *pss_of(struct srv_requester *rq)
-{
-	return lws_container_of(rq, struct ws_pss, rq);
-}
-
-static void push_reply(struct ws_pss *pss, char *buf, size_t len)
-{
-	struct reply *r = malloc(sizeof(*r));
-
-	if (!r) {
-		free(buf);
-		pss->close_status = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
-		pss->close_reason = "out of memory";
-	} else {
-		r->next = NULL;
-		r->buf = buf;
-		r->len = len;
-		*pss->replies_tail = r;
-		pss->replies_tail = &r->next;
-		pss->n_replies++;
-	}
-	lws_callback_on_writable(pss->wsi);
-}
-
-/* Queues a frame built from a json-c object (taken). */
-static void push_json(struct ws_pss *pss, json_object *o)
-{
-	size_t len = 0;
-	char *buf = o ? srv_json_encode(o, LWS_PRE, &len) : NULL;
-
-	json_object_put(o);
-	if (buf)
-		push_reply(pss, buf, len);
-}
-
-static void add_req(json_object *o, const char *req)
-{
-	json_object *v = req[0] ? json_tokener_parse(req) : NULL;
-
-	if (v)
-		json_object_object_add(o, "req", v);
-}
-
-static void add_time(json_object *o, int64_t now)
-{
-	char ts[PROTO_TIME_BUFSZ];
-
-	json_object_object_add(o, "server_time", json_object_new_string(
-		proto_time_format(now, ts)));
-}
-
-/* An error frame. `status` mirrors the HTTP status REST would answer. */
-static void push_error(struct ws_pss *pss, const char *req, int status,
-		       const char *code, const char *field, const char *msg)
-{
-	json_object *o = json_object_new_object();
-
-	if (!o)
-		return;
-	json_object_object_add(o, "type", json_object_new_string("error"));
-	add_req(o, req);
-	json_object_object_add(o, "status", json_object_new_int(status));
-	json_object_object_add(o, "code", json_object_new_string(code));
-	json_object_object_add(o, "message", json_object_new_string(msg));
-	if (field && *field)
-		json_object_object_add(o, "field",
-				       json_object_new_string(field));
-	add_time(o, srv_now_ms());
-	push_json(pss, o);
-}
-
-/* Builds an ack around the reply body the core encoded (no re-encode). */
-static void push_ack(struct ws_pss *pss, const struct pending *p,
-		     const struct srv_result *res)
-{
-	char ts[PROTO_TIME_BUFSZ], head[PROTO_REQ_MAX + PROTO_ID_MAX + 160];
-	size_t hn, n;
-	char *buf;
-
-	hn = (size_t)snprintf(head, sizeof(head),
-			      "{\"type\":\"ack\"%s%s,\"seq\":%llu,"
-			      "\"server_time\":\"%s\",",
-			      p->req[0] ? ",\"req\":" : "", p->req,
-			      (unsigned long long)res->seq,
-			      proto_time_format(srv_now_ms(), ts));
-	if (p->is_delete) {
-		/* ids are [A-Za-z0-9._:-]: no escaping needed */
-		n = hn + strlen(p->id) + 10;
-		buf = malloc(LWS_PRE + n + 1);
-		if (buf)
-			n = (size_t)sprintf(buf + LWS_PRE, "%s\"id\":\"%s\"}",
-					    head, p->id);
-	} else {
-		n = hn + 8 + res->len + 1;
-		buf = malloc(LWS_PRE + n + 1);
-		if (buf) {
-			memcpy(buf + LWS_PRE, head, hn);
-			memcpy(buf + LWS_PRE + hn, "\"race\":", 7);
-			memcpy(buf + LWS_PRE + hn + 7, res->buf + LWS_PRE,
-			       res->len);
-			n = hn + 7 + res->len;
-			buf[LWS_PRE + n++] = '}';
-			buf[LWS_PRE + n] = '\0';
-		}
-	}
-	if (buf)
-		push_reply(pss, buf, n);
-}
-
-static void resume_reading(struct ws_pss *pss)
-{
-	if (pss->rx_paused &&
-	    pss->n_inflight + pss->n_replies < INFLIGHT_LOW) {
-		pss->rx_paused = 0;
-		lws_rx_flow_control(pss->wsi, 1);
-	}
-}
-
-/* The core's answer to the oldest in-flight write. */
-static void complete(struct srv_requester *rq, struct srv_result *res)
-{
-	struct ws_pss *pss = pss_of(rq);
-	struct pending *p = &pss->inflight[pss->inflight_head];
-
-	pss->inflight_head = (pss->inflight_head + 1) % pss->inflight_cap;
-	pss->n_inflight--;
-	if (res->status < 400) {
-		push_ack(pss, p, res);
-		return;
-	}
-	{
-		json_object *e = res->buf ? json_tokener_parse(res->buf + LWS_PRE)
-					  : NULL;
-		json_object *code = NULL, *msg = NULL, *field = NULL;
-
-		json_object_object_get_ex(e, "error", &code);
-		json_object_object_get_ex(e, "message", &msg);
-		json_object_object_get_ex(e, "field", &field);
-		push_error(pss, p->req, res->status,
-			   code ? json_object_get_string(code) : "error",
-			   field ? json_object_get_string(field) : NULL,
-			   msg ? json_object_get_string(msg) : "request failed");
-		json_object_put(e);
-	}
-}
-
-/* Records a write about to be queued in the core. Returns -1 when out of
- * memory (the caller answers with an error instead). */
-static int track(struct ws_pss *pss, const struct proto_client_msg *m)
-{
-	struct pending *p;
-
-	if (pss->n_inflight == pss->inflight_cap) {
-		size_t cap = pss->inflight_cap ? pss->inflight_cap * 2 : 16;
-		struct pending *ring = malloc(cap * sizeof(*ring));
-
-		if (!ring)
-			return -1;
-		for (size_t i = 0; i < pss->n_inflight; i++)
-			ring[i] = pss->inflight[(pss->inflight_head + i) %
-						pss->inflight_cap];
-		free(pss->inflight);
-		pss->inflight = ring;
-		pss->inflight_cap = cap;
-		pss->inflight_head = 0;
-	}
-	p = &pss->inflight[(pss->inflight_head + pss->n_inflight) %
-			   pss->inflight_cap];
-	memcpy(p->req, m->req, sizeof(p->req));
-	memcpy(p->id, m->id, sizeof(p->id));
-	p->is_delete = m->type == PROTO_MSG_DELETE;
-	pss->n_inflight++;
-	if (!pss->rx_paused &&
-	    pss->n_inflight + pss->n_replies >= INFLIGHT_HIGH) {
-		pss->rx_paused = 1;
-		lws_rx_flow_control(pss->wsi, 0);
-	}
-	return 0;
-}
 
 /* Sends the snapshot now (no write may be pending) and goes live. */
 static void start_snapshot(struct ws_pss *pss)
@@ -303,7 +67,7 @@ static void want_snapshot(struct ws_pss *pss, int reset)
 
 static void resume(struct srv_requester *rq)
 {
-	struct ws_pss *pss = pss_of(rq);
+	struct ws_pss *pss = srv_ws_pss_of(rq);
 
 	if (pss->sub_state == SUB_WAITING)
 		start_snapshot(pss);
@@ -347,7 +111,7 @@ static void subscribe(struct ws_pss *pss, struct proto_client_msg *m)
 static void bad_message(struct ws_pss *pss, const char *req,
 			const struct proto_json_error *err)
 {
-	push_error(pss, req, 400, err->code ? err->code : "invalid_json",
+	srv_ws_push_error(pss, req, 400, err->code ? err->code : "invalid_json",
 		   err->field, err->message);
 	srv_metrics_reject(&pss->vhd->srv->metrics, SRV_REJ_WS_BAD_MESSAGE);
 	if (++pss->bad_in_a_row >= BAD_MESSAGES_MAX && !pss->close_status) {
@@ -381,7 +145,7 @@ static int take_token(struct ws_pss *pss, const char *buf, size_t len)
 		} else {
 			srv_metrics_reject(&pss->vhd->srv->metrics,
 					   SRV_REJ_TOKEN);
-			push_error(pss, "", 401, "unauthorized", "token",
+			srv_ws_push_error(pss, "", 401, "unauthorized", "token",
 				   "wrong token");
 			/* Guessing counts as abuse: 10 in a row close. */
 			if (++pss->bad_in_a_row >= BAD_MESSAGES_MAX) {
@@ -435,22 +199,22 @@ static void on_message(struct ws_pss *pss, const char *buf, size_t len)
 	pss->bad_in_a_row = 0;
 	if (!allowed(pss, m.type != PROTO_MSG_SUBSCRIBE)) {
 		srv_metrics_reject(&pss->vhd->srv->metrics, SRV_REJ_TOKEN);
-		if (m.type == PROTO_MSG_SUBSCRIBE || track(pss, &m))
-			push_error(pss, m.req, 401, "unauthorized", NULL,
+		if (m.type == PROTO_MSG_SUBSCRIBE || srv_ws_track(pss, &m))
+			srv_ws_push_error(pss, m.req, 401, "unauthorized", NULL,
 				   need_token);
 		else
 			srv_core_fail(core, &pss->rq, 401, "unauthorized",
 				      NULL, need_token);
 	} else if (m.type == PROTO_MSG_SUBSCRIBE &&
 		   srv_guard_sub_acquire(pss->vhd->srv->guard, pss->wsi)) {
-		push_error(pss, m.req, 429, "too_many_subscriptions", NULL,
+		srv_ws_push_error(pss, m.req, 429, "too_many_subscriptions", NULL,
 			   "this address holds its maximum of subscriptions "
 			   "(--max-subs-per-ip)");
 	} else if (m.type == PROTO_MSG_SUBSCRIBE) {
 		pss->active = 1;
 		subscribe(pss, &m);
-	} else if (track(pss, &m)) {
-		push_error(pss, m.req, 503, "out_of_memory", NULL,
+	} else if (srv_ws_track(pss, &m)) {
+		srv_ws_push_error(pss, m.req, 503, "out_of_memory", NULL,
 			   "the server is out of memory");
 	} else {
 		pss->active = 1;
@@ -533,27 +297,6 @@ static int send_big(struct ws_pss *pss)
 	return 0;
 }
 
-static int send_replies(struct ws_pss *pss)
-{
-	for (int i = 0; pss->replies && i < REPLIES_PER_WRITABLE; i++) {
-		struct reply *r = pss->replies;
-
-		if (i && lws_send_pipe_choked(pss->wsi))
-			break;
-		if (lws_write(pss->wsi, (unsigned char *)r->buf + LWS_PRE,
-			      r->len, LWS_WRITE_TEXT) < (int)r->len)
-			return -1;
-		pss->replies = r->next;
-		if (!pss->replies)
-			pss->replies_tail = &pss->replies;
-		pss->n_replies--;
-		free(r->buf);
-		free(r);
-	}
-	resume_reading(pss);
-	return 0;
-}
-
 static int send_heartbeat(struct ws_pss *pss, int64_t now)
 {
 	char ts[PROTO_TIME_BUFSZ], buf[LWS_PRE + 128];
@@ -590,7 +333,7 @@ static int on_writable(struct ws_pss *pss)
 	if (pss->big && pss->big_off) {
 		rc = send_big(pss);
 	} else if (pss->replies) {
-		rc = send_replies(pss);
+		rc = srv_ws_send_replies(pss);
 	} else if (pss->big) {
 		rc = send_big(pss);
 	} else if (pss->sub_state == SUB_LIVE &&
@@ -639,10 +382,10 @@ static void send_hello(struct ws_pss *pss)
 			       json_object_new_string(RACEBOARD_VERSION));
 	json_object_object_add(o, "seq", json_object_new_int64(
 		(int64_t)srv_hub_seq(pss->vhd->hub)));
-	add_time(o, srv_now_ms());
+	srv_ws_add_time(o, srv_now_ms());
 	json_object_object_add(o, "heartbeat_sec", json_object_new_int(
 		pss->vhd->srv->cfg->heartbeat_sec));
-	push_json(pss, o);
+	srv_ws_push_json(pss, o);
 }
 
 static int on_established(struct ws_vhd *vhd, struct ws_pss *pss,
@@ -656,7 +399,7 @@ static int on_established(struct ws_vhd *vhd, struct ws_pss *pss,
 	pss->authed = srv_guard_conn_authed(wsi);
 	vhd->srv->metrics.ws_connections++;
 	vhd->srv->metrics.ws_connections_total++;
-	pss->rq.complete = complete;
+	pss->rq.complete = srv_ws_complete;
 	pss->rq.resume = resume;
 	pss->wsi = wsi;
 	pss->sub.wsi = wsi;
@@ -686,14 +429,7 @@ static void on_closed(struct ws_vhd *vhd, struct ws_pss *pss)
 			break;
 		}
 	vhd->n_sessions--;
-	while (pss->replies) {
-		struct reply *r = pss->replies;
-
-		pss->replies = r->next;
-		free(r->buf);
-		free(r);
-	}
-	free(pss->inflight);
+	srv_ws_replies_free(pss);
 	free(pss->rx);
 	free(pss->big);
 	pss->vhd = NULL;

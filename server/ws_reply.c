@@ -1,0 +1,237 @@
+/*
+ * ws_reply.c - what a WebSocket session sends back to one client: the
+ * queue of reply frames (hello, acks, errors) and the producer writes in
+ * flight. Acks are built around the reply bytes the core already encoded
+ * (no re-encode) and leave in request order, only once the write is
+ * durable. A producer that pipelines too far is paused (rx flow control)
+ * until its replies drain. Service thread only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rfc3339.h"
+#include "util.h"
+#include "ws_session.h"
+
+#define REPLIES_PER_WRITABLE 64
+#define INFLIGHT_HIGH 1024      /* stop reading a producer above this */
+#define INFLIGHT_LOW 256        /* and resume below this */
+
+struct ws_pss *srv_ws_pss_of(struct srv_requester *rq)
+{
+	return lws_container_of(rq, struct ws_pss, rq);
+}
+
+void srv_ws_push_reply(struct ws_pss *pss, char *buf, size_t len)
+{
+	struct reply *r = malloc(sizeof(*r));
+
+	if (!r) {
+		free(buf);
+		pss->close_status = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
+		pss->close_reason = "out of memory";
+	} else {
+		r->next = NULL;
+		r->buf = buf;
+		r->len = len;
+		*pss->replies_tail = r;
+		pss->replies_tail = &r->next;
+		pss->n_replies++;
+	}
+	lws_callback_on_writable(pss->wsi);
+}
+
+/* Queues a frame built from a json-c object (taken). */
+void srv_ws_push_json(struct ws_pss *pss, json_object *o)
+{
+	size_t len = 0;
+	char *buf = o ? srv_json_encode(o, LWS_PRE, &len) : NULL;
+
+	json_object_put(o);
+	if (buf)
+		srv_ws_push_reply(pss, buf, len);
+}
+
+static void add_req(json_object *o, const char *req)
+{
+	json_object *v = req[0] ? json_tokener_parse(req) : NULL;
+
+	if (v)
+		json_object_object_add(o, "req", v);
+}
+
+void srv_ws_add_time(json_object *o, int64_t now)
+{
+	char ts[PROTO_TIME_BUFSZ];
+
+	json_object_object_add(o, "server_time", json_object_new_string(
+		proto_time_format(now, ts)));
+}
+
+/* An error frame. `status` mirrors the HTTP status REST would answer. */
+void srv_ws_push_error(struct ws_pss *pss, const char *req, int status,
+		       const char *code, const char *field, const char *msg)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return;
+	json_object_object_add(o, "type", json_object_new_string("error"));
+	add_req(o, req);
+	json_object_object_add(o, "status", json_object_new_int(status));
+	json_object_object_add(o, "code", json_object_new_string(code));
+	json_object_object_add(o, "message", json_object_new_string(msg));
+	if (field && *field)
+		json_object_object_add(o, "field",
+				       json_object_new_string(field));
+	srv_ws_add_time(o, srv_now_ms());
+	srv_ws_push_json(pss, o);
+}
+
+/* Builds an ack around the reply body the core encoded (no re-encode). */
+static void push_ack(struct ws_pss *pss, const struct pending *p,
+		     const struct srv_result *res)
+{
+	char ts[PROTO_TIME_BUFSZ], head[PROTO_REQ_MAX + PROTO_ID_MAX + 160];
+	size_t hn, n;
+	char *buf;
+
+	hn = (size_t)snprintf(head, sizeof(head),
+			      "{\"type\":\"ack\"%s%s,\"seq\":%llu,"
+			      "\"server_time\":\"%s\",",
+			      p->req[0] ? ",\"req\":" : "", p->req,
+			      (unsigned long long)res->seq,
+			      proto_time_format(srv_now_ms(), ts));
+	if (p->is_delete) {
+		/* ids are [A-Za-z0-9._:-]: no escaping needed */
+		n = hn + strlen(p->id) + 10;
+		buf = malloc(LWS_PRE + n + 1);
+		if (buf)
+			n = (size_t)sprintf(buf + LWS_PRE, "%s\"id\":\"%s\"}",
+					    head, p->id);
+	} else {
+		n = hn + 8 + res->len + 1;
+		buf = malloc(LWS_PRE + n + 1);
+		if (buf) {
+			memcpy(buf + LWS_PRE, head, hn);
+			memcpy(buf + LWS_PRE + hn, "\"race\":", 7);
+			memcpy(buf + LWS_PRE + hn + 7, res->buf + LWS_PRE,
+			       res->len);
+			n = hn + 7 + res->len;
+			buf[LWS_PRE + n++] = '}';
+			buf[LWS_PRE + n] = '\0';
+		}
+	}
+	if (buf)
+		srv_ws_push_reply(pss, buf, n);
+}
+
+static void resume_reading(struct ws_pss *pss)
+{
+	if (pss->rx_paused &&
+	    pss->n_inflight + pss->n_replies < INFLIGHT_LOW) {
+		pss->rx_paused = 0;
+		lws_rx_flow_control(pss->wsi, 1);
+	}
+}
+
+/* The core's answer to the oldest in-flight write. */
+void srv_ws_complete(struct srv_requester *rq, struct srv_result *res)
+{
+	struct ws_pss *pss = srv_ws_pss_of(rq);
+	struct pending *p = &pss->inflight[pss->inflight_head];
+
+	pss->inflight_head = (pss->inflight_head + 1) % pss->inflight_cap;
+	pss->n_inflight--;
+	if (res->status < 400) {
+		push_ack(pss, p, res);
+		return;
+	}
+	{
+		json_object *e = res->buf ? json_tokener_parse(res->buf + LWS_PRE)
+					  : NULL;
+		json_object *code = NULL, *msg = NULL, *field = NULL;
+
+		json_object_object_get_ex(e, "error", &code);
+		json_object_object_get_ex(e, "message", &msg);
+		json_object_object_get_ex(e, "field", &field);
+		srv_ws_push_error(pss, p->req, res->status,
+			   code ? json_object_get_string(code) : "error",
+			   field ? json_object_get_string(field) : NULL,
+			   msg ? json_object_get_string(msg) : "request failed");
+		json_object_put(e);
+	}
+}
+
+/* Records a write about to be queued in the core. Returns -1 when out of
+ * memory (the caller answers with an error instead). */
+int srv_ws_track(struct ws_pss *pss, const struct proto_client_msg *m)
+{
+	struct pending *p;
+
+	if (pss->n_inflight == pss->inflight_cap) {
+		size_t cap = pss->inflight_cap ? pss->inflight_cap * 2 : 16;
+		struct pending *ring = malloc(cap * sizeof(*ring));
+
+		if (!ring)
+			return -1;
+		for (size_t i = 0; i < pss->n_inflight; i++)
+			ring[i] = pss->inflight[(pss->inflight_head + i) %
+						pss->inflight_cap];
+		free(pss->inflight);
+		pss->inflight = ring;
+		pss->inflight_cap = cap;
+		pss->inflight_head = 0;
+	}
+	p = &pss->inflight[(pss->inflight_head + pss->n_inflight) %
+			   pss->inflight_cap];
+	memcpy(p->req, m->req, sizeof(p->req));
+	memcpy(p->id, m->id, sizeof(p->id));
+	p->is_delete = m->type == PROTO_MSG_DELETE;
+	pss->n_inflight++;
+	if (!pss->rx_paused &&
+	    pss->n_inflight + pss->n_replies >= INFLIGHT_HIGH) {
+		pss->rx_paused = 1;
+		lws_rx_flow_control(pss->wsi, 0);
+	}
+	return 0;
+}
+
+int srv_ws_send_replies(struct ws_pss *pss)
+{
+	for (int i = 0; pss->replies && i < REPLIES_PER_WRITABLE; i++) {
+		struct reply *r = pss->replies;
+
+		if (i && lws_send_pipe_choked(pss->wsi))
+			break;
+		if (lws_write(pss->wsi, (unsigned char *)r->buf + LWS_PRE,
+			      r->len, LWS_WRITE_TEXT) < (int)r->len)
+			return -1;
+		pss->replies = r->next;
+		if (!pss->replies)
+			pss->replies_tail = &pss->replies;
+		pss->n_replies--;
+		free(r->buf);
+		free(r);
+	}
+	resume_reading(pss);
+	return 0;
+}
+
+
+void srv_ws_replies_free(struct ws_pss *pss)
+{
+	while (pss->replies) {
+		struct reply *r = pss->replies;
+
+		pss->replies = r->next;
+		free(r->buf);
+		free(r);
+	}
+	pss->replies_tail = &pss->replies;
+	pss->n_replies = 0;
+	free(pss->inflight);
+	pss->inflight = NULL;
+	pss->n_inflight = pss->inflight_cap = 0;
+}
