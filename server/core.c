@@ -1,78 +1,20 @@
 /*
- * core.c - the write path: apply, queue, group-commit, publish, answer.
- *
- * Every write of one event-loop turn lands in one batch. The batch is
- * committed by a zero-delay timer that lws runs at the start of the next
- * service pass, so all the requests read in one pass share one LMDB
- * transaction (and one fsync). Replies and deltas leave only after that
- * commit. Service thread only.
+ * core.c - the write operations (create, patch, event, delete, expiry):
+ * each applies the update rules to the in-memory table, encodes its reply
+ * and its delta once, and queues them in the batch (core_batch.c), which
+ * commits, publishes and answers. Also start-up (loading races and
+ * histories) and read access. Service thread only.
  */
-#include "core.h"
+#include "core_priv.h"
 
-#include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "delta.h"
 #include "encode.h"
-#include "expiry.h"
-#include "json.h"
 #include "learn.h"
-#include "metrics.h"
 #include "util.h"
 
 #define EXPIRY_PERIOD_US (1000 * LWS_US_PER_MS)
-
-struct batch_entry {
-	struct srv_requester *rq;   /* NULL: internal, or requester gone */
-	int wait;                   /* a reader waiting for this flush */
-	struct srv_result res;
-	char *delta;                /* LWS_PRE headroom; NULL: no change */
-	size_t delta_len;
-	char *full;                 /* "create" form, for filter transitions */
-	size_t full_len;
-	char *id;                   /* owned copies, for the publish step */
-	char *source;
-	char *prev_source;          /* NULL: unchanged */
-	enum proto_state state;
-	enum proto_state prev_state;
-	enum proto_delta_op op;
-};
-
-struct srv_core {
-	struct store *store;
-	const struct srv_cfg *cfg;
-	struct srv_table table;
-	struct srv_expiry expiry;
-	uint64_t seq;               /* last assigned (committed or pending) */
-	uint64_t first_delta;       /* lowest seq still in the delta log */
-	uint64_t batch_gen;
-
-	struct batch_entry *entries;
-	size_t n_entries, cap_entries;
-	char **touched;             /* ids written by the pending batch */
-	size_t n_touched, cap_touched;
-
-	struct lws_context *ctx;
-	lws_sorted_usec_list_t flush_sul;
-	lws_sorted_usec_list_t expiry_sul;
-	int flush_scheduled;
-
-	srv_publish_fn publish;
-	void *publish_ctx;
-	struct srv_learn *learn;    /* ETA prediction and cadence */
-	struct srv_metrics *metrics; /* borrowed; NULL: not counted */
-};
-
-static void flush_cb(lws_sorted_usec_list_t *sul)
-{
-	struct srv_core *core = lws_container_of(sul, struct srv_core,
-						 flush_sul);
-
-	core->flush_scheduled = 0;
-	srv_core_flush(core);
-}
 
 static void expiry_cb(lws_sorted_usec_list_t *sul)
 {
@@ -82,79 +24,6 @@ static void expiry_cb(lws_sorted_usec_list_t *sul)
 	srv_core_expire(core, srv_now_ms());
 	lws_sul_schedule(core->ctx, 0, &core->expiry_sul, expiry_cb,
 			 EXPIRY_PERIOD_US);
-}
-
-/* Takes a new entry at the end of the batch and arms the flush. Returns
- * NULL on allocation failure. */
-static struct batch_entry *queue(struct srv_core *core,
-				 struct srv_requester *rq)
-{
-	struct batch_entry *e;
-
-	if (core->n_entries == core->cap_entries) {
-		size_t cap = core->cap_entries ? core->cap_entries * 2 : 64;
-		void *p = realloc(core->entries, cap * sizeof(*e));
-
-		if (!p)
-			return NULL;
-		core->entries = p;
-		core->cap_entries = cap;
-	}
-	e = &core->entries[core->n_entries++];
-	memset(e, 0, sizeof(*e));
-	e->rq = rq;
-	if (rq)
-		rq->queued++;
-	if (core->ctx && !core->flush_scheduled) {
-		core->flush_scheduled = 1;
-		lws_sul_schedule(core->ctx, 0, &core->flush_sul, flush_cb, 1);
-	}
-	return e;
-}
-
-/* Puts an error into an entry. An allocation failure leaves buf NULL,
- * which the requester answers as a bare status. */
-static void set_error(struct batch_entry *e, int status, const char *code,
-		      const char *field, const char *message)
-{
-	e->res.status = status;
-	e->res.buf = srv_error_json(code, field, message, LWS_PRE,
-				    &e->res.len);
-}
-
-void srv_core_fail(struct srv_core *core, struct srv_requester *rq, int status,
-		   const char *code, const char *field, const char *message)
-{
-	struct batch_entry *e = queue(core, rq);
-
-	if (e)
-		set_error(e, status, code, field, message);
-}
-
-/* Records that the batch writes race `id`, once per batch per race. */
-static int touch(struct srv_core *core, const char *id)
-{
-	struct srv_table_entry *te = srv_table_get(&core->table, id);
-	char *copy;
-
-	if (te && te->batch_gen == core->batch_gen)
-		return 0;
-	if (core->n_touched == core->cap_touched) {
-		size_t cap = core->cap_touched ? core->cap_touched * 2 : 64;
-		void *p = realloc(core->touched, cap * sizeof(char *));
-
-		if (!p)
-			return -1;
-		core->touched = p;
-		core->cap_touched = cap;
-	}
-	copy = strdup(id);
-	if (!copy)
-		return -1;
-	core->touched[core->n_touched++] = copy;
-	if (te)
-		te->batch_gen = core->batch_gen;
-	return 0;
 }
 
 /* Takes the text of b as a new LWS_PRE-headroom buffer, or frees b and
@@ -260,13 +129,13 @@ int srv_core_race_write(const struct srv_core *core,
 static void reply_apply_error(struct batch_entry *e, int rc)
 {
 	if (rc == PROTO_ELIMIT)
-		set_error(e, 400, "too_many", "metadata",
+		srv_core__set_error(e, 400, "too_many", "metadata",
 			  "metadata may hold at most 64 keys");
 	else if (rc == PROTO_ENOMEM)
-		set_error(e, 503, "out_of_memory", NULL,
+		srv_core__set_error(e, 503, "out_of_memory", NULL,
 			  "the server is out of memory");
 	else
-		set_error(e, 400, "invalid_value", NULL,
+		srv_core__set_error(e, 400, "invalid_value", NULL,
 			  "the update is not valid for this race");
 }
 
@@ -276,7 +145,7 @@ static void not_found(struct batch_entry *e, const char *id)
 
 	snprintf(msg, sizeof(msg), "no race with id '%.*s'", PROTO_ID_MAX,
 		 id);
-	set_error(e, 404, "not_found", "id", msg);
+	srv_core__set_error(e, 404, "not_found", "id", msg);
 }
 
 /* Applies an update to an existing race and fills the entry. */
@@ -301,9 +170,9 @@ static void update_race(struct srv_core *core, struct batch_entry *e,
 		prev_source = NULL;
 	}
 	srv_learn_after_change(core->learn, race, &te->track, &changed, now);
-	if (changed && touch(core, race->id)) {
+	if (changed && srv_core__touch(core, race->id)) {
 		free(prev_source);
-		set_error(e, 503, "out_of_memory", NULL,
+		srv_core__set_error(e, 503, "out_of_memory", NULL,
 			  "the server is out of memory");
 		return;
 	}
@@ -317,7 +186,7 @@ static void update_race(struct srv_core *core, struct batch_entry *e,
 void srv_core_create(struct srv_core *core, struct srv_requester *rq,
 		     const struct proto_race_update *u)
 {
-	struct batch_entry *e = queue(core, rq);
+	struct batch_entry *e = srv_core__queue(core, rq);
 	int64_t now = srv_now_ms();
 	struct srv_table_entry *te;
 	struct proto_race *race;
@@ -339,7 +208,7 @@ void srv_core_create(struct srv_core *core, struct srv_requester *rq,
 		return;
 	}
 	if (core->table.count >= core->cfg->max_races) {
-		set_error(e, 409, "race_limit", NULL,
+		srv_core__set_error(e, 409, "race_limit", NULL,
 			  "the server holds its maximum number of races; "
 			  "dismiss finished ones or raise --max-races");
 		return;
@@ -356,13 +225,13 @@ void srv_core_create(struct srv_core *core, struct srv_requester *rq,
 	te = srv_table_insert(&core->table, race);
 	if (!te) {
 		proto_race_free(race);
-		set_error(e, 503, "out_of_memory", NULL,
+		srv_core__set_error(e, 503, "out_of_memory", NULL,
 			  "the server is out of memory");
 		return;
 	}
-	if (touch(core, id)) {
+	if (srv_core__touch(core, id)) {
 		srv_table_remove(&core->table, id);
-		set_error(e, 503, "out_of_memory", NULL,
+		srv_core__set_error(e, 503, "out_of_memory", NULL,
 			  "the server is out of memory");
 		return;
 	}
@@ -379,7 +248,7 @@ void srv_core_create(struct srv_core *core, struct srv_requester *rq,
 void srv_core_patch(struct srv_core *core, struct srv_requester *rq,
 		    const char *id, const struct proto_race_update *u)
 {
-	struct batch_entry *e = queue(core, rq);
+	struct batch_entry *e = srv_core__queue(core, rq);
 	struct srv_table_entry *te;
 
 	if (!e)
@@ -394,7 +263,7 @@ void srv_core_patch(struct srv_core *core, struct srv_requester *rq,
 void srv_core_event(struct srv_core *core, struct srv_requester *rq,
 		    const char *id, struct proto_event *ev)
 {
-	struct batch_entry *e = queue(core, rq);
+	struct batch_entry *e = srv_core__queue(core, rq);
 	struct srv_table_entry *te = srv_table_get(&core->table, id);
 	uint32_t changed = 0;
 
@@ -404,10 +273,10 @@ void srv_core_event(struct srv_core *core, struct srv_requester *rq,
 		proto_event_fini(ev);
 		return;
 	}
-	if (touch(core, id) ||
+	if (srv_core__touch(core, id) ||
 	    proto_race_add_event(te->race, ev, &changed)) {
 		proto_event_fini(ev);
-		set_error(e, 503, "out_of_memory", NULL,
+		srv_core__set_error(e, 503, "out_of_memory", NULL,
 			  "the server is out of memory");
 		return;
 	}
@@ -419,7 +288,7 @@ void srv_core_delete(struct srv_core *core, struct srv_requester *rq,
 		     const char *id)
 {
 	static const char deleted_head[] = "{\"message\":\"race deleted\",\"id\":\"";
-	struct batch_entry *e = queue(core, rq);
+	struct batch_entry *e = srv_core__queue(core, rq);
 	struct srv_table_entry *te = srv_table_get(&core->table, id);
 	struct proto_buf b;
 	int64_t now = srv_now_ms();
@@ -448,194 +317,8 @@ void srv_core_delete(struct srv_core *core, struct srv_requester *rq,
 		rc = proto_buf_append(&b, "\"}", 2);
 	e->res.buf = take(&b, rc, &e->res.len);
 	srv_table_remove(&core->table, id);
-	if (touch(core, id) || !e->delta || !e->id || !e->source)
+	if (srv_core__touch(core, id) || !e->delta || !e->id || !e->source)
 		e->res.status = 500; /* fails the batch, which reloads `id` */
-}
-
-int srv_core_busy(const struct srv_core *core)
-{
-	return core->n_entries > 0;
-}
-
-void srv_core_wait(struct srv_core *core, struct srv_requester *rq)
-{
-	struct batch_entry *e = queue(core, rq);
-
-	if (e)
-		e->wait = 1;
-}
-
-void srv_core_forget(struct srv_core *core, struct srv_requester *rq)
-{
-	for (size_t i = 0; rq->queued && i < core->n_entries; i++)
-		if (core->entries[i].rq == rq) {
-			core->entries[i].rq = NULL;
-			rq->queued--;
-		}
-}
-
-/* After a failed commit: LMDB holds the truth, so reload what the batch
- * touched and forget the sequence numbers it took. */
-static void rollback(struct srv_core *core)
-{
-	for (size_t i = 0; i < core->n_touched; i++) {
-		struct proto_race *race = NULL;
-		int rc = store_get_race(core->store, core->touched[i], &race);
-
-		if (rc == STORE_OK) {
-			if (srv_table_replace(&core->table, race))
-				proto_race_free(race);
-		} else {
-			srv_table_remove(&core->table, core->touched[i]);
-		}
-	}
-	core->seq = store_seq(core->store);
-}
-
-/* Builds the batch's store operations and commits them. */
-static int commit(struct srv_core *core)
-{
-	size_t n_puts, n = 0;
-	const struct srv_learn_put *puts = srv_learn_puts(core->learn, &n_puts);
-	size_t cap = core->n_touched + core->n_entries + n_puts + 1;
-	struct store_op *ops;
-	uint64_t keep_from = 0;
-	struct timespec t0, t1;
-	int rc;
-
-	for (size_t i = 0; i < core->n_entries; i++)
-		if (core->entries[i].res.status >= 500 &&
-		    core->entries[i].res.seq)
-			return STORE_ENOMEM;
-	if (core->n_touched == 0)
-		return STORE_OK;
-	ops = calloc(cap, sizeof(*ops));
-	if (!ops)
-		return STORE_ENOMEM;
-	for (size_t i = 0; i < core->n_touched; i++) {
-		struct srv_table_entry *te =
-			srv_table_get(&core->table, core->touched[i]);
-
-		ops[n].kind = te ? STORE_OP_PUT_RACE : STORE_OP_DEL_RACE;
-		ops[n].id = core->touched[i];
-		ops[n++].race = te ? te->race : NULL;
-	}
-	for (size_t i = 0; i < core->n_entries; i++) {
-		struct batch_entry *e = &core->entries[i];
-
-		if (!e->delta)
-			continue;
-		ops[n].kind = STORE_OP_PUT_DELTA;
-		ops[n].seq = e->res.seq;
-		ops[n].data = e->delta + LWS_PRE;
-		ops[n++].len = e->delta_len;
-	}
-	for (size_t i = 0; i < n_puts; i++) {
-		ops[n].kind = STORE_OP_PUT_HISTORY;
-		ops[n].id = puts[i].key;
-		ops[n].data = (const char *)puts[i].data;
-		ops[n++].len = puts[i].len;
-	}
-	if (core->seq > core->cfg->delta_log_max)
-		keep_from = core->seq - core->cfg->delta_log_max + 1;
-	if (keep_from > core->first_delta) {
-		ops[n].kind = STORE_OP_TRIM_DELTAS;
-		ops[n++].seq = keep_from;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = store_commit(core->store, ops, n, core->seq);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (core->metrics)
-		srv_metrics_commit(core->metrics,
-				   (double)(t1.tv_sec - t0.tv_sec) +
-				   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
-				   rc == STORE_OK);
-	free(ops);
-	if (rc == STORE_OK && keep_from > core->first_delta)
-		core->first_delta = keep_from;
-	if (rc == STORE_OK && !core->first_delta && core->seq)
-		core->first_delta = 1;
-	return rc;
-}
-
-/* Turns a write's success into the batch's failure. */
-static void fail_write(struct batch_entry *e, int rc)
-{
-	free(e->res.buf);
-	e->res.buf = NULL;
-	e->res.seq = 0;
-	if (rc == STORE_EFULL)
-		set_error(e, 507, "store_full", NULL,
-			  "the data store is full; the change was not saved");
-	else
-		set_error(e, 503, "store_unavailable", NULL,
-			  "the change could not be saved; it was not applied");
-}
-
-void srv_core_flush(struct srv_core *core)
-{
-	struct batch_entry *entries = core->entries;
-	size_t n = core->n_entries;
-	int rc;
-
-	if (!n)
-		return;
-	rc = commit(core);
-	if (rc != STORE_OK) {
-		lwsl_err("commit of %zu writes failed: %s\n", n,
-			 store_strerror(rc));
-		rollback(core);
-	}
-	for (size_t i = 0; i < core->n_touched; i++)
-		free(core->touched[i]);
-	core->n_touched = 0;
-	core->batch_gen++;
-	srv_learn_clear_puts(core->learn);
-
-	/* Detach the batch first: callbacks below may queue new work. */
-	core->entries = NULL;
-	core->n_entries = core->cap_entries = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct batch_entry *e = &entries[i];
-
-		if (rc != STORE_OK && !e->wait &&
-		    (e->res.status < 400 || e->res.seq))
-			fail_write(e, rc);
-		if (rc == STORE_OK && e->delta && core->publish) {
-			struct srv_change ch = {
-				.seq = e->res.seq,
-				.id = e->id,
-				.source = e->source,
-				.state = e->state,
-				.prev_source = e->prev_source ? e->prev_source
-							      : e->source,
-				.prev_state = e->prev_state,
-				.op = (int)e->op,
-				.delta = e->delta + LWS_PRE,
-				.delta_len = e->delta_len,
-				.full = e->full ? e->full + LWS_PRE : NULL,
-				.full_len = e->full_len,
-				.race = e->op == PROTO_DELTA_DELETE ? NULL
-					: srv_core_get(core, e->id),
-			};
-
-			core->publish(core->publish_ctx, &ch);
-		}
-		if (e->rq) {
-			e->rq->queued--;
-			if (e->wait)
-				e->rq->resume(e->rq);
-			else
-				e->rq->complete(e->rq, &e->res);
-		}
-		free(e->res.buf);   /* NULL unless the requester was gone */
-		free(e->delta);
-		free(e->full);
-		free(e->id);
-		free(e->source);
-		free(e->prev_source);
-	}
-	free(entries);
 }
 
 size_t srv_core_expire(struct srv_core *core, int64_t now)
