@@ -108,6 +108,8 @@ static void set_change(struct srv_core *core, struct batch_entry *e,
 	proto_buf_init(&b, LWS_PRE);
 	e->res.buf = take(&b, srv_core_race_write(core, race, now, &b),
 			  &e->res.len);
+	if (!e->res.buf && e->res.status < 400)
+		e->res.status = 500; /* fails the whole batch: never an empty ack */
 }
 
 int srv_core_race_write(const struct srv_core *core,
@@ -156,10 +158,18 @@ static void update_race(struct srv_core *core, struct batch_entry *e,
 	struct proto_race *race = te->race;
 	uint32_t changed = 0;
 	enum proto_state prev_state = race->state;
-	char *prev_source = u->set & PROTO_F_SOURCE ? strdup(race->source)
-						   : NULL;
-	int rc = proto_race_apply(race, u, now, &changed);
+	char *prev_source;
+	int rc;
 
+	/* Touch first: once the race changes it must be in the batch, or a
+	 * refused write would still have changed memory. */
+	if (srv_core__touch(core, race->id)) {
+		srv_core__set_error(e, 503, "out_of_memory", NULL,
+				    "the server is out of memory");
+		return;
+	}
+	prev_source = u->set & PROTO_F_SOURCE ? strdup(race->source) : NULL;
+	rc = proto_race_apply(race, u, now, &changed);
 	if (rc) {
 		free(prev_source);
 		reply_apply_error(e, rc);
@@ -170,12 +180,6 @@ static void update_race(struct srv_core *core, struct batch_entry *e,
 		prev_source = NULL;
 	}
 	srv_learn_after_change(core->learn, race, &te->track, &changed, now);
-	if (changed && srv_core__touch(core, race->id)) {
-		free(prev_source);
-		srv_core__set_error(e, 503, "out_of_memory", NULL,
-			  "the server is out of memory");
-		return;
-	}
 	if (changed & PROTO_F_COMPLETED_AT && race->has & PROTO_F_COMPLETED_AT)
 		srv_expiry_push(&core->expiry, race->id, race->completed_at,
 				core->cfg->finished_ttl_sec);

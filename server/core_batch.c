@@ -131,9 +131,11 @@ static void rollback(struct srv_core *core)
 		if (rc == STORE_OK) {
 			if (srv_table_replace(&core->table, race))
 				proto_race_free(race);
-		} else {
+		} else if (rc == STORE_ENOTFOUND) {
 			srv_table_remove(&core->table, core->touched[i]);
 		}
+		/* Any other error keeps the in-memory race: guessing it away
+		 * would hide a race LMDB still holds. */
 	}
 	core->seq = store_seq(core->store);
 }
@@ -218,6 +220,31 @@ static void fail_write(struct batch_entry *e, int rc)
 			  "the change could not be saved; it was not applied");
 }
 
+/* Hands one committed change to the hub. */
+static void publish(struct srv_core *core, const struct batch_entry *e)
+{
+	struct srv_change ch;
+
+	if (!e->delta)
+		return; /* an error, a no-op or a wait: nothing changed */
+	ch = (struct srv_change){
+		.seq = e->res.seq,
+		.id = e->id,
+		.source = e->source,
+		.state = e->state,
+		.prev_source = e->prev_source ? e->prev_source : e->source,
+		.prev_state = e->prev_state,
+		.op = (int)e->op,
+		.delta = e->delta + LWS_PRE,
+		.delta_len = e->delta_len,
+		.full = e->full ? e->full + LWS_PRE : NULL,
+		.full_len = e->full_len,
+		.race = e->op == PROTO_DELTA_DELETE ? NULL
+			: srv_core_get(core, e->id),
+	};
+	core->publish(core->publish_ctx, &ch);
+}
+
 void srv_core_flush(struct srv_core *core)
 {
 	struct batch_entry *entries = core->entries;
@@ -241,32 +268,17 @@ void srv_core_flush(struct srv_core *core)
 	/* Detach the batch first: callbacks below may queue new work. */
 	core->entries = NULL;
 	core->n_entries = core->cap_entries = 0;
+	/* Publish the whole batch before answering anyone: a reader resumed
+	 * below (a snapshot) must see the hub at the batch's last seq, or
+	 * the rest of the batch would reach it twice. */
+	for (size_t i = 0; rc == STORE_OK && core->publish && i < n; i++)
+		publish(core, &entries[i]);
 	for (size_t i = 0; i < n; i++) {
 		struct batch_entry *e = &entries[i];
 
 		if (rc != STORE_OK && !e->wait &&
 		    (e->res.status < 400 || e->res.seq))
 			fail_write(e, rc);
-		if (rc == STORE_OK && e->delta && core->publish) {
-			struct srv_change ch = {
-				.seq = e->res.seq,
-				.id = e->id,
-				.source = e->source,
-				.state = e->state,
-				.prev_source = e->prev_source ? e->prev_source
-							      : e->source,
-				.prev_state = e->prev_state,
-				.op = (int)e->op,
-				.delta = e->delta + LWS_PRE,
-				.delta_len = e->delta_len,
-				.full = e->full ? e->full + LWS_PRE : NULL,
-				.full_len = e->full_len,
-				.race = e->op == PROTO_DELTA_DELETE ? NULL
-					: srv_core_get(core, e->id),
-			};
-
-			core->publish(core->publish_ctx, &ch);
-		}
 		if (e->rq) {
 			e->rq->queued--;
 			if (e->wait)

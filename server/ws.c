@@ -25,6 +25,23 @@
 
 static void tick_cb(lws_sorted_usec_list_t *sul);
 
+/* Queues a large frame (taken). A frame already half on the wire (its
+ * fragments sent NO_FIN) must end first: the new one waits behind it. */
+static void set_big(struct ws_pss *pss, char *buf, size_t len)
+{
+	if (pss->big && pss->big_off) {
+		free(pss->next_big);
+		pss->next_big = buf;
+		pss->next_big_len = len;
+	} else {
+		free(pss->big);
+		pss->big = buf;
+		pss->big_len = len;
+		pss->big_off = 0;
+	}
+	lws_callback_on_writable(pss->wsi);
+}
+
 /* Sends the snapshot now (no write may be pending) and goes live. */
 static void start_snapshot(struct ws_pss *pss)
 {
@@ -39,15 +56,11 @@ static void start_snapshot(struct ws_pss *pss)
 		lws_callback_on_writable(pss->wsi);
 		return;
 	}
-	free(pss->big);
-	pss->big = buf;
-	pss->big_len = len;
-	pss->big_off = 0;
+	set_big(pss, buf, len);
 	pss->sub.cursor = srv_hub_seq(hub) + 1;
 	pss->sub.behind = 0;
 	pss->sub_state = SUB_LIVE;
 	srv_hub_link(hub, &pss->sub);
-	lws_callback_on_writable(pss->wsi);
 }
 
 /* A snapshot reads committed state only: wait out a pending batch. */
@@ -95,14 +108,10 @@ static void subscribe(struct ws_pss *pss, struct proto_client_msg *m)
 	 * (after a restart); a filtered one gets a reset snapshot. */
 	if (m->has_since && proto_filter_is_empty(&pss->sub.filter) &&
 	    (replay = srv_hub_replay(hub, m->since, srv_now_ms(), &len))) {
-		free(pss->big);
-		pss->big = replay;
-		pss->big_len = len;
-		pss->big_off = 0;
+		set_big(pss, replay, len);
 		pss->sub.cursor = srv_hub_seq(hub) + 1;
 		pss->sub_state = SUB_LIVE;
 		srv_hub_link(hub, &pss->sub);
-		lws_callback_on_writable(pss->wsi);
 		return;
 	}
 	want_snapshot(pss, m->has_since);
@@ -111,8 +120,9 @@ static void subscribe(struct ws_pss *pss, struct proto_client_msg *m)
 static void bad_message(struct ws_pss *pss, const char *req,
 			const struct proto_json_error *err)
 {
-	srv_ws_push_error(pss, req, 400, err->code ? err->code : "invalid_json",
-		   err->field, err->message);
+	srv_ws_error_in_order(pss, req, 400,
+			      err->code ? err->code : "invalid_json",
+			      err->field, err->message);
 	srv_metrics_reject(&pss->vhd->srv->metrics, SRV_REJ_WS_BAD_MESSAGE);
 	if (++pss->bad_in_a_row >= BAD_MESSAGES_MAX && !pss->close_status) {
 		srv_metrics_reject(&pss->vhd->srv->metrics, SRV_REJ_WS_ABUSE);
@@ -145,8 +155,8 @@ static int take_token(struct ws_pss *pss, const char *buf, size_t len)
 		} else {
 			srv_metrics_reject(&pss->vhd->srv->metrics,
 					   SRV_REJ_TOKEN);
-			srv_ws_push_error(pss, "", 401, "unauthorized", "token",
-				   "wrong token");
+			srv_ws_error_in_order(pss, "", 401, "unauthorized",
+					      "token", "wrong token");
 			/* Guessing counts as abuse: 10 in a row close. */
 			if (++pss->bad_in_a_row >= BAD_MESSAGES_MAX) {
 				pss->close_status =
@@ -181,13 +191,11 @@ static void on_message(struct ws_pss *pss, const char *buf, size_t len)
 
 	pss->vhd->srv->metrics.ws_messages++;
 	if (!srv_guard_rate_ok(pss->vhd->srv->guard, pss->wsi)) {
-		struct proto_json_error rate = {
-			.code = "rate_limited",
-			.message = "too many messages on this connection; this "
-				   "one was dropped",
-		};
-
-		bad_message(pss, "", &rate);
+		/* Dropped with an error (counted by the guard), not counted
+		 * as abuse: a fast producer slows down, it is not cut off. */
+		srv_ws_error_in_order(pss, "", 429, "rate_limited", NULL,
+				      "too many messages on this connection; "
+				      "this one was dropped");
 		return;
 	}
 	if (take_token(pss, buf, len))
@@ -199,17 +207,14 @@ static void on_message(struct ws_pss *pss, const char *buf, size_t len)
 	pss->bad_in_a_row = 0;
 	if (!allowed(pss, m.type != PROTO_MSG_SUBSCRIBE)) {
 		srv_metrics_reject(&pss->vhd->srv->metrics, SRV_REJ_TOKEN);
-		if (m.type == PROTO_MSG_SUBSCRIBE || srv_ws_track(pss, &m))
-			srv_ws_push_error(pss, m.req, 401, "unauthorized", NULL,
-				   need_token);
-		else
-			srv_core_fail(core, &pss->rq, 401, "unauthorized",
-				      NULL, need_token);
+		srv_ws_error_in_order(pss, m.req, 401, "unauthorized", NULL,
+				      need_token);
 	} else if (m.type == PROTO_MSG_SUBSCRIBE &&
 		   srv_guard_sub_acquire(pss->vhd->srv->guard, pss->wsi)) {
-		srv_ws_push_error(pss, m.req, 429, "too_many_subscriptions", NULL,
-			   "this address holds its maximum of subscriptions "
-			   "(--max-subs-per-ip)");
+		srv_ws_error_in_order(pss, m.req, 429,
+				      "too_many_subscriptions", NULL,
+				      "this address holds its maximum of "
+				      "subscriptions (--max-subs-per-ip)");
 	} else if (m.type == PROTO_MSG_SUBSCRIBE) {
 		pss->active = 1;
 		subscribe(pss, &m);
@@ -291,8 +296,11 @@ static int send_big(struct ws_pss *pss)
 	pss->big_off += n;
 	if (pss->big_off == pss->big_len) {
 		free(pss->big);
-		pss->big = NULL;
-		pss->big_len = pss->big_off = 0;
+		pss->big = pss->next_big;
+		pss->big_len = pss->next_big_len;
+		pss->big_off = 0;
+		pss->next_big = NULL;
+		pss->next_big_len = 0;
 	}
 	return 0;
 }
@@ -432,6 +440,7 @@ static void on_closed(struct ws_vhd *vhd, struct ws_pss *pss)
 	srv_ws_replies_free(pss);
 	free(pss->rx);
 	free(pss->big);
+	free(pss->next_big);
 	pss->vhd = NULL;
 }
 

@@ -17,6 +17,9 @@
 #define REPLIES_PER_WRITABLE 64
 #define INFLIGHT_HIGH 1024      /* stop reading a producer above this */
 #define INFLIGHT_LOW 256        /* and resume below this */
+/* A client that lets this many replies pile up is not reading them: it
+ * is closed (1008) rather than allowed to grow the server's memory. */
+#define REPLIES_MAX 8192
 
 struct ws_pss *srv_ws_pss_of(struct srv_requester *rq)
 {
@@ -25,7 +28,18 @@ struct ws_pss *srv_ws_pss_of(struct srv_requester *rq)
 
 void srv_ws_push_reply(struct ws_pss *pss, char *buf, size_t len)
 {
-	struct reply *r = malloc(sizeof(*r));
+	struct reply *r;
+
+	if (pss->n_replies >= REPLIES_MAX) {
+		free(buf);
+		if (!pss->close_status) {
+			pss->close_status = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+			pss->close_reason = "replies are not being read";
+		}
+		lws_callback_on_writable(pss->wsi);
+		return;
+	}
+	r = malloc(sizeof(*r));
 
 	if (!r) {
 		free(buf);
@@ -219,6 +233,25 @@ int srv_ws_send_replies(struct ws_pss *pss)
 	return 0;
 }
 
+
+void srv_ws_error_in_order(struct ws_pss *pss, const char *req, int status,
+			   const char *code, const char *field,
+			   const char *msg)
+{
+	struct proto_client_msg m;
+
+	if (pss->n_inflight) {
+		memset(&m, 0, sizeof(m));
+		m.type = PROTO_MSG_PATCH;
+		snprintf(m.req, sizeof(m.req), "%s", req);
+		if (srv_ws_track(pss, &m) == 0) {
+			srv_core_fail(pss->vhd->srv->core, &pss->rq, status,
+				      code, field, msg);
+			return;
+		}
+	}
+	srv_ws_push_error(pss, req, status, code, field, msg);
+}
 
 void srv_ws_replies_free(struct ws_pss *pss)
 {

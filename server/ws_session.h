@@ -53,6 +53,8 @@ struct ws_pss {
 
 	char *big;                  /* a frame going out in fragments */
 	size_t big_len, big_off;
+	char *next_big;             /* a large frame waiting for `big` to end */
+	size_t next_big_len;
 	struct reply *replies, **replies_tail;
 	size_t n_replies;
 	struct pending *inflight;   /* ring */
@@ -91,6 +93,12 @@ void srv_ws_add_time(json_object *o, int64_t now);
  * `req` is the request's req as JSON text ("" for none). */
 void srv_ws_push_error(struct ws_pss *pss, const char *req, int status,
 		       const char *code, const char *field, const char *msg);
+
+/* The same, but behind the writes still in flight, so replies keep
+ * request order (PROTOCOL.md) even when an error is known at once. */
+void srv_ws_error_in_order(struct ws_pss *pss, const char *req, int status,
+			   const char *code, const char *field,
+			   const char *msg);
 
 /* Records a producer write about to go to the core, in request order, and
  * stops reading when too many are in flight. -1 when out of memory. */

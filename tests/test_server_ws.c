@@ -731,3 +731,76 @@ Test(ws, health_counts_subscribers_and_backlog_resets)
 	json_object_put(h);
 	ws_close(&c);
 }
+
+/*
+ * A subscribe that arrives in the same loop turn as writes: its snapshot
+ * reflects the whole committed batch and the deltas after it, each change
+ * exactly once (an event applied twice would show in the comparison).
+ */
+Test(ws, a_snapshot_taken_mid_batch_neither_misses_nor_repeats)
+{
+	static const char *const msgs[] = {
+		"{\"type\":\"patch\",\"req\":2,\"id\":\"m\","
+		"\"changes\":{\"progress\":10}}",
+		"{\"type\":\"subscribe\"}",
+		"{\"type\":\"event\",\"req\":3,\"id\":\"m\","
+		"\"event\":{\"type\":\"once\"}}",
+	};
+	unsigned char buf[1024];
+	size_t n = 0;
+	struct ws_client c;
+	struct model m = {0};
+	int acks = 0, snapshots = 0;
+
+	cr_assert_eq(server_start(&srv, NULL), 0);
+	create("m", "cmd", "running");
+	cr_assert_eq(ws_open(&c, srv.port, "/ws"), 0);
+	json_object_put(next_frame(&c)); /* hello */
+	for (size_t i = 0; i < 3; i++)
+		n += ws_encode_frame(msgs[i], buf + n, sizeof(buf) - n);
+	cr_assert_eq(ws_send_raw(&c, buf, n), 0);
+	while (acks < 2 || snapshots < 1 || m.seq < rest_seq()) {
+		json_object *f = next_frame(&c);
+		const char *t = type_of(f);
+
+		if (!strcmp(t, "ack"))
+			acks++;
+		else if (!strcmp(t, "snapshot") || !strcmp(t, "delta") ||
+			 !strcmp(t, "batch"))
+			snapshots += !strcmp(model_frame(&m, f), "snapshot");
+		json_object_put(f);
+	}
+	assert_model_matches_server(&m);
+	ws_close(&c);
+	model_clear(&m);
+}
+
+Test(ws, errors_known_at_once_still_wait_their_turn)
+{
+	struct ws_client c;
+	unsigned char buf[1024];
+	size_t n = 0;
+	static const char *const msgs[] = {
+		"{\"type\":\"create\",\"req\":1,\"race\":{\"source\":\"s\","
+		"\"title\":\"t\"}}",
+		"{\"type\":\"patch\",\"req\":2,\"id\":\"x\","
+		"\"changes\":{\"progress\":500}}",
+		"{\"type\":\"patch\",\"req\":3,\"id\":\"nope\","
+		"\"changes\":{\"progress\":5}}",
+	};
+
+	cr_assert_eq(server_start(&srv, NULL), 0);
+	cr_assert_eq(ws_open(&c, srv.port, "/ws"), 0);
+	json_object_put(next_frame(&c)); /* hello */
+	for (size_t i = 0; i < 3; i++)
+		n += ws_encode_frame(msgs[i], buf + n, sizeof(buf) - n);
+	cr_assert_eq(ws_send_raw(&c, buf, n), 0);
+	for (int want = 1; want <= 3; want++) {
+		json_object *f = next_frame(&c);
+
+		cr_assert_eq(json_object_get_int(json_object_object_get(f, "req")),
+			     want, "replies keep request order: %s", c.msg);
+		json_object_put(f);
+	}
+	ws_close(&c);
+}

@@ -114,15 +114,13 @@ int ws_open(struct ws_client *c, int port, const char *path)
 	return ws_open_ex(c, port, path, NULL, 0);
 }
 
-int ws_send(struct ws_client *c, const char *text)
+size_t ws_encode_frame(const char *text, unsigned char *f, size_t cap)
 {
-	size_t len = strlen(text), h = 2;
-	unsigned char *f = malloc(len + 14);
 	static const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
-	int rc;
+	size_t len = strlen(text), h = 2;
 
-	if (!f)
-		return -1;
+	if (cap < len + 14)
+		return 0;
 	f[0] = 0x81;
 	if (len < 126) {
 		f[1] = (unsigned char)(0x80 | len);
@@ -140,7 +138,18 @@ int ws_send(struct ws_client *c, const char *text)
 	memcpy(f + h, mask, 4);
 	for (size_t i = 0; i < len; i++)
 		f[h + 4 + i] = (unsigned char)text[i] ^ mask[i & 3];
-	rc = send_all(c->fd, f, h + 4 + len);
+	return h + 4 + len;
+}
+
+int ws_send(struct ws_client *c, const char *text)
+{
+	size_t cap = strlen(text) + 14;
+	unsigned char *f = malloc(cap);
+	int rc;
+
+	if (!f)
+		return -1;
+	rc = send_all(c->fd, f, ws_encode_frame(text, f, cap));
 	free(f);
 	return rc;
 }

@@ -31,6 +31,11 @@ int ws_open_ex(struct ws_client *c, int port, const char *path,
 /* Sends one text message (masked, as a client must). */
 int ws_send(struct ws_client *c, const char *text);
 
+/* Encodes one masked text frame for `text` into out (cap bytes; len+14
+ * is always enough) and returns its length, so a test can put several
+ * messages into one write. */
+size_t ws_encode_frame(const char *text, unsigned char *out, size_t cap);
+
 /* Sends raw frame bytes (for malformed-frame tests). */
 int ws_send_raw(struct ws_client *c, const void *buf, size_t len);
 
