@@ -26,6 +26,39 @@ static void expiry_cb(lws_sorted_usec_list_t *sul)
 			 EXPIRY_PERIOD_US);
 }
 
+static int finished(const void *ctx, const struct proto_race *race)
+{
+	(void)ctx;
+	return race->has & PROTO_F_COMPLETED_AT &&
+	       proto_state_is_terminal(race->state);
+}
+
+/*
+ * Schedules a finished race's expiry. Heap entries are hints checked
+ * when due, so a race that keeps finishing and restarting leaves stale
+ * ones; when they outnumber the races, the heap is rebuilt from the
+ * table (O(n), amortized over as many pushes), which keeps it bounded.
+ */
+static void schedule_expiry(struct srv_core *core,
+			    const struct proto_race *race)
+{
+	struct proto_race **all;
+	size_t n;
+
+	srv_expiry_push(&core->expiry, race->id, race->completed_at,
+			core->cfg->finished_ttl_sec);
+	if (core->expiry.n <= 2 * core->table.count + 1024)
+		return;
+	all = srv_table_newest_first(&core->table, finished, NULL, &n);
+	if (!all)
+		return;
+	srv_expiry_fini(&core->expiry);
+	for (size_t i = 0; i < n; i++)
+		srv_expiry_push(&core->expiry, all[i]->id, all[i]->completed_at,
+				core->cfg->finished_ttl_sec);
+	free(all);
+}
+
 /* Takes the text of b as a new LWS_PRE-headroom buffer, or frees b and
  * returns NULL when rc says the encoding failed. */
 static char *take(struct proto_buf *b, int rc, size_t *len)
@@ -181,8 +214,7 @@ static void update_race(struct srv_core *core, struct batch_entry *e,
 	}
 	srv_learn_after_change(core->learn, race, &te->track, &changed, now);
 	if (changed & PROTO_F_COMPLETED_AT && race->has & PROTO_F_COMPLETED_AT)
-		srv_expiry_push(&core->expiry, race->id, race->completed_at,
-				core->cfg->finished_ttl_sec);
+		schedule_expiry(core, race);
 	set_change(core, e, PROTO_DELTA_UPDATE, race, te->track, changed, now,
 		   200, prev_state, prev_source);
 }
@@ -243,8 +275,7 @@ void srv_core_create(struct srv_core *core, struct srv_requester *rq,
 			       PROTO_F_COMPLETED_AT);
 	srv_learn_after_change(core->learn, race, &te->track, &learned, now);
 	if (race->has & PROTO_F_COMPLETED_AT)
-		srv_expiry_push(&core->expiry, race->id, race->completed_at,
-				core->cfg->finished_ttl_sec);
+		schedule_expiry(core, race);
 	set_change(core, e, PROTO_DELTA_CREATE, race, te->track, 0, now, 201,
 		   race->state, NULL);
 }
