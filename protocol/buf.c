@@ -95,3 +95,11 @@ char *proto_buf_steal(struct proto_buf *b, size_t *len)
 	b->cap = 0;
 	return p;
 }
+
+char *proto_buf_finish(struct proto_buf *b, int rc, size_t *len)
+{
+	char *text = rc == PROTO_OK ? proto_buf_steal(b, len) : NULL;
+
+	proto_buf_fini(b);
+	return text;
+}

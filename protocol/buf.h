@@ -60,6 +60,13 @@ int proto_buf_append(struct proto_buf *b, const void *s, size_t n);
  */
 char *proto_buf_steal(struct proto_buf *b, size_t *len);
 
+/*
+ * Ends a build: when rc is PROTO_OK, takes the text out as
+ * proto_buf_steal() does; otherwise (or when stealing fails) returns
+ * NULL. Either way `b` owns nothing afterwards.
+ */
+char *proto_buf_finish(struct proto_buf *b, int rc, size_t *len);
+
 /* The text (borrowed; valid until the next call that grows `b`), or ""
  * when nothing was reserved yet. */
 static inline const char *proto_buf_text(const struct proto_buf *b)

@@ -59,26 +59,17 @@ static void schedule_expiry(struct srv_core *core,
 	free(all);
 }
 
-/* Takes the text of b as a new LWS_PRE-headroom buffer, or frees b and
- * returns NULL when rc says the encoding failed. */
-static char *take(struct proto_buf *b, int rc, size_t *len)
-{
-	char *buf = rc == PROTO_OK ? proto_buf_steal(b, len) : NULL;
-
-	proto_buf_fini(b);
-	return buf;
-}
-
 /* Encodes a delta into a new LWS_PRE-headroom buffer; NULL on failure. */
 static char *encode_delta(uint64_t seq, int64_t now, enum proto_delta_op op,
 			  const char *id, const struct proto_race *race,
 			  uint32_t changed, size_t *len)
 {
 	struct proto_buf b;
+	int rc;
 
 	proto_buf_init(&b, LWS_PRE);
-	return take(&b, proto_delta_write(&b, seq, now, op, id, race, changed),
-		    len);
+	rc = proto_delta_write(&b, seq, now, op, id, race, changed);
+	return proto_buf_finish(&b, rc, len);
 }
 
 /* An update delta that carries the progress prediction too: sent when
@@ -90,14 +81,14 @@ static char *encode_update(uint64_t seq, int64_t now,
 	char pp[SRV_LEARN_PROGRESS_MAX];
 	struct proto_json_extra extra = {"progress_prediction", pp, 0};
 	struct proto_buf b;
+	int rc;
 
 	if (changed & PROTO_F_PROGRESS)
 		extra.len = srv_learn_progress_write(race, track, now, pp);
 	proto_buf_init(&b, LWS_PRE);
-	return take(&b, proto_delta_write_ex(&b, seq, now, PROTO_DELTA_UPDATE,
-					     race->id, race, changed,
-					     extra.len ? &extra : NULL),
-		    len);
+	rc = proto_delta_write_ex(&b, seq, now, PROTO_DELTA_UPDATE, race->id,
+				  race, changed, extra.len ? &extra : NULL);
+	return proto_buf_finish(&b, rc, len);
 }
 
 /*
@@ -139,8 +130,8 @@ static void set_change(struct srv_core *core, struct batch_entry *e,
 			e->res.status = 500; /* fails the whole batch */
 	}
 	proto_buf_init(&b, LWS_PRE);
-	e->res.buf = take(&b, srv_core_race_write(core, race, now, &b),
-			  &e->res.len);
+	e->res.buf = proto_buf_finish(&b, srv_core_race_write(core, race, now, &b),
+				      &e->res.len);
 	if (!e->res.buf && e->res.status < 400)
 		e->res.status = 500; /* fails the whole batch: never an empty ack */
 }
@@ -350,7 +341,7 @@ void srv_core_delete(struct srv_core *core, struct srv_requester *rq,
 		rc = proto_buf_append(&b, id, strlen(id));
 	if (rc == PROTO_OK)
 		rc = proto_buf_append(&b, "\"}", 2);
-	e->res.buf = take(&b, rc, &e->res.len);
+	e->res.buf = proto_buf_finish(&b, rc, &e->res.len);
 	srv_table_remove(&core->table, id);
 	if (srv_core__touch(core, id) || !e->delta || !e->id || !e->source)
 		e->res.status = 500; /* fails the batch, which reloads `id` */

@@ -23,18 +23,23 @@
 
 /* Answers with a buffer laid out as LWS_PRE headroom + JSON (taken), or
  * with 503 when building it failed (buf NULL). */
+static void reply_result(struct srv_requester *rq, struct srv_result *res)
+{
+	if (!res->buf) {
+		srv_reply_error(rq, 503, "out_of_memory", NULL,
+				"the server is out of memory");
+		return;
+	}
+	rq->complete(rq, res);
+	free(res->buf);
+}
+
 static void reply_buf(struct srv_requester *rq, int status, char *buf,
 		      size_t len)
 {
 	struct srv_result res = {.status = status, .buf = buf, .len = len};
 
-	if (!res.buf) {
-		srv_reply_error(rq, 503, "out_of_memory", NULL,
-				"the server is out of memory");
-		return;
-	}
-	rq->complete(rq, &res);
-	free(res.buf);
+	reply_result(rq, &res);
 }
 
 static void reply_json(struct srv_requester *rq, int status, json_object *o)
@@ -44,15 +49,6 @@ static void reply_json(struct srv_requester *rq, int status, json_object *o)
 
 	json_object_put(o);
 	reply_buf(rq, status, buf, len);
-}
-
-/* Steals b's text when rc is PROTO_OK (else NULL) and frees b. */
-static char *take(struct proto_buf *b, int rc, size_t *len)
-{
-	char *buf = rc == PROTO_OK ? proto_buf_steal(b, len) : NULL;
-
-	proto_buf_fini(b);
-	return buf;
 }
 
 static void reply_decode_error(struct srv_requester *rq,
@@ -157,13 +153,7 @@ static void get_metrics(struct srv_ctx *srv, struct srv_requester *rq)
 		g.backlog_resets = hs.resets;
 	}
 	res.buf = srv_metrics_render(&srv->metrics, &g, LWS_PRE, &res.len);
-	if (!res.buf) {
-		srv_reply_error(rq, 503, "out_of_memory", NULL,
-				"the server is out of memory");
-		return;
-	}
-	rq->complete(rq, &res);
-	free(res.buf);
+	reply_result(rq, &res);
 }
 
 static void get_races(struct srv_ctx *srv, const struct srv_http_request *req,
@@ -200,7 +190,7 @@ static void get_races(struct srv_ctx *srv, const struct srv_http_request *req,
 	if (rc == PROTO_OK)
 		rc = proto_buf_append(&b, "]", 1);
 	free(all);
-	buf = take(&b, rc, &len);
+	buf = proto_buf_finish(&b, rc, &len);
 	reply_buf(rq, 200, buf, len);
 }
 
@@ -255,6 +245,7 @@ static void get_race(struct srv_ctx *srv, const char *id,
 	char msg[PROTO_ID_MAX + 32], *buf;
 	struct proto_buf b;
 	size_t len = 0;
+	int rc;
 
 	if (!race) {
 		snprintf(msg, sizeof(msg), "no race with id '%s'", id);
@@ -262,8 +253,8 @@ static void get_race(struct srv_ctx *srv, const char *id,
 		return;
 	}
 	proto_buf_init(&b, LWS_PRE);
-	buf = take(&b, srv_core_race_write(srv->core, race, srv_now_ms(), &b),
-		   &len);
+	rc = srv_core_race_write(srv->core, race, srv_now_ms(), &b);
+	buf = proto_buf_finish(&b, rc, &len);
 	reply_buf(rq, 200, buf, len);
 }
 
