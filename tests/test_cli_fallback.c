@@ -101,8 +101,11 @@ Test(cli_fallback, refused_upgrade_uses_rest, .timeout = 60)
 	cr_assert(strstr(r.err, "no WebSocket at /ws: using REST"), "%s",
 		  r.err);
 	cr_assert_null(strstr(r.err, "warning"), "%s", r.err);
-	cr_assert(!strncmp(f.log, "GET /ws HTTP/1.1\nPOST /race HTTP/1.1\n"
-			   "PATCH /race/fb HTTP/1.1\n", 61), "%s", f.log);
+	/* The refused upgrade, then REST. Whether the final state follows as
+	 * a PATCH or was folded into the create (a command this short can
+	 * end before the create is sent) depends on timing. */
+	cr_assert(!strncmp(f.log, "GET /ws HTTP/1.1\nPOST /race HTTP/1.1\n", 37),
+		  "%s", f.log);
 	tcli_result_free(&r);
 }
 
