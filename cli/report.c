@@ -117,7 +117,26 @@ static int64_t derive_eta(const struct cli_report *r, const struct snap *s,
 	return rem < 0 ? 0 : (rem + 500) / 1000;
 }
 
-/* The body of a full create: the start body plus the latest state. */
+/* Adds the latest progress and ETA, and once finished the final state
+ * and progress, to a request body. */
+static void add_latest(json_object *b, const struct snap *s, int64_t eta)
+{
+	if (s->progress >= 0)
+		json_object_object_add(b, "progress",
+				       json_object_new_int(s->progress));
+	if (eta >= 0)
+		json_object_object_add(b, "eta_sec", json_object_new_int64(eta));
+	if (!s->final)
+		return;
+	json_object_object_add(b, "state",
+			       json_object_new_string(s->final_state));
+	if (s->final_progress >= 0)
+		json_object_object_add(b, "progress",
+				       json_object_new_int(s->final_progress));
+}
+
+/* The body of a full create: the start body plus the latest state, the
+ * final metadata merged into the start metadata. */
 static json_object *full_body(struct cli_report *r, const struct snap *s,
 			      int64_t eta)
 {
@@ -125,45 +144,25 @@ static json_object *full_body(struct cli_report *r, const struct snap *s,
 
 	if (json_object_deep_copy(r->cfg.create_body, &b, NULL))
 		return NULL;
-	if (s->progress >= 0)
-		json_object_object_add(b, "progress",
-				       json_object_new_int(s->progress));
-	if (eta >= 0)
-		json_object_object_add(b, "eta_sec", json_object_new_int64(eta));
-	if (!s->final)
-		return b;
-	json_object_object_add(b, "state",
-			       json_object_new_string(s->final_state));
-	if (s->final_progress >= 0)
-		json_object_object_add(b, "progress",
-				       json_object_new_int(s->final_progress));
-	if (s->final_meta && json_object_object_get_ex(b, "metadata", &m)) {
+	add_latest(b, s, eta);
+	if (s->final && s->final_meta &&
+	    json_object_object_get_ex(b, "metadata", &m)) {
 		json_object_object_foreach(s->final_meta, k, v)
 			json_object_object_add(m, k, json_object_get(v));
 	}
 	return b;
 }
 
-/* Only what changed since the race was created. */
+/* Only what changed since the race was created (the server merges the
+ * final metadata key by key). */
 static json_object *changes_body(const struct snap *s, int64_t eta)
 {
 	json_object *b = json_object_new_object();
 
 	if (!b)
 		return NULL;
-	if (s->progress >= 0)
-		json_object_object_add(b, "progress",
-				       json_object_new_int(s->progress));
-	if (eta >= 0)
-		json_object_object_add(b, "eta_sec", json_object_new_int64(eta));
-	if (!s->final)
-		return b;
-	json_object_object_add(b, "state",
-			       json_object_new_string(s->final_state));
-	if (s->final_progress >= 0)
-		json_object_object_add(b, "progress",
-				       json_object_new_int(s->final_progress));
-	if (s->final_meta)
+	add_latest(b, s, eta);
+	if (s->final && s->final_meta)
 		json_object_object_add(b, "metadata",
 				       json_object_get(s->final_meta));
 	return b;
