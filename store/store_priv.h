@@ -46,6 +46,14 @@ int store__err(int rc);
  */
 int store__txn_begin(struct store *st, unsigned int flags, MDB_txn **txn);
 
+/*
+ * Decodes one stored record into an owned race and checks that it is
+ * stored under its own id. Returns STORE_OK, STORE_ECORRUPT or
+ * STORE_ENOMEM; *out is NULL on failure. Pure: safe on any thread.
+ */
+int store__decode_record(const MDB_val *k, const MDB_val *v,
+			 struct proto_race **out);
+
 /* Big-endian 64-bit keys, so LMDB's byte order is numeric order. */
 void store__be64_put(unsigned char out[8], uint64_t v);
 uint64_t store__be64_get(const void *p);

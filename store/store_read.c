@@ -15,12 +15,7 @@
 #include "json.h"
 #include "store_priv.h"
 
-/*
- * Decodes one stored record into an owned race and checks that it is
- * stored under its own id. Returns STORE_OK, STORE_ECORRUPT or
- * STORE_ENOMEM; *out is NULL on failure.
- */
-static int decode_record(const MDB_val *k, const MDB_val *v,
+int store__decode_record(const MDB_val *k, const MDB_val *v,
 			 struct proto_race **out)
 {
 	struct proto_race *r = NULL;
@@ -77,30 +72,6 @@ static int walk(struct store *st, MDB_dbi dbi,
 	return ret;
 }
 
-struct race_visit {
-	int (*cb)(void *ctx, struct proto_race *race);
-	void *ctx;
-};
-
-static int visit_race(void *arg, const MDB_val *k, const MDB_val *v)
-{
-	struct race_visit *rv = arg;
-	struct proto_race *race;
-	int rc = decode_record(k, v, &race);
-
-	return rc != STORE_OK ? rc : rv->cb(rv->ctx, race);
-}
-
-int store_load_races(struct store *st,
-		     int (*cb)(void *ctx, struct proto_race *race), void *ctx)
-{
-	struct race_visit rv = {cb, ctx};
-
-	if (!st || !cb)
-		return STORE_EINVAL;
-	return walk(st, st->races, visit_race, &rv);
-}
-
 int store_get_race(struct store *st, const char *id, struct proto_race **out)
 {
 	MDB_txn *txn;
@@ -118,7 +89,7 @@ int store_get_race(struct store *st, const char *id, struct proto_race **out)
 	k.mv_size = strlen(id);
 	rc = mdb_get(txn, st->races, &k, &v);
 	if (rc == 0)
-		rc = decode_record(&k, &v, out);
+		rc = store__decode_record(&k, &v, out);
 	else
 		rc = store__err(rc);
 	mdb_txn_abort(txn);

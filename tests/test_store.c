@@ -772,6 +772,66 @@ Test(store, corrupt_record_is_ecorrupt)
 	assert_present("a");
 }
 
+/* Counts races in order; stops with 43 at `stop_at` (0: never). */
+struct race_count {
+	size_t n, stop_at;
+	char last[32];
+};
+
+static int count_race(void *ctx, struct proto_race *race)
+{
+	struct race_count *c = ctx;
+
+	cr_assert_gt(strcmp(race->id, c->last), 0, "%s after %s", race->id,
+		     c->last);
+	snprintf(c->last, sizeof c->last, "%s", race->id);
+	proto_race_free(race);
+	return ++c->n == c->stop_at ? 43 : 0;
+}
+
+/* Enough races for the loader's decoding threads (store_load.c), then a
+ * corrupt record among them: every race before it, in order, then
+ * STORE_ECORRUPT; the decoded races after it are freed (ASan checks). */
+Test(store, load_of_many_races_is_complete_ordered_and_stops_cleanly)
+{
+	enum { N = 5000 };
+	struct race_count c = { 0 };
+	struct store_op *ops = calloc(N, sizeof *ops);
+	struct proto_race **r = calloc(N, sizeof *r);
+	char id[16];
+
+	cr_assert(ops && r);
+	open_default();
+	for (size_t i = 0; i < N; i++) {
+		snprintf(id, sizeof id, "r-%05zu", i);
+		r[i] = make_race(id, "T");
+		ops[i] = (struct store_op){ .kind = STORE_OP_PUT_RACE,
+					    .race = r[i] };
+	}
+	STORE_CHECK(store_commit(st, ops, N, 1));
+	reopen();
+	STORE_CHECK(store_load_races(st, count_race, &c));
+	cr_assert_eq(c.n, N);
+	cr_assert_str_eq(c.last, "r-04999");
+
+	c = (struct race_count){ .stop_at = 1234 };
+	cr_assert_eq(store_load_races(st, count_race, &c), 43);
+	cr_assert_eq(c.n, 1234);
+
+	store_close(st);
+	st = NULL;
+	raw_put("races", "r-03000x", 8, "{not json", 9);
+	open_default();
+	c = (struct race_count){ 0 };
+	cr_assert_eq(store_load_races(st, count_race, &c), STORE_ECORRUPT);
+	cr_assert_eq(c.n, 3001);   /* r-00000 .. r-03000 */
+	cr_assert_str_eq(c.last, "r-03000");
+	for (size_t i = 0; i < N; i++)
+		proto_race_free(r[i]);
+	free(r);
+	free(ops);
+}
+
 Test(store, record_under_another_id_is_ecorrupt)
 {
 	struct proto_race *a = make_race("a", "A"), *r = NULL;
