@@ -27,6 +27,10 @@ void proto_codec_error(struct proto_json_error *err, const char *code,
 		       const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* 1 when buf holds well-formed UTF-8 (RFC 3629): no overlong forms, no
+ * UTF-16 surrogates, nothing above U+10FFFF. */
+int proto_codec_utf8_valid(const char *buf, size_t len);
+
 /* proto_json_parse() with an explicit depth limit. */
 json_object *proto_codec_parse(const char *buf, size_t len, int depth,
 			       struct proto_json_error *err);

@@ -47,12 +47,9 @@ static int only_whitespace(const char *p, size_t n)
 	return 1;
 }
 
-/*
- * 1 when buf holds well-formed UTF-8 (RFC 3629): no overlong forms, no
- * UTF-16 surrogates, nothing above U+10FFFF. json-c's own check lets
- * overlong forms through, and those would be stored and sent back out.
- */
-static int utf8_valid(const char *buf, size_t len)
+/* json-c's own UTF-8 check lets overlong forms through, and those would
+ * be stored and sent back out. */
+int proto_codec_utf8_valid(const char *buf, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)buf;
 	size_t i = 0;
@@ -102,7 +99,7 @@ json_object *proto_codec_parse(const char *buf, size_t len, int depth,
 	/* json-c takes an int length; bodies this large never get here
 	 * because server/ caps them, but do not let the cast wrap. */
 	if (len > INT_MAX || memchr(buf, '\0', len) ||
-	    !utf8_valid(buf, len)) {
+	    !proto_codec_utf8_valid(buf, len)) {
 		proto_codec_error(err, "invalid_json", "",
 				  "The body is not valid JSON text.");
 		return NULL;

@@ -105,6 +105,21 @@ json_object *proto_json_event(const struct proto_event *ev);
 int proto_record_encode(const struct proto_race *r, char **out, size_t *len);
 int proto_record_decode(const char *buf, size_t len, struct proto_race **out);
 
+/*
+ * The two decoders behind proto_record_decode(), for tests and fuzzing.
+ * proto_record_decode_direct() reads the shape proto_record_write()
+ * produces in one pass, without json-c, and returns
+ * PROTO_RECORD_DECLINED (nothing allocated) for anything else;
+ * proto_record_decode_json() decodes any record through json-c and is
+ * the reference: where the direct decoder answers PROTO_OK, both give
+ * the same race.
+ */
+#define PROTO_RECORD_DECLINED 1
+int proto_record_decode_direct(const char *buf, size_t len,
+			       struct proto_race **out);
+int proto_record_decode_json(const char *buf, size_t len,
+			     struct proto_race **out);
+
 /* Decodes a race object as the API shows it (all fields, server-owned
  * ones included): what a client rebuilds from a snapshot or a create
  * delta. Same contract as proto_record_decode. */

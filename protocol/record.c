@@ -7,6 +7,9 @@
  * one per-field setter (proto_codec_race_set). Decoding is lenient about
  * absent optional fields (older records lack them) and strict about types
  * and ranges (a value that breaks the race invariants means corruption).
+ * proto_record_decode() first tries the direct scanner (record_scan.c),
+ * which reads what proto_record_write() writes without a json-c tree;
+ * the json-c decoder here takes whatever it declines.
  * Never does I/O, never reads the clock, never includes libwebsockets or
  * LMDB.
  */
@@ -398,6 +401,15 @@ done:
 }
 
 int proto_record_decode(const char *buf, size_t len, struct proto_race **out)
+{
+	int rc = proto_record_decode_direct(buf, len, out);
+
+	return rc == PROTO_RECORD_DECLINED ?
+		proto_record_decode_json(buf, len, out) : rc;
+}
+
+int proto_record_decode_json(const char *buf, size_t len,
+			     struct proto_race **out)
 {
 	json_object *o, *v = NULL;
 	int64_t version = 1;

@@ -789,6 +789,195 @@ Test(encode, random_races_survive_a_record_round_trip, .timeout = 300)
 	cr_expect_gt(decoded, 100, "only %d of 200 records decoded", decoded);
 }
 
+/* ---- the direct record decoder (record_scan.c) ------------------------ */
+
+/*
+ * Decodes `text` with both record decoders. Where the direct one accepts
+ * it, the json-c one must too, with the same race (compared by the record
+ * each writes). Returns 1 when the direct decoder accepted it.
+ */
+static int decoders_agree(const char *text, size_t n)
+{
+	struct proto_race *direct = NULL, *ref = NULL;
+	int rc = proto_record_decode_direct(text, n, &direct);
+	char *a, *b;
+	size_t an, bn;
+
+	if (rc == PROTO_RECORD_DECLINED) {
+		cr_assert_null(direct);
+		return 0;
+	}
+	cr_assert_eq(rc, PROTO_OK);
+	cr_assert_eq(proto_record_decode_json(text, n, &ref), PROTO_OK,
+		     "json-c refused what the direct decoder took: %.*s",
+		     (int)(n > 300 ? 300 : n), text);
+	cr_assert_eq(proto_record_encode(direct, &a, &an), PROTO_OK);
+	cr_assert_eq(proto_record_encode(ref, &b, &bn), PROTO_OK);
+	same(b, bn, a, an, "record decoded directly");
+	cr_assert_eq(direct->hint_explicit, ref->hint_explicit);
+	cr_assert_eq(direct->has, ref->has);
+	free(a);
+	free(b);
+	proto_race_free(direct);
+	proto_race_free(ref);
+	return 1;
+}
+
+/* A random race whose record both decoders should accept. */
+static struct proto_race *loadable_race(uint64_t *seed)
+{
+	struct proto_race *r = random_race(seed);
+
+	r->has |= PROTO_F_UPDATE_INTERVAL_HINT;
+	r->started_at = T0;
+	for (size_t k = 0; k < r->n_events; k++)
+		r->events[k].timestamp = T0 + (int64_t)k;
+	r->completed_at = r->last_progress_update = r->last_eta_update = T0;
+	for (size_t k = 0; k < r->n_eta_revisions; k++)
+		r->eta_revisions[k].timestamp = T0;
+	return r;
+}
+
+/* What the server writes, the direct decoder reads by itself (or, for a
+ * form it does not take, leaves to json-c), and the two agree. */
+Test(encode, direct_record_decoder_agrees_with_json_c, .timeout = 300)
+{
+	uint64_t seed = 0xdec0de;
+	int direct[2] = {0}, valid[2] = {0};
+
+	for (int i = 0; i < 400; i++) {
+		struct proto_race *r = loadable_race(&seed), *back = NULL;
+		int plain = i % 2;
+		char *rec;
+		size_t n;
+
+		/* The generator's event data is mostly in forms json-c
+		 * rewrites (spaces, "-0", "\u" escapes), and its
+		 * events_dropped goes past INT64_MAX, where json-c clamps:
+		 * the direct decoder leaves those to json-c. Every other
+		 * race goes without both. */
+		while (plain && r->n_events)
+			proto_event_fini(&r->events[--r->n_events]);
+		if (plain)
+			r->events_dropped >>= 1;
+		cr_assert_eq(proto_record_encode(r, &rec, &n), PROTO_OK);
+		if (proto_record_decode_json(rec, n, &back) == PROTO_OK)
+			valid[plain]++;
+		direct[plain] += decoders_agree(rec, n);
+		proto_race_free(back);
+		free(rec);
+		proto_race_free(r);
+	}
+	cr_log_info("direct decoder took %d of %d races with random events, "
+		    "%d of %d without", direct[0], valid[0], direct[1],
+		    valid[1]);
+	cr_expect_eq(direct[1], valid[1]);
+}
+
+Test(encode, direct_record_decoder_takes_plain_records)
+{
+	static const char *const plain[] = {
+		"{\"id\":\"r-0\",\"source\":\"snap\",\"title\":\"bench race 0\","
+		"\"state\":\"running\",\"started_at\":\"2026-11-29T01:23:10.534Z\","
+		"\"eta_sec\":600,\"progress\":0,\"eta_source\":2,"
+		"\"eta_confidence\":0.5,\"update_interval_hint\":10,"
+		"\"eta_revisions\":[{\"eta_sec\":600,\"timestamp\":"
+		"\"2026-11-29T01:23:10.534Z\",\"source\":2,\"confidence\":0.5}],"
+		"\"v\":1}",
+		"{\"id\":\"a\",\"source\":\"s\",\"title\":\"T \\\"q\\\" \\u00e9"
+		" \\ud83d\\ude00 a\\/b\",\"state\":\"failed\",\"started_at\":"
+		"\"2026-01-01T00:00:00Z\",\"deeplink\":\"https:\\/\\/x\\/y\","
+		"\"metadata\":{\"z\":\"1\",\"a\":\"feature\\/x\"},\"events\":"
+		"[{\"type\":\"step\",\"timestamp\":\"2026-01-01T00:00:01Z\","
+		"\"data\":{\"n\":-3,\"f\":1.50,\"l\":[true,false,null,\"a\\/b\\n\"],"
+		"\"o\":{}}},{\"type\":\"x\",\"timestamp\":\"2026-01-01T00:00:02Z\","
+		"\"data\":null}],\"events_dropped\":0,\"hint_explicit\":true}",
+		"  {\"id\":\"b\" , \"source\":\"s\",\"title\":\"\",\"state\":"
+		"\"queued\",\"started_at\":\"2026-01-01T00:00:00Z\",\"progress\":"
+		"null,\"metadata\":{}, \"events\":[], \"eta_revisions\":[]}\n",
+	};
+
+	for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+		cr_expect(decoders_agree(plain[i], strlen(plain[i])),
+			  "declined: %s", plain[i]);
+}
+
+/* Forms the direct decoder must leave to json-c, each with the reason. */
+Test(encode, direct_record_decoder_declines_what_json_c_reads_otherwise)
+{
+	static const char *const head =
+		"{\"id\":\"a\",\"source\":\"s\",\"title\":\"t\",\"state\":"
+		"\"running\",\"started_at\":\"2026-01-01T00:00:00Z\"";
+	static const char *const tails[] = {
+		",\"title\":\"again\"}",          /* json-c keeps the last */
+		",\"unknown\":1}",                /* ignored by json-c */
+		",\"progress\":50.0}",            /* json-c rounds it to 50 */
+		",\"progress\":-0}",              /* json-c reads it as 0 */
+		",\"eta_sec\":1e3}",
+		",\"metadata\":{\"k\":\"1\",\"k\":\"2\"}}",
+		",\"metadata\":{\"kA\":\"1\",\"k\\u0041\":\"2\"}}",
+		",\"events\":[{\"type\":\"t\",\"timestamp\":\"2026-01-01T00:00:00Z\","
+		"\"data\":{\"a\": 1}}]}",         /* json-c drops the space */
+		",\"events\":[{\"type\":\"t\",\"timestamp\":\"2026-01-01T00:00:00Z\","
+		"\"data\":\"a/b\"}]}",            /* json-c writes a\\/b */
+		",\"events\":[{\"type\":\"t\",\"timestamp\":\"2026-01-01T00:00:00Z\","
+		"\"data\":\"\\u0041\"}]}",        /* json-c writes A */
+		",\"events\":[{\"type\":\"t\",\"timestamp\":\"2026-01-01T00:00:00Z\","
+		"\"data\":{\"x\":1,\"x\":2}}]}",
+		",\"events\":[{\"event_type\":\"t\",\"timestamp\":"
+		"\"2026-01-01T00:00:00Z\"}]}",
+		",\"title2\":\"\\ud800\"}",
+		"}x",
+		",\"v\":2}",
+		",\"hint_explicit\":1}",
+	};
+	char text[512];
+
+	for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+		snprintf(text, sizeof text, "%s%s", head, tails[i]);
+		cr_expect_not(decoders_agree(text, strlen(text)),
+			      "accepted: %s", text);
+	}
+}
+
+/* Random damage to real records: wherever the direct decoder still says
+ * yes, json-c must agree on every field (a deterministic small fuzzer;
+ * fuzz/fuzz_record.c is the long-running one). */
+Test(encode, direct_record_decoder_agrees_on_damaged_records,
+     .timeout = 300)
+{
+	static const char *const inserts[] = {
+		" ", "null", "-0", "1.0", "\\u0041", "\"", ",", "}", "]", "{",
+		"\\/", "0", "\xc3\xa9", "\xc3", "\\ud800", "1e2", "true",
+	};
+	uint64_t seed = 0xbadc0de;
+	int accepted = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		struct proto_race *r = loadable_race(&seed);
+		char *rec, *text;
+		size_t n, at, cut;
+		const char *ins = inserts[pick(&seed, sizeof inserts /
+						      sizeof inserts[0])];
+
+		cr_assert_eq(proto_record_encode(r, &rec, &n), PROTO_OK);
+		text = malloc(n + 16);
+		cr_assert_not_null(text);
+		at = pick(&seed, (unsigned)n);
+		cut = pick(&seed, 3);
+		if (at + cut > n)
+			cut = n - at;
+		memcpy(text, rec, at);
+		memcpy(text + at, ins, strlen(ins));
+		memcpy(text + at + strlen(ins), rec + at + cut, n - at - cut);
+		accepted += decoders_agree(text, n - cut + strlen(ins));
+		free(text);
+		free(rec);
+		proto_race_free(r);
+	}
+	cr_log_info("damaged records the direct decoder took: %d", accepted);
+}
+
 /* ---- the buffer and its failure paths --------------------------------- */
 
 Test(encode, writers_append_and_keep_headroom)
