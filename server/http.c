@@ -4,8 +4,9 @@
  *
  * A reply may come at once (reads, errors) or after the write's batch is
  * committed (core.c calls complete()); either way it is written from
- * HTTP_WRITEABLE, headers and body as separate writes, large bodies in
- * pieces. Everything here runs on the service thread.
+ * HTTP_WRITEABLE: headers and body in one write when the body is small,
+ * large bodies after the headers, in pieces. Everything here runs on the
+ * service thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #define PATH_CAP 512
 #define ARG_CAP 256
 #define CHUNK 16384
+#define HEADERS_MAX 2048
+#define INLINE_BODY_MAX 16384  /* a body up to this goes out with its headers */
 /* A too-large body up to this size is read and dropped, so the client sees
  * the 413 instead of a reset connection; beyond it we close at once. */
 #define DISCARD_MAX (8u * 1024 * 1024)
@@ -361,10 +364,17 @@ static void count_reply(struct http_pss *pss)
 	}
 }
 
+/*
+ * Writes the headers, and the body with them when it fits in the same
+ * buffer (every reply but large listings): one send() and one writable
+ * callback per reply instead of two of each. Returns 1 when the body went
+ * too, 0 when it must follow, -1 to close.
+ */
 static int write_headers(struct http_pss *pss, struct lws *wsi)
 {
-	unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start,
-		*end = buf + sizeof(buf) - 1;
+	unsigned char buf[LWS_PRE + HEADERS_MAX + INLINE_BODY_MAX],
+		*start = buf + LWS_PRE, *p = start,
+		*end = buf + LWS_PRE + HEADERS_MAX - 1;
 	static const char allow[] = "GET, POST, PATCH, DELETE, OPTIONS";
 
 	count_reply(pss);
@@ -406,7 +416,16 @@ static int write_headers(struct http_pss *pss, struct lws *wsi)
 					 (const unsigned char *)"close", 5, &p,
 					 end))
 		return -1;
-	return lws_finalize_write_http_header(wsi, start, &p, end) ? -1 : 0;
+	if (pss->resp_len > INLINE_BODY_MAX)
+		return lws_finalize_write_http_header(wsi, start, &p, end) ? -1
+									   : 0;
+	if (lws_finalize_http_header(wsi, &p, end))
+		return -1;
+	if (pss->resp_len)
+		memcpy(p, pss->resp + LWS_PRE, pss->resp_len);
+	p += pss->resp_len;
+	return lws_write(wsi, start, (size_t)(p - start),
+			 LWS_WRITE_HTTP_HEADERS) < (int)(p - start) ? -1 : 1;
 }
 
 /* Writes the next piece of the reply. Returns -1 to close the connection. */
@@ -416,10 +435,12 @@ static int on_writable(struct http_pss *pss, struct lws *wsi)
 	int last;
 
 	if (pss->state == REPLY_HEADERS) {
-		if (write_headers(pss, wsi))
+		int with_body = write_headers(pss, wsi);
+
+		if (with_body < 0)
 			return -1;
 		pss->state = REPLY_BODY;
-		if (pss->resp_len) {
+		if (!with_body) {
 			lws_callback_on_writable(wsi);
 			return 0;
 		}
