@@ -5,6 +5,13 @@
  * are published without gaps). Publishing is O(1) plus one wake-up per
  * subscriber that is not already waiting for a writable callback, so a
  * burst of N changes costs each subscriber one frame, not N.
+ *
+ * Frames for unfiltered subscribers are kept in a small cache keyed by
+ * the cursor they start at: the deltas in the ring never change while
+ * the ring holds them, so a frame composed for one subscriber is exactly
+ * what another one at the same cursor needs (give or take deltas
+ * published since, which its next frame carries). Many subscribers
+ * woken by the same publishes then cost one composition and one buffer.
  */
 #include "hub.h"
 
@@ -20,6 +27,17 @@
 /* A frame grows past this only to fit a single delta. */
 #define FRAME_SOFT_MAX (256 * 1024)
 
+/* Composed frames kept for other subscribers at the same cursor, and how
+ * long one may be handed out (it carries the "server_time" of its
+ * composition). Bounded memory: FRAME_CACHE * FRAME_SOFT_MAX. */
+#define FRAME_CACHE 8
+#define FRAME_REUSE_MS 50
+
+/* How long an unfiltered snapshot may be reused at the same seq. The
+ * races only change with a new seq; the bound keeps read-time derived
+ * fields (progress_prediction at `now`) fresh. */
+#define SNAP_REUSE_MS 50
+
 struct hub_msg {
 	uint64_t seq;
 	int op;                     /* enum proto_delta_op */
@@ -32,6 +50,21 @@ struct hub_msg {
 	size_t full_len;
 };
 
+/* A frame of the deltas [from, end) for unfiltered subscribers. */
+struct shared_frame {
+	struct srv_frame *frame;    /* one reference, or NULL */
+	uint64_t from, end;
+	size_t n;                   /* deltas inside */
+	int64_t at;                 /* ms, when composed */
+};
+
+/* The last unfiltered snapshot of one kind (plain or reset). */
+struct shared_snapshot {
+	struct srv_frame *frame;    /* one reference, or NULL */
+	uint64_t seq;
+	int64_t at;
+};
+
 struct srv_hub {
 	struct srv_core *core;
 	const struct srv_cfg *cfg;
@@ -40,12 +73,8 @@ struct srv_hub {
 	uint64_t lo, hi;            /* seqs in the ring: lo..hi (lo > hi: none) */
 	struct srv_sub *subs;
 	struct srv_hub_stats stats;
-	/* The races of the last unfiltered snapshot, shared by the
-	 * subscribers that ask for one at the same seq shortly after. */
-	char *snap_races;           /* "{race},{race}", NUL-terminated */
-	size_t snap_races_len;
-	uint64_t snap_seq;
-	int64_t snap_at;            /* ms; 0: none */
+	struct shared_frame shared[FRAME_CACHE];
+	struct shared_snapshot snap[2];  /* [reset] */
 };
 
 static void msg_clear(struct hub_msg *m)
@@ -85,8 +114,11 @@ void srv_hub_free(struct srv_hub *hub)
 		return;
 	for (size_t i = 0; i < hub->cap; i++)
 		msg_clear(&hub->ring[i]);
+	for (size_t i = 0; i < FRAME_CACHE; i++)
+		srv_frame_unref(&hub->shared[i].frame);
+	srv_frame_unref(&hub->snap[0].frame);
+	srv_frame_unref(&hub->snap[1].frame);
 	free(hub->ring);
-	free(hub->snap_races);
 	free(hub);
 }
 
@@ -173,6 +205,10 @@ void srv_hub_publish(void *arg, const struct srv_change *ch)
 	if (hub->hi - hub->lo + 1 > hub->cap)
 		hub->lo = hub->hi - hub->cap + 1; /* the oldest was overwritten */
 	hub->stats.published++;
+	/* A snapshot at an older seq is never handed out again: let it go
+	 * as soon as the sessions sending it are done. */
+	srv_frame_unref(&hub->snap[0].frame);
+	srv_frame_unref(&hub->snap[1].frame);
 	for (struct srv_sub *s = hub->subs; s; s = s->next)
 		if (!s->armed && (!m->data || view(s, m, &ignored)))
 			wake(s);
@@ -219,53 +255,65 @@ int srv_hub_pending(const struct srv_hub *hub, const struct srv_sub *sub)
 	return sub->behind || sub->cursor <= hub->hi;
 }
 
-char *srv_hub_next_frame(struct srv_hub *hub, struct srv_sub *sub,
-			 int64_t now, size_t *len)
+/* A new frame with room for `room` text bytes (plus LWS_PRE and a NUL),
+ * nothing written yet (len 0). */
+static struct srv_frame *frame_alloc(size_t room)
+{
+	char *buf = malloc(LWS_PRE + room + 1);
+	struct srv_frame *f = buf ? srv_frame_new(buf, 0) : NULL;
+
+	if (!f)
+		free(buf);
+	return f;
+}
+
+/*
+ * Composes the frame of what `sub` gets from its cursor on, up to the
+ * newest delta or FRAME_SOFT_MAX: the lone delta, or a batch. Sets *end
+ * to the first seq left out and *n to the deltas inside; returns NULL
+ * with *n 0 when none passes the filter, or NULL on allocation failure.
+ */
+static struct srv_frame *compose(const struct srv_hub *hub,
+				 const struct srv_sub *sub, int64_t now,
+				 uint64_t *end, size_t *n)
 {
 	static const char head[] = "{\"type\":\"batch\",\"server_time\":\"";
 	static const char mid[] = "\",\"deltas\":[";
-	char ts[PROTO_TIME_BUFSZ], *buf, *p;
-	size_t n = 0, bytes = 0, one_len = 0, l;
+	char ts[PROTO_TIME_BUFSZ], *p;
+	size_t bytes = 0, one_len = 0, l;
 	const char *one = NULL, *v;
-	uint64_t seq, end;
+	struct srv_frame *f;
+	uint64_t seq;
 
-	*len = 0;
-	if (sub->cursor < hub->lo && sub->cursor <= hub->hi) {
-		sub->behind = 1;
-		hub->stats.resets++;
-		return NULL;
-	}
+	*n = 0;
 	/* First pass: how many deltas fit in this frame. */
 	for (seq = sub->cursor; seq <= hub->hi; seq++) {
 		v = view(sub, slot(hub, seq), &l);
 		if (!v)
 			continue;
-		if (n && bytes + l > FRAME_SOFT_MAX)
+		if (*n && bytes + l > FRAME_SOFT_MAX)
 			break;
-		if (!n) {
+		if (!*n) {
 			one = v;
 			one_len = l;
 		}
-		n++;
+		(*n)++;
 		bytes += l + 1;
 	}
-	end = seq;
-	if (n == 0) {
-		sub->cursor = end;
+	*end = seq;
+	if (*n == 0)
 		return NULL;
-	}
-	proto_time_format(now, ts);
-	buf = malloc(LWS_PRE + sizeof(head) + sizeof(ts) + sizeof(mid) +
-		     bytes + 4);
-	if (!buf)
+	f = frame_alloc(sizeof(head) + sizeof(ts) + sizeof(mid) + bytes + 4);
+	if (!f)
 		return NULL;
-	p = buf + LWS_PRE;
-	if (n == 1) {
+	p = f->buf + LWS_PRE;
+	if (*n == 1) {
 		memcpy(p, one, one_len);
 		p += one_len;
 	} else {
+		proto_time_format(now, ts);
 		p += sprintf(p, "%s%s%s", head, ts, mid);
-		for (seq = sub->cursor; seq < end; seq++) {
+		for (seq = sub->cursor; seq < *end; seq++) {
 			v = view(sub, slot(hub, seq), &l);
 			if (!v)
 				continue;
@@ -278,11 +326,92 @@ char *srv_hub_next_frame(struct srv_hub *hub, struct srv_sub *sub,
 		*p++ = '}';
 	}
 	*p = '\0';
-	*len = (size_t)(p - (buf + LWS_PRE));
+	f->len = (size_t)(p - (f->buf + LWS_PRE));
+	return f;
+}
+
+static int fresh(int64_t at, int64_t now, int64_t ms)
+{
+	return now - at >= 0 && now - at < ms;
+}
+
+/* The cached frame that starts at `cursor` and reaches furthest, or NULL. */
+static struct shared_frame *shared_find(struct srv_hub *hub, uint64_t cursor,
+					int64_t now)
+{
+	struct shared_frame *best = NULL;
+
+	for (size_t i = 0; i < FRAME_CACHE; i++) {
+		struct shared_frame *e = &hub->shared[i];
+
+		if (e->frame && e->from == cursor &&
+		    fresh(e->at, now, FRAME_REUSE_MS) &&
+		    (!best || e->end > best->end))
+			best = e;
+	}
+	return best;
+}
+
+/* Keeps a reference to `f` for [from, end), in place of an empty, stale
+ * or else the oldest entry. */
+static void shared_keep(struct srv_hub *hub, struct srv_frame *f,
+			uint64_t from, uint64_t end, size_t n, int64_t now)
+{
+	struct shared_frame *e = &hub->shared[0];
+
+	for (size_t i = 0; i < FRAME_CACHE; i++) {
+		struct shared_frame *c = &hub->shared[i];
+
+		if (!c->frame || !fresh(c->at, now, FRAME_REUSE_MS)) {
+			e = c;
+			break;
+		}
+		if (c->at < e->at)
+			e = c;
+	}
+	srv_frame_unref(&e->frame);
+	e->frame = srv_frame_ref(f);
+	e->from = from;
+	e->end = end;
+	e->n = n;
+	e->at = now;
+}
+
+struct srv_frame *srv_hub_next_frame(struct srv_hub *hub, struct srv_sub *sub,
+				     int64_t now)
+{
+	int unfiltered = proto_filter_is_empty(&sub->filter);
+	struct shared_frame *e;
+	struct srv_frame *f;
+	uint64_t end;
+	size_t n;
+
+	if (sub->cursor < hub->lo && sub->cursor <= hub->hi) {
+		sub->behind = 1;
+		hub->stats.resets++;
+		return NULL;
+	}
+	if (sub->cursor > hub->hi)
+		return NULL;
+	if (unfiltered && (e = shared_find(hub, sub->cursor, now))) {
+		sub->cursor = e->end;
+		hub->stats.frames++;
+		hub->stats.deltas_sent += e->n;
+		return srv_frame_ref(e->frame);
+	}
+	f = compose(hub, sub, now, &end, &n);
+	if (!f) {
+		if (n == 0)
+			sub->cursor = end; /* nothing passed the filter */
+		return NULL;
+	}
+	if (unfiltered)
+		shared_keep(hub, f, sub->cursor, end, n, now);
 	sub->cursor = end;
 	hub->stats.frames++;
+	hub->stats.frames_composed++;
 	hub->stats.deltas_sent += n;
-	return buf;
+	return f;
 }
 
 /* A replay of the delta log, built in one buffer. */
@@ -310,11 +439,6 @@ static int replay_one(void *ctx, uint64_t seq, const char *data, size_t len)
 	return 0;
 }
 
-/* How long an unfiltered snapshot's races may be reused at the same
- * seq. The races only change with a new seq; the bound keeps read-time
- * derived fields (progress_prediction at `now`) fresh. */
-#define SNAP_REUSE_MS 50
-
 /* Appends every committed race that passes `filter`, newest first
  * ("{...},{...}"), each written straight into b. */
 static int passes(const void *filter, const struct proto_race *race)
@@ -341,66 +465,64 @@ static int encode_races(struct srv_hub *hub, const struct proto_filter *filter,
 	return rc ? -1 : 0;
 }
 
-/* Remembers an unfiltered snapshot's races for SNAP_REUSE_MS, so many
- * dashboards connecting at once cost one encode. */
-static void keep_snapshot(struct srv_hub *hub, const char *races, size_t len,
-			  int64_t now)
+/* Wraps a finished build in a frame; NULL (and `b` freed) on failure. */
+static struct srv_frame *frame_of(struct proto_buf *b, int rc)
 {
-	char *copy = malloc(len + 1);
+	size_t len;
+	char *buf = proto_buf_finish(b, rc, &len);
+	struct srv_frame *f = buf ? srv_frame_new(buf, len) : NULL;
 
-	free(hub->snap_races);
-	hub->snap_races = copy;
-	hub->snap_at = 0;
-	if (!copy)
-		return;
-	memcpy(copy, races, len);
-	copy[len] = '\0';
-	hub->snap_races_len = len;
-	hub->snap_seq = hub->hi;
-	hub->snap_at = now;
+	if (!f)
+		free(buf);
+	return f;
 }
 
-char *srv_hub_snapshot(struct srv_hub *hub, const struct proto_filter *filter,
-		       int reset, int64_t now, size_t *len)
+struct srv_frame *srv_hub_snapshot(struct srv_hub *hub,
+				   const struct proto_filter *filter,
+				   int reset, int64_t now)
 {
+	struct shared_snapshot *kept = &hub->snap[reset ? 1 : 0];
+	int shared = proto_filter_is_empty(filter), n, rc;
 	char ts[PROTO_TIME_BUFSZ], head[160];
+	struct srv_frame *f;
 	struct proto_buf b;
-	int shared = proto_filter_is_empty(filter), n;
-	size_t races_at;
 
+	if (shared && kept->frame && kept->seq == hub->hi &&
+	    fresh(kept->at, now, SNAP_REUSE_MS)) {
+		hub->stats.snapshots++;
+		return srv_frame_ref(kept->frame);
+	}
 	n = snprintf(head, sizeof(head),
 		     "{\"type\":\"snapshot\",\"seq\":%llu%s,\"server_time\":\"%s\","
 		     "\"races\":[", (unsigned long long)hub->hi,
 		     reset ? ",\"reset\":true" : "", proto_time_format(now, ts));
 	proto_buf_init(&b, LWS_PRE);
-	if (proto_buf_append(&b, head, (size_t)n))
-		goto fail;
-	races_at = b.len;
-	if (shared && hub->snap_at && hub->snap_seq == hub->hi &&
-	    now - hub->snap_at >= 0 && now - hub->snap_at < SNAP_REUSE_MS) {
-		if (proto_buf_append(&b, hub->snap_races, hub->snap_races_len))
-			goto fail;
-	} else {
-		if (encode_races(hub, filter, now, &b))
-			goto fail;
-		if (shared)
-			keep_snapshot(hub, proto_buf_text(&b) + races_at,
-				      b.len - races_at, now);
+	rc = proto_buf_append(&b, head, (size_t)n);
+	if (!rc)
+		rc = encode_races(hub, filter, now, &b);
+	if (!rc)
+		rc = proto_buf_append(&b, "]}", 2);
+	f = frame_of(&b, rc);
+	if (!f)
+		return NULL;
+	hub->stats.snapshots++;
+	hub->stats.snapshots_encoded++;
+	if (shared) {
+		/* Many dashboards connecting at once cost one encode and
+		 * share one buffer. */
+		srv_frame_unref(&kept->frame);
+		kept->frame = srv_frame_ref(f);
+		kept->seq = hub->hi;
+		kept->at = now;
 	}
-	if (proto_buf_append(&b, "]}", 2))
-		goto fail;
-	return proto_buf_steal(&b, len);
-fail:
-	proto_buf_fini(&b);
-	return NULL;
+	return f;
 }
 
-char *srv_hub_replay(struct srv_hub *hub, uint64_t since, int64_t now,
-		     size_t *len)
+struct srv_frame *srv_hub_replay(struct srv_hub *hub, uint64_t since,
+				 int64_t now)
 {
 	char ts[PROTO_TIME_BUFSZ], head[96];
 	struct replay r = {.next = since + 1};
-	char *buf = NULL;
 	int rc, n;
 
 	if (since >= hub->hi)
@@ -409,15 +531,24 @@ char *srv_hub_replay(struct srv_hub *hub, uint64_t since, int64_t now,
 		     "{\"type\":\"batch\",\"server_time\":\"%s\",\"deltas\":[",
 		     proto_time_format(now, ts));
 	proto_buf_init(&r.b, LWS_PRE);
-	if (proto_buf_append(&r.b, head, (size_t)n) == PROTO_OK) {
+	rc = proto_buf_append(&r.b, head, (size_t)n);
+	if (!rc)
 		rc = store_deltas_since(srv_core_store(hub->core), since, NULL,
-					replay_one, &r);
-		if (rc >= 0 && !r.gap && r.next == hub->hi + 1 &&
-		    proto_buf_append(&r.b, "]}", 2) == PROTO_OK)
-			buf = proto_buf_steal(&r.b, len);
-	}
-	proto_buf_fini(&r.b);
-	return buf;
+					replay_one, &r) < 0 || r.gap ||
+		     r.next != hub->hi + 1 ? -1 : 0;
+	if (!rc)
+		rc = proto_buf_append(&r.b, "]}", 2);
+	return frame_of(&r.b, rc);
+}
+
+void srv_hub_expire(struct srv_hub *hub, int64_t now)
+{
+	for (size_t i = 0; i < FRAME_CACHE; i++)
+		if (!fresh(hub->shared[i].at, now, FRAME_REUSE_MS))
+			srv_frame_unref(&hub->shared[i].frame);
+	for (size_t i = 0; i < 2; i++)
+		if (!fresh(hub->snap[i].at, now, SNAP_REUSE_MS))
+			srv_frame_unref(&hub->snap[i].frame);
 }
 
 void srv_hub_stats(const struct srv_hub *hub, struct srv_hub_stats *out)

@@ -6,9 +6,12 @@
  * is just a cursor into that ring plus its filter. When its socket is
  * writable it gets one frame holding everything pending for it: the lone
  * delta, or a "batch" that concatenates the pre-encoded deltas (never
- * re-encoded per client). A subscriber that falls behind the ring's
- * oldest entry converges through one reset snapshot instead of growing
- * memory: memory is bounded by the ring, whatever the clients do.
+ * re-encoded per client). Unfiltered subscribers at the same cursor get
+ * the same frame, composed once and shared by reference (frame.h); so do
+ * dashboards asking for the same unfiltered snapshot. A subscriber that
+ * falls behind the ring's oldest entry converges through one reset
+ * snapshot instead of growing memory: memory is bounded by the ring,
+ * whatever the clients do.
  *
  * Service thread only.
  */
@@ -22,6 +25,7 @@
 #include "client_msg.h"
 #include "config.h"
 #include "core.h"
+#include "frame.h"
 
 struct srv_hub;
 
@@ -39,8 +43,11 @@ struct srv_sub {
 /* Counters for /health and the benchmarks. */
 struct srv_hub_stats {
 	uint64_t published;          /* changes put into the ring */
-	uint64_t frames;             /* delta frames composed */
+	uint64_t frames;             /* delta frames handed to subscribers */
+	uint64_t frames_composed;    /* of those, composed (others shared) */
 	uint64_t deltas_sent;        /* deltas inside those frames */
+	uint64_t snapshots;          /* snapshot frames handed out */
+	uint64_t snapshots_encoded;  /* of those, encoded (others shared) */
 	uint64_t resets;             /* subscribers that fell behind */
 	unsigned subscribers;
 };
@@ -68,13 +75,15 @@ uint64_t srv_hub_seq(const struct srv_hub *hub);
 int srv_hub_covers(const struct srv_hub *hub, uint64_t since);
 
 /*
- * The next frame for `sub`, as a new buffer with LWS_PRE headroom (text
- * at buf + LWS_PRE, *len bytes), advancing its cursor; NULL when nothing
- * is pending or on allocation failure. Sets sub->behind (and returns
- * NULL) when the subscriber fell out of the ring.
+ * The next frame for `sub`, advancing its cursor: a reference the caller
+ * owns (drop it with srv_frame_unref()). An unfiltered subscriber may get
+ * a frame another one got from the same cursor shortly before (its
+ * "server_time" is then that of the first). NULL when nothing is pending
+ * or on allocation failure. Sets sub->behind (and returns NULL) when the
+ * subscriber fell out of the ring.
  */
-char *srv_hub_next_frame(struct srv_hub *hub, struct srv_sub *sub,
-			 int64_t now, size_t *len);
+struct srv_frame *srv_hub_next_frame(struct srv_hub *hub, struct srv_sub *sub,
+				     int64_t now);
 
 /* 1 when `sub` has deltas waiting (or owes a reset). */
 int srv_hub_pending(const struct srv_hub *hub, const struct srv_sub *sub);
@@ -82,20 +91,27 @@ int srv_hub_pending(const struct srv_hub *hub, const struct srv_sub *sub);
 /*
  * A snapshot frame of every committed race that passes `filter`, at seq
  * srv_hub_seq(); with "reset": true when `reset`. The caller must make
- * sure no write is pending (srv_core_busy() == 0). Same buffer contract
- * as srv_hub_next_frame().
+ * sure no write is pending (srv_core_busy() == 0). An unfiltered snapshot
+ * is shared with the next ones asked for at the same seq within 50 ms.
+ * Same reference contract as srv_hub_next_frame().
  */
-char *srv_hub_snapshot(struct srv_hub *hub, const struct proto_filter *filter,
-		       int reset, int64_t now, size_t *len);
+struct srv_frame *srv_hub_snapshot(struct srv_hub *hub,
+				   const struct proto_filter *filter,
+				   int reset, int64_t now);
 
 /*
  * A batch frame replaying every logged delta after `since` from LMDB (for
  * a client resuming beyond the in-memory ring, e.g. after a restart), up
  * to srv_hub_seq(); NULL when the log no longer covers `since` or there
- * is nothing to replay. Same buffer contract as srv_hub_next_frame().
+ * is nothing to replay. Same reference contract as srv_hub_next_frame().
  */
-char *srv_hub_replay(struct srv_hub *hub, uint64_t since, int64_t now,
-		     size_t *len);
+struct srv_frame *srv_hub_replay(struct srv_hub *hub, uint64_t since,
+				 int64_t now);
+
+/* Drops the shared frames and snapshots too old to be handed out again,
+ * so their memory goes once the sessions sending them are done. Call it
+ * now and then (the WebSocket tick does, once a second). */
+void srv_hub_expire(struct srv_hub *hub, int64_t now);
 
 /* Fills *out. */
 void srv_hub_stats(const struct srv_hub *hub, struct srv_hub_stats *out);

@@ -119,6 +119,9 @@ static void get_health(struct srv_ctx *srv, struct srv_requester *rq)
 				       json_object_new_int64((int64_t)hs.published));
 		json_object_object_add(w, "frames_sent",
 				       json_object_new_int64((int64_t)hs.frames));
+		json_object_object_add(w, "frames_composed",
+				       json_object_new_int64(
+					       (int64_t)hs.frames_composed));
 		json_object_object_add(w, "backlog_resets",
 				       json_object_new_int64((int64_t)hs.resets));
 		json_object_object_add(o, "websocket", w);

@@ -20,23 +20,36 @@
 #include "util.h"
 #include "ws_session.h"
 
-#define FRAGMENT (64 * 1024)    /* large frames go out in pieces */
+/*
+ * Large frames go out in pieces of PIECE bytes, each one lws_write() of a
+ * WebSocket fragment. lws hands at most tx_packet_size (+ LWS_PRE + 4)
+ * bytes to one send() and copies the rest of a write into its own buffer
+ * (lws_issue_raw() in v4.1.6; without tx_packet_size the limit is the 4 KB
+ * pt_serv_buf_size, so nearly every byte of a large frame was copied). So
+ * the protocol's tx_packet_size is PIECE: a piece is one send(), and lws
+ * copies only what a full socket did not take.
+ */
+#define PIECE (64 * 1024)
+/* A writable callback writes at most this many times, each write after
+ * the first only while the socket still takes more (R13): a subscriber
+ * gets a whole 256 KiB batch in one pass, and one slow socket cannot hold
+ * the loop. */
+#define WRITES_PER_WRITABLE 4
 #define BAD_MESSAGES_MAX 10     /* in a row, then close with 1008 */
 
 static void tick_cb(lws_sorted_usec_list_t *sul);
 
-/* Queues a large frame (taken). A frame already half on the wire (its
- * fragments sent NO_FIN) must end first: the new one waits behind it. */
-static void set_big(struct ws_pss *pss, char *buf, size_t len)
+/* Queues a large frame (a reference, taken). A frame already half on the
+ * wire (its fragments sent NO_FIN) must end first: the new one waits
+ * behind it. */
+static void set_big(struct ws_pss *pss, struct srv_frame *f)
 {
 	if (pss->big && pss->big_off) {
-		free(pss->next_big);
-		pss->next_big = buf;
-		pss->next_big_len = len;
+		srv_frame_unref(&pss->next_big);
+		pss->next_big = f;
 	} else {
-		free(pss->big);
-		pss->big = buf;
-		pss->big_len = len;
+		srv_frame_unref(&pss->big);
+		pss->big = f;
 		pss->big_off = 0;
 	}
 	lws_callback_on_writable(pss->wsi);
@@ -46,17 +59,17 @@ static void set_big(struct ws_pss *pss, char *buf, size_t len)
 static void start_snapshot(struct ws_pss *pss)
 {
 	struct srv_hub *hub = pss->vhd->hub;
-	size_t len;
-	char *buf = srv_hub_snapshot(hub, &pss->sub.filter,
-				     pss->snapshot_reset, srv_now_ms(), &len);
+	struct srv_frame *f = srv_hub_snapshot(hub, &pss->sub.filter,
+					       pss->snapshot_reset,
+					       srv_now_ms());
 
-	if (!buf) {
+	if (!f) {
 		pss->close_status = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
 		pss->close_reason = "out of memory";
 		lws_callback_on_writable(pss->wsi);
 		return;
 	}
-	set_big(pss, buf, len);
+	set_big(pss, f);
 	pss->sub.cursor = srv_hub_seq(hub) + 1;
 	pss->sub.behind = 0;
 	pss->sub_state = SUB_LIVE;
@@ -89,8 +102,7 @@ static void resume(struct srv_requester *rq)
 static void subscribe(struct ws_pss *pss, struct proto_client_msg *m)
 {
 	struct srv_hub *hub = pss->vhd->hub;
-	size_t len;
-	char *replay;
+	struct srv_frame *replay;
 
 	srv_hub_unlink(hub, &pss->sub);
 	proto_filter_fini(&pss->sub.filter);
@@ -107,8 +119,8 @@ static void subscribe(struct ws_pss *pss, struct proto_client_msg *m)
 	/* The log in LMDB can serve an unfiltered resume beyond the ring
 	 * (after a restart); a filtered one gets a reset snapshot. */
 	if (m->has_since && proto_filter_is_empty(&pss->sub.filter) &&
-	    (replay = srv_hub_replay(hub, m->since, srv_now_ms(), &len))) {
-		set_big(pss, replay, len);
+	    (replay = srv_hub_replay(hub, m->since, srv_now_ms()))) {
+		set_big(pss, replay);
 		pss->sub.cursor = srv_hub_seq(hub) + 1;
 		pss->sub_state = SUB_LIVE;
 		srv_hub_link(hub, &pss->sub);
@@ -279,28 +291,25 @@ static int on_receive(struct ws_pss *pss, const char *in, size_t len)
 	return 0;
 }
 
-/* Writes the next fragment of pss->big. Returns -1 to close. */
+/* Writes the next piece of pss->big. Returns -1 to close, else 0. */
 static int send_big(struct ws_pss *pss)
 {
-	size_t left = pss->big_len - pss->big_off;
-	size_t n = left > FRAGMENT ? FRAGMENT : left;
+	struct srv_frame *f = pss->big;
+	size_t left = f->len - pss->big_off;
+	size_t n = left > PIECE ? PIECE : left;
 	int flags = pss->big_off ? LWS_WRITE_CONTINUATION : LWS_WRITE_TEXT;
 
 	if (n < left)
 		flags |= LWS_WRITE_NO_FIN;
-	/* Bytes before this piece are sent, so lws may use them as its
-	 * LWS_PRE headroom. */
-	if (lws_write(pss->wsi, (unsigned char *)pss->big + LWS_PRE +
-		      pss->big_off, n, (enum lws_write_protocol)flags) < (int)n)
+	if (srv_frame_write(f, pss->wsi, pss->big_off, n,
+			    (enum lws_write_protocol)flags))
 		return -1;
 	pss->big_off += n;
-	if (pss->big_off == pss->big_len) {
-		free(pss->big);
+	if (pss->big_off == f->len) {
+		srv_frame_unref(&pss->big);
 		pss->big = pss->next_big;
-		pss->big_len = pss->next_big_len;
 		pss->big_off = 0;
 		pss->next_big = NULL;
-		pss->next_big_len = 0;
 	}
 	return 0;
 }
@@ -320,55 +329,65 @@ static int send_heartbeat(struct ws_pss *pss, int64_t now)
 }
 
 /*
- * One writable callback: finish a fragmented frame, else the replies
- * (hello, acks, errors), else start a queued large frame, else the deltas
- * pending for the subscription, else a heartbeat. Returns -1 to close.
+ * One write, chosen in this order: finish a fragmented frame, else the
+ * replies (hello, acks, errors), else start a queued large frame, else
+ * the deltas pending for the subscription, else (only as the callback's
+ * first write) a heartbeat. Returns -1 to close, 0 after a write, 1 when
+ * there is nothing to write.
+ */
+static int write_next(struct ws_pss *pss, int64_t now, int first)
+{
+	struct srv_hub *hub = pss->vhd->hub;
+
+	if (pss->big && pss->big_off)
+		return send_big(pss);
+	if (pss->replies)
+		return srv_ws_send_replies(pss);
+	if (pss->big)
+		return send_big(pss);
+	if (pss->sub_state == SUB_LIVE && srv_hub_pending(hub, &pss->sub)) {
+		pss->big = srv_hub_next_frame(hub, &pss->sub, now);
+		pss->big_off = 0;
+		if (!pss->big && pss->sub.behind)
+			want_snapshot(pss, 1);
+		return pss->big ? send_big(pss) : 1;
+	}
+	if (first && pss->heartbeat_due)
+		return send_heartbeat(pss, now);
+	return 1; /* a spurious callback, or done */
+}
+
+/*
+ * One writable callback: up to WRITES_PER_WRITABLE writes while the socket
+ * takes them (a close that waits only for the replies stops at once).
+ * Returns -1 to close.
  */
 static int on_writable(struct ws_pss *pss)
 {
 	struct srv_hub *hub = pss->vhd->hub;
 	int64_t now = srv_now_ms();
-	int rc = 0, sent = 1;
+	int rc = 0;
 
 	pss->sub.armed = 0;
-	if (pss->close_status && !pss->replies) {
-		lws_close_reason(pss->wsi,
-				 (enum lws_close_status)pss->close_status,
-				 (unsigned char *)pss->close_reason,
-				 strlen(pss->close_reason));
-		return -1;
-	}
-	if (pss->big && pss->big_off) {
-		rc = send_big(pss);
-	} else if (pss->replies) {
-		rc = srv_ws_send_replies(pss);
-	} else if (pss->big) {
-		rc = send_big(pss);
-	} else if (pss->sub_state == SUB_LIVE &&
-		   srv_hub_pending(hub, &pss->sub)) {
-		size_t len;
-		char *frame = srv_hub_next_frame(hub, &pss->sub, now, &len);
-
-		if (frame) {
-			pss->big = frame;
-			pss->big_len = len;
-			pss->big_off = 0;
-			rc = send_big(pss);
-		} else if (pss->sub.behind) {
-			want_snapshot(pss, 1);
-			sent = 0;
-		} else {
-			sent = 0;
+	for (int i = 0; i < WRITES_PER_WRITABLE; i++) {
+		if (pss->close_status && !pss->replies) {
+			if (i)
+				break; /* close at the next callback */
+			lws_close_reason(pss->wsi,
+					 (enum lws_close_status)pss->close_status,
+					 (unsigned char *)pss->close_reason,
+					 strlen(pss->close_reason));
+			return -1;
 		}
-	} else if (pss->heartbeat_due) {
-		rc = send_heartbeat(pss, now);
-	} else {
-		sent = 0; /* a spurious callback */
-	}
-	if (rc)
-		return -1;
-	if (sent)
+		if (i && lws_send_pipe_choked(pss->wsi))
+			break;
+		rc = write_next(pss, now, i == 0);
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			break;
 		pss->last_tx = now;
+	}
 	if (pss->big || pss->replies || pss->close_status ||
 	    (pss->sub_state == SUB_LIVE && srv_hub_pending(hub, &pss->sub))) {
 		pss->sub.armed = 1;
@@ -439,13 +458,13 @@ static void on_closed(struct ws_vhd *vhd, struct ws_pss *pss)
 	vhd->n_sessions--;
 	srv_ws_replies_free(pss);
 	free(pss->rx);
-	free(pss->big);
-	free(pss->next_big);
+	srv_frame_unref(&pss->big);
+	srv_frame_unref(&pss->next_big);
 	pss->vhd = NULL;
 }
 
-/* Once a second: heartbeats for idle subscribers, and the deadline for
- * clients that never said anything. */
+/* Once a second: heartbeats for idle subscribers, the deadline for
+ * clients that never said anything, and the hub's stale shared frames. */
 static void tick_cb(lws_sorted_usec_list_t *sul)
 {
 	struct ws_vhd *vhd = lws_container_of(sul, struct ws_vhd, tick);
@@ -465,6 +484,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 			lws_callback_on_writable(p->wsi);
 		}
 	}
+	srv_hub_expire(vhd->hub, now);
 	lws_sul_schedule(vhd->ctx, 0, &vhd->tick, tick_cb, LWS_US_PER_SEC);
 }
 
@@ -536,5 +556,5 @@ const struct lws_protocols srv_ws_protocol = {
 	.callback = callback,
 	.per_session_data_size = sizeof(struct ws_pss),
 	.rx_buffer_size = 0,        /* lws default; messages are reassembled */
-	.tx_packet_size = 0,        /* frames are split by send_big() */
+	.tx_packet_size = PIECE,    /* one send() per piece, see PIECE */
 };

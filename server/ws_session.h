@@ -51,10 +51,9 @@ struct ws_pss {
 	enum sub_state sub_state;
 	int snapshot_reset;         /* the pending snapshot is a reset */
 
-	char *big;                  /* a frame going out in fragments */
-	size_t big_len, big_off;
-	char *next_big;             /* a large frame waiting for `big` to end */
-	size_t next_big_len;
+	struct srv_frame *big;      /* a frame going out in pieces (a ref) */
+	size_t big_off;             /* text bytes of it already written */
+	struct srv_frame *next_big; /* a frame waiting for `big` to end */
 	struct reply *replies, **replies_tail;
 	size_t n_replies;
 	struct pending *inflight;   /* ring */

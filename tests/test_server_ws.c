@@ -804,3 +804,61 @@ Test(ws, errors_known_at_once_still_wait_their_turn)
 	}
 	ws_close(&c);
 }
+
+/*
+ * Subscribers that ask at the same moment share one snapshot buffer, and
+ * frames larger than one write go out in pieces from that shared buffer
+ * (lws writes each piece's header just before it, over text another
+ * session may still have to send). Every subscriber must still get the
+ * exact text: valid JSON, the same races, and then every delta.
+ */
+Test(ws, subscribers_sharing_large_frames_each_get_them_intact)
+{
+	enum { SUBS = 3, RACES = 200 };
+	struct ws_client c[SUBS];
+	struct model m[SUBS];
+	char pad[1001], body[1200], id[32], *first = NULL;
+
+	cr_assert_eq(server_start(&srv, NULL), 0);
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	for (int i = 0; i < RACES; i++) {
+		snprintf(id, sizeof(id), "r%d", i);
+		create(id, "cmd", "running");
+		snprintf(body, sizeof(body), "{\"metadata\":{\"pad\":\"%d%s\"}}",
+			 i, pad);
+		patch(id, body);
+	}
+	memset(m, 0, sizeof(m));
+	for (int i = 0; i < SUBS; i++)
+		subscribe(&c[i], &m[i], "{\"type\":\"subscribe\"}");
+	for (int i = 0; i < SUBS; i++) {
+		json_object *f = next_frame(&c[i]);
+		const char *races;
+
+		cr_assert_gt(c[i].msg_len, 3 * 64 * 1024,
+			     "the snapshot takes several writes");
+		cr_assert_str_eq(model_frame(&m[i], f), "snapshot");
+		races = json_object_to_json_string(
+			json_object_object_get(f, "races"));
+		if (first)
+			cr_assert_str_eq(races, first);
+		else
+			first = strdup(races);
+		json_object_put(f);
+		cr_assert_eq(m[i].n, RACES);
+	}
+	free(first);
+	for (int i = 0; i < RACES; i += 2) {
+		snprintf(id, sizeof(id), "r%d", i);
+		snprintf(body, sizeof(body),
+			 "{\"progress\":50,\"metadata\":{\"more\":\"%s\"}}", pad);
+		patch(id, body);
+	}
+	for (int i = 0; i < SUBS; i++) {
+		model_sync(&m[i], &c[i], rest_seq());
+		assert_model_matches_server(&m[i]);
+		ws_close(&c[i]);
+		model_clear(&m[i]);
+	}
+}
