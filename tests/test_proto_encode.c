@@ -440,6 +440,50 @@ Test(encode, double_format_matches_json_c_double_text)
 	}
 }
 
+/* The rule the formatter implements, spelled out the slow way: the
+ * smallest %g precision that reads back as the same double. */
+static void shortest_by_search(double d, char buf[PROTO_CODEC_DOUBLE_BUFSZ])
+{
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, PROTO_CODEC_DOUBLE_BUFSZ, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	if (!strpbrk(buf, ".eEn"))
+		strcat(buf, ".0");
+}
+
+Test(encode, double_format_is_the_shortest_round_trip)
+{
+	static const double odd[] = {
+		0.0, -0.0, 1.0, -1.0, 0.1, 0.85, 1.0 / 3, 2.0 / 3, 1e14, 1e15,
+		1e16, 1e17, 123456789012345.0, 1234567890123456.0, 1e-5, 1e-7,
+		4.9e-324, 2.2250738585072014e-308, 1.7976931348623157e308,
+		9007199254740993.0, 0.30000000000000004, 100, 1e21, 1e22,
+		HUGE_VAL, -HUGE_VAL, NAN,
+	};
+	char want[PROTO_CODEC_DOUBLE_BUFSZ], got[PROTO_CODEC_DOUBLE_BUFSZ];
+	uint64_t s = 99;
+
+	for (size_t i = 0; i < sizeof odd / sizeof odd[0] + 60000; i++) {
+		double d;
+
+		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+		if (i < sizeof odd / sizeof odd[0])
+			d = odd[i];
+		else if (i % 3 == 0)
+			memcpy(&d, &s, sizeof d);          /* any bits */
+		else if (i % 3 == 1)                    /* k-digit decimals */
+			d = (double)(s % 100000000000000000ULL) /
+				pow(10, (double)((s >> 59) % 20));
+		else                                    /* computed values */
+			d = (double)(s >> 11) / (double)(1ULL << 53) * 600;
+		shortest_by_search(d, want);
+		proto_codec_format_double(d, got);
+		cr_assert_str_eq(got, want, "%.17g", d);
+	}
+}
+
 Test(encode, event_data_forms)
 {
 	static const char *const datas[] = {
