@@ -182,6 +182,7 @@ struct bn_opts {
 	long producers;           /* fanout: producer connections */
 	long snapshot;            /* cold-start: races in the timed snapshot */
 	int sub_threads;          /* fanout: subscriber threads */
+	long chunk;               /* loopback: bytes per write */
 	const char *label;
 };
 
@@ -189,6 +190,7 @@ int bn_scenario_ingest_http(const struct bn_opts *o);
 int bn_scenario_ingest_ws(const struct bn_opts *o);
 int bn_scenario_fanout(const struct bn_opts *o);
 int bn_scenario_cold_start(const struct bn_opts *o);
+int bn_scenario_loopback(const struct bn_opts *o);
 
 /* Starts the server the options ask for (or adopts --port). */
 int bn_start(const struct bn_opts *o, struct bn_server *srv);

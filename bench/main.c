@@ -15,7 +15,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: raceboard-bench SCENARIO [options]\n"
-		"scenarios: ingest-http, ingest-ws, fanout, cold-start\n"
+		"scenarios: ingest-http, ingest-ws, fanout, cold-start, loopback\n"
 		"  --server-bin PATH   start this server (else --port of a running one)\n"
 		"  --port N            an already running server (no /proc stats)\n"
 		"  --no-sync           start the server with --no-sync\n"
@@ -31,14 +31,15 @@ static void usage(FILE *f)
 		"  --via http|ws       fanout: producer protocol (http)\n"
 		"  --producers P       fanout: producer connections (8 http, 1 ws)\n"
 		"  --sub-threads T     fanout: subscriber threads (1)\n"
-		"  --snapshot M        cold-start: races in the timed snapshot (10000)\n");
+		"  --snapshot M        cold-start: races in the timed snapshot (10000)\n"
+		"  --chunk BYTES       loopback: bytes per write (65536)\n");
 }
 
 int main(int argc, char **argv)
 {
 	enum { O_BIN = 256, O_PORT, O_NOSYNC, O_ARG, O_CONNS, O_WINDOW,
 	       O_RACES, O_DUR, O_REQ, O_SUBS, O_RATE, O_FILTER, O_VIA,
-	       O_PROD, O_THR, O_SNAP, O_HELP };
+	       O_PROD, O_THR, O_SNAP, O_CHUNK, O_HELP };
 	static const struct option longopts[] = {
 		{"server-bin", required_argument, NULL, O_BIN},
 		{"port", required_argument, NULL, O_PORT},
@@ -56,13 +57,14 @@ int main(int argc, char **argv)
 		{"producers", required_argument, NULL, O_PROD},
 		{"sub-threads", required_argument, NULL, O_THR},
 		{"snapshot", required_argument, NULL, O_SNAP},
+		{"chunk", required_argument, NULL, O_CHUNK},
 		{"help", no_argument, NULL, O_HELP},
 		{0},
 	};
 	struct bn_opts o = {.races = -1, .duration = 5, .subs = -1,
 			    .rate = 1000, .conns = -1, .window = 256,
 			    .producers = -1, .sub_threads = 1,
-			    .snapshot = 10000};
+			    .snapshot = 10000, .chunk = 65536};
 	const char *scenario;
 	int c;
 
@@ -93,6 +95,7 @@ int main(int argc, char **argv)
 		case O_PROD: o.producers = atol(optarg); break;
 		case O_THR: o.sub_threads = atoi(optarg); break;
 		case O_SNAP: o.snapshot = atol(optarg); break;
+		case O_CHUNK: o.chunk = atol(optarg); break;
 		case O_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -100,7 +103,7 @@ int main(int argc, char **argv)
 	/* Bounded: every scenario stops by itself; these keep it sane. */
 	if (o.duration <= 0 || o.duration > 600 || o.rate <= 0 ||
 	    o.window < 1 || o.window > 1000 || o.sub_threads < 1 ||
-	    o.sub_threads > 16) {
+	    o.sub_threads > 16 || o.chunk < 1 || o.chunk > 16 << 20) {
 		fprintf(stderr, "bench: an option is out of range\n");
 		return 2;
 	}
@@ -132,6 +135,11 @@ int main(int argc, char **argv)
 		if (o.snapshot > o.races)
 			o.snapshot = o.races;
 		return bn_scenario_cold_start(&o);
+	}
+	if (!strcmp(scenario, "loopback")) {
+		if (o.subs < 1)
+			o.subs = 1000;
+		return bn_scenario_loopback(&o);
 	}
 	fprintf(stderr, "bench: unknown scenario '%s'\n", scenario);
 	usage(stderr);
