@@ -8,9 +8,10 @@
  * store_read.c. Never includes libwebsockets; never logs: every failure
  * is a STORE_E* code.
  *
- * Thread: all calls come from one thread, the server's service thread.
- * The environment is opened with MDB_NOTLS anyway, so reader slots belong
- * to transactions, not threads.
+ * Thread: all calls come from one thread, the server's service thread,
+ * except store_commit_once(), which may run on a writer thread (see
+ * store.h). The environment is opened with MDB_NOTLS, so reader slots
+ * belong to transactions, not threads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +56,8 @@ const char *store_strerror(int err)
 		return "store written by a newer, incompatible version";
 	case STORE_ELOCKED:
 		return "data directory in use by another process";
+	case STORE_EGROW:
+		return "the batch does not fit the map: grow it and retry";
 	default:
 		return "unknown store error";
 	}

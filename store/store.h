@@ -25,6 +25,7 @@ enum store_err {
 	STORE_ECORRUPT = -6,  /* a record failed to decode */
 	STORE_EVERSION = -7,  /* written by a newer, incompatible version */
 	STORE_ELOCKED = -8,   /* the data directory is used by another process */
+	STORE_EGROW = -9,     /* store_commit_once: grow the map, then retry */
 };
 
 /* Static description of a STORE_E* code. */
@@ -59,6 +60,9 @@ enum store_op_kind {
 	STORE_OP_TRIM_DELTAS,  /* seq: drop every logged delta with seq < it */
 	STORE_OP_PUT_HISTORY,  /* id (a prediction key), data, len: the
 	                        * key's encoded duration history */
+	STORE_OP_PUT_RECORD,   /* id, data, len: a race record already
+	                        * encoded with proto_record_encode(), so the
+	                        * caller need not share the race itself */
 };
 
 /* One write in a batch. Every pointer is borrowed for the call only. */
@@ -85,6 +89,33 @@ struct store_op {
  */
 int store_commit(struct store *st, const struct store_op *ops, size_t n,
 		 uint64_t seq);
+
+/*
+ * One attempt at what store_commit() does, without growing the map: when
+ * the batch does not fit, nothing is written and STORE_EGROW is returned;
+ * the caller then calls store_grow() and tries again. The other errors
+ * are store_commit()'s.
+ *
+ * Thread: unlike every other store call, this one may run on a thread of
+ * its own (a writer thread) while another thread reads, because it only
+ * opens a write transaction (LMDB lets readers go on meanwhile) and never
+ * remaps. Calls to it must not overlap each other, store_grow() or
+ * store_commit() (a store_writable() meanwhile waits for it: LMDB has one
+ * writer at a time), and store_seq() may only be read after it returned
+ * (the caller hands the result over under a lock).
+ */
+int store_commit_once(struct store *st, const struct store_op *ops, size_t n,
+		      uint64_t seq);
+
+/*
+ * Grows the map one step for the batch `ops` (doubling, up to
+ * map_size_max; a batch that only removes data may use the reserve
+ * store_commit() describes). Returns STORE_OK, or STORE_EFULL when the
+ * map is at its limit (nothing changed), or STORE_EIO. Must run with no
+ * transaction of this process open: on the thread that reads, between
+ * two reads, never during a store_commit_once() on another thread.
+ */
+int store_grow(struct store *st, const struct store_op *ops, size_t n);
 
 /* The last sequence number committed (0 for a new store). */
 uint64_t store_seq(const struct store *st);

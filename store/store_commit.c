@@ -3,9 +3,10 @@
  * new sequence number in one LMDB transaction (group commit), growing the
  * map when it fills up.
  *
- * Never includes libwebsockets; never logs. Thread: the service thread,
- * the only thread that uses the store, so no transaction of this process
- * is open while the map is resized.
+ * Never includes libwebsockets; never logs. Thread: store_commit() and
+ * store_grow() run on the thread that reads the store, so no transaction
+ * of this process is open while the map is resized; store_commit_once()
+ * never resizes, so it may run on a writer thread (see store.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ static int check_op(const struct store_op *op)
 	case STORE_OP_TRIM_DELTAS:
 		return STORE_OK;
 	case STORE_OP_PUT_HISTORY:
+	case STORE_OP_PUT_RECORD:
 		return op->id && op->id[0] && op->data && op->len
 			       ? STORE_OK : STORE_EINVAL;
 	}
@@ -147,11 +149,13 @@ static int apply_op(struct store *st, MDB_txn *txn, const struct store_op *op,
 	case STORE_OP_TRIM_DELTAS:
 		return trim_deltas(txn, st->deltas, op->seq);
 	case STORE_OP_PUT_HISTORY:
+	case STORE_OP_PUT_RECORD:
 		k.mv_data = (void *)op->id;
 		k.mv_size = strlen(op->id);
 		v.mv_data = (void *)op->data;
 		v.mv_size = op->len;
-		return mdb_put(txn, st->history, &k, &v, 0);
+		return mdb_put(txn, op->kind == STORE_OP_PUT_RECORD ? st->races
+				    : st->history, &k, &v, 0);
 	}
 	return EINVAL; /* unreachable: check_op ran first */
 }
@@ -197,6 +201,7 @@ static int removes_only(const struct store_op *ops, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (ops[i].kind == STORE_OP_PUT_RACE ||
+		    ops[i].kind == STORE_OP_PUT_RECORD ||
 		    ops[i].kind == STORE_OP_PUT_DELTA ||
 		    ops[i].kind == STORE_OP_PUT_HISTORY)
 			return 0;
@@ -227,13 +232,10 @@ static int grow_map(struct store *st, size_t limit)
 	return STORE_OK;
 }
 
-int store_commit(struct store *st, const struct store_op *ops, size_t n,
-		 uint64_t seq)
+/* What store_commit() and store_commit_once() check first. */
+static int check_batch(const struct store *st, const struct store_op *ops,
+		       size_t n, uint64_t seq)
 {
-	struct encoded *enc = NULL;
-	size_t limit;
-	int rc;
-
 	if (!st || (n > 0 && !ops))
 		return STORE_EINVAL;
 	/* Sequence numbers never go backwards: a subscriber resuming from
@@ -244,14 +246,35 @@ int store_commit(struct store *st, const struct store_op *ops, size_t n,
 		if (check_op(&ops[i]) != STORE_OK)
 			return STORE_EINVAL;
 	}
+	return STORE_OK;
+}
 
-	rc = encode_all(ops, n, &enc);
-	if (rc != STORE_OK)
-		return rc;
-	limit = st->map_size_max;
+/* The map size a batch may grow to. */
+static size_t grow_limit(const struct store *st, const struct store_op *ops,
+			 size_t n)
+{
+	size_t limit = st->map_size_max;
+
 	if (removes_only(ops, n) &&
 	    limit + STORE_DELETE_RESERVE(limit) > limit)
 		limit += STORE_DELETE_RESERVE(limit);
+	return limit;
+}
+
+int store_commit(struct store *st, const struct store_op *ops, size_t n,
+		 uint64_t seq)
+{
+	struct encoded *enc = NULL;
+	size_t limit;
+	int rc;
+
+	rc = check_batch(st, ops, n, seq);
+	if (rc != STORE_OK)
+		return rc;
+	rc = encode_all(ops, n, &enc);
+	if (rc != STORE_OK)
+		return rc;
+	limit = grow_limit(st, ops, n);
 
 	for (int growths = 0;; growths++) {
 		rc = write_batch(st, ops, n, seq, enc);
@@ -269,4 +292,33 @@ int store_commit(struct store *st, const struct store_op *ops, size_t n,
 out:
 	encoded_free(enc, n);
 	return rc;
+}
+
+int store_commit_once(struct store *st, const struct store_op *ops, size_t n,
+		      uint64_t seq)
+{
+	struct encoded *enc = NULL;
+	int rc;
+
+	rc = check_batch(st, ops, n, seq);
+	if (rc != STORE_OK)
+		return rc;
+	rc = encode_all(ops, n, &enc);
+	if (rc != STORE_OK)
+		return rc;
+	rc = write_batch(st, ops, n, seq, enc);
+	encoded_free(enc, n);
+	if (rc == MDB_MAP_FULL)
+		return STORE_EGROW;
+	rc = store__err(rc);
+	if (rc == STORE_OK)
+		st->seq = seq;
+	return rc;
+}
+
+int store_grow(struct store *st, const struct store_op *ops, size_t n)
+{
+	if (!st || (n > 0 && !ops))
+		return STORE_EINVAL;
+	return grow_map(st, grow_limit(st, ops, n));
 }

@@ -640,6 +640,62 @@ Test(store, map_grows_when_full)
 	cr_assert_eq(s.races, n);
 }
 
+/*
+ * The writer thread's path: pre-encoded records (PUT_RECORD), one
+ * attempt that never remaps (STORE_EGROW, nothing written), the growth
+ * done by the caller, then the same batch again.
+ */
+Test(store, commit_once_asks_for_growth_and_writes_nothing_until_then)
+{
+	struct store_stats s;
+	struct proto_race *r[50], *back = NULL;
+	struct store_op ops[50];
+	char id[50][32], title[1000], *want, *got;
+	uint64_t seq = 0;
+	int rc = STORE_OK, grown = 0;
+
+	STORE_CHECK(open_sized(256 << 10, 64 << 20));
+	while (!grown) {
+		for (size_t i = 0; i < 50; i++) {
+			snprintf(id[i], sizeof id[i], "race-%05zu",
+				 (size_t)seq * 50 + i);
+			long_title(title, sizeof title, i);
+			r[i] = make_race(id[i], title);
+			ops[i] = (struct store_op){ .kind = STORE_OP_PUT_RECORD,
+						    .id = id[i] };
+			cr_assert_eq(proto_record_encode(r[i],
+				     (char **)&ops[i].data, &ops[i].len),
+				     PROTO_OK);
+		}
+		rc = store_commit_once(st, ops, 50, seq + 1);
+		if (rc == STORE_EGROW) {
+			cr_assert_eq(store_seq(st), seq, "nothing written");
+			assert_absent(id[0]);
+			STORE_CHECK(store_grow(st, ops, 50));
+			grown = 1;
+			rc = store_commit_once(st, ops, 50, seq + 1);
+		}
+		STORE_CHECK(rc);
+		seq++;
+		cr_assert_eq(store_seq(st), seq);
+		STORE_CHECK(store_get_race(st, id[49], &back));
+		want = race_json(r[49]);
+		got = race_json(back);
+		cr_assert_str_eq(got, want);
+		free(want);
+		free(got);
+		proto_race_free(back);
+		for (size_t i = 0; i < 50; i++) {
+			free((char *)ops[i].data);
+			proto_race_free(r[i]);
+		}
+		cr_assert_lt(seq, 100, "a 256 KiB map never filled up");
+	}
+	STORE_CHECK(store_stats(st, &s));
+	cr_assert_eq(s.map_size, 512 << 10, "one doubling");
+	cr_assert_eq(s.races, seq * 50);
+}
+
 Test(store, map_at_its_limit_gives_efull_and_keeps_data)
 {
 	struct store_stats s;
