@@ -398,7 +398,20 @@ struct srv_core *srv_core_new(struct store *st, const struct srv_cfg *cfg,
 		goto fail;
 	core->store = st;
 	core->cfg = cfg;
+	core->acc = &core->slots[0];
 	core->batch_gen = 1; /* new table entries carry 0: never "touched" */
+	core->acc->gen = core->batch_gen;
+	if (pthread_mutex_init(&core->lock, NULL)) {
+		free(core);
+		core = NULL;
+		goto fail;
+	}
+	if (pthread_cond_init(&core->cond, NULL)) {
+		pthread_mutex_destroy(&core->lock);
+		free(core);
+		core = NULL;
+		goto fail;
+	}
 	if (srv_table_init(&core->table))
 		goto fail;
 	rc = store_load_races(st, load_one, core);
@@ -423,10 +436,14 @@ void srv_core_free(struct srv_core *core)
 	if (!core)
 		return;
 	srv_core_flush(core);
+	srv_core__writer_stop(core);
+	srv_core__batch_fini(&core->slots[0]);
+	srv_core__batch_fini(&core->slots[1]);
+	pthread_cond_destroy(&core->cond);
+	pthread_mutex_destroy(&core->lock);
 	srv_table_fini(&core->table);
 	srv_expiry_fini(&core->expiry);
 	srv_learn_free(core->learn);
-	free(core->touched);
 	free(core);
 }
 
@@ -434,12 +451,14 @@ void srv_core_attach(struct srv_core *core, struct lws_context *ctx)
 {
 	core->ctx = ctx;
 	lws_sul_schedule(ctx, 0, &core->expiry_sul, expiry_cb, 1);
+	srv_core__writer_start(core);
 }
 
 void srv_core_detach_context(struct srv_core *core)
 {
 	if (!core->ctx)
 		return;
+	srv_core__writer_stop(core);
 	lws_sul_cancel(&core->flush_sul);
 	lws_sul_cancel(&core->expiry_sul);
 	core->flush_scheduled = 0;

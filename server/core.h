@@ -5,16 +5,28 @@
  * REST and WebSocket producers both call these functions, so they share
  * the same rules, the same batching and the same publish step. A write is
  * applied to the in-memory table at once, queued, and committed together
- * with every other write of the same event-loop turn; only then are its
- * delta published and its requester answered ("durable before visible").
- * If the commit fails, the touched races are reloaded from LMDB and every
- * write of the batch is answered with an error: nothing is half-applied.
+ * with every other write queued meanwhile; only then are its delta
+ * published and its requester answered ("durable before visible").
  *
- * Service thread only.
+ * The commit (and its fsync) runs on a writer thread: while batch N
+ * commits, the service thread keeps reading requests and applying them
+ * into batch N+1, which is handed over as soon as N is done (at most one
+ * batch commits, one accumulates). The writer gets everything it writes
+ * encoded into buffers the batch owns and never touches the table, lws or
+ * json-c; it wakes the service thread with lws_cancel_service(), and
+ * srv_core_callback() finishes the batch there: publish, then answer, in
+ * request order. A batch a reader waits on (srv_core_wait) commits on
+ * the service thread instead, so that the reader resumes with nothing
+ * uncommitted in the table. If commit N fails, the races N and N+1
+ * touched are reloaded from LMDB and every write of both is answered
+ * with an error: nothing is half-applied.
+ *
+ * Service thread only (the writer thread is internal).
  */
 #ifndef RACEBOARD_SERVER_CORE_H
 #define RACEBOARD_SERVER_CORE_H
 
+#include <libwebsockets.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,7 +36,6 @@
 #include "store.h"
 #include "table.h"
 
-struct lws_context;
 struct srv_core;
 
 /* The outcome of one queued request. */
@@ -46,7 +57,12 @@ struct srv_requester {
 	/* Called for a srv_core_wait() once the writes before it are
 	 * durable; the requester now produces its read reply. */
 	void (*resume)(struct srv_requester *rq);
-	unsigned queued; /* entries in the current batch; kept by the core */
+	/* Kept by the core: */
+	unsigned queued; /* its entries in the batches not yet answered */
+	unsigned owed;   /* 503s owed: requests that could not be queued */
+	int owed_wait;   /* a srv_core_wait() that could not be queued */
+	struct srv_requester *owed_next; /* in the core's list of debtors */
+	int owed_listed;
 };
 
 /* What a subscriber filter needs to know about a published change. */
@@ -64,7 +80,9 @@ struct srv_change {
 	                               * race after it as a "create" delta of
 	                               * the same seq, else NULL */
 	size_t full_len;
-	const struct proto_race *race; /* after the change; NULL for delete */
+	const struct proto_race *race; /* as the table holds it now, which
+	                               * may include later writes not yet
+	                               * committed; NULL for delete */
 };
 
 typedef void (*srv_publish_fn)(void *ctx, const struct srv_change *change);
@@ -80,11 +98,23 @@ struct srv_core *srv_core_new(struct store *st, const struct srv_cfg *cfg,
 /* Frees the core and its table; pending writes must have been flushed. */
 void srv_core_free(struct srv_core *core);
 
-/* Gives the core its lws context, for timers; starts the expiry timer. */
+/*
+ * Gives the core its lws context, for timers; starts the expiry timer and
+ * the writer thread (without which batches commit on the service thread).
+ */
 void srv_core_attach(struct srv_core *core, struct lws_context *ctx);
 
-/* Stops the core's timers (before lws_context_destroy). */
+/* Stops the core's timers and its writer thread, after finishing the
+ * batch in flight (before lws_context_destroy). */
 void srv_core_detach_context(struct srv_core *core);
+
+/*
+ * The callback of a protocol entry main() adds to the context's list with
+ * .user = the core: on LWS_CALLBACK_EVENT_WAIT_CANCELLED it finishes a
+ * batch the writer thread has committed. Returns 0 for every reason.
+ */
+int srv_core_callback(struct lws *wsi, enum lws_callback_reasons reason,
+		      void *user, void *in, size_t len);
 
 /* Where commit latencies are counted (borrowed; NULL: nowhere). */
 struct srv_metrics;
@@ -96,8 +126,9 @@ void srv_core_set_publisher(struct srv_core *core, srv_publish_fn fn,
 
 /*
  * Writes. Each queues exactly one result for `rq` (which may be NULL for
- * internal writes) and never calls rq back before returning. The update
- * and id are borrowed; the event is taken.
+ * internal writes) and never calls rq back before returning; when even
+ * the queueing fails (out of memory), rq still gets one answer, a 503,
+ * in its turn. The update and id are borrowed; the event is taken.
  */
 void srv_core_create(struct srv_core *core, struct srv_requester *rq,
 		     const struct proto_race_update *u);
@@ -113,8 +144,10 @@ void srv_core_fail(struct srv_core *core, struct srv_requester *rq, int status,
 		   const char *code, const char *field, const char *message);
 
 /*
- * 1 when writes are waiting to be committed. A reader that must not see
- * uncommitted state calls srv_core_wait() and reads in rq->resume.
+ * 1 when writes are waiting to be committed or committing. A reader that
+ * must not see uncommitted state calls srv_core_wait() and reads in
+ * rq->resume, which comes once every write queued before it is committed
+ * and nothing uncommitted is left in the table.
  */
 int srv_core_busy(const struct srv_core *core);
 void srv_core_wait(struct srv_core *core, struct srv_requester *rq);
@@ -122,7 +155,8 @@ void srv_core_wait(struct srv_core *core, struct srv_requester *rq);
 /* Forgets `rq`: its queued results are dropped (its connection closed). */
 void srv_core_forget(struct srv_core *core, struct srv_requester *rq);
 
-/* Commits the pending batch now (also runs by itself each loop turn). */
+/* Commits everything pending now and answers it, waiting for the batch in
+ * flight (at shutdown; batches otherwise commit by themselves). */
 void srv_core_flush(struct srv_core *core);
 
 /* Read access to committed state (borrowed, valid until the next write). */

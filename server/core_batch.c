@@ -1,20 +1,34 @@
 /*
- * core_batch.c - the batch: every write of one event-loop turn is queued
- * here and committed by a zero-delay timer that lws runs at the start of
- * the next service pass, so all the requests read in one pass share one
- * LMDB transaction (and one fsync). Only after that commit are deltas
- * published and requesters answered, in request order. A failed commit
- * reloads what the batch touched from LMDB and fails every write in it:
- * nothing is half-applied. Service thread only.
+ * core_batch.c - the batch: every write is queued in the accumulating
+ * batch, which a zero-delay timer (lws runs it at the start of the next
+ * service pass) seals and hands to the writer thread. The writer commits
+ * it in one LMDB transaction (one fsync) while the service thread goes
+ * on reading and applying the next batch; lws_cancel_service() then
+ * brings the service thread to srv_core_callback(), which publishes the
+ * batch's deltas and answers its requesters, in request order, and hands
+ * over the batch that accumulated meanwhile. A failed commit reloads what
+ * both batches touched from LMDB and fails every write in them: nothing
+ * is half-applied.
+ *
+ * Threads: everything here runs on the service thread except
+ * writer_main(), which only reads a sealed batch's ops (buffers the batch
+ * owns), calls store_commit_once() and posts the result under core->lock.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core_priv.h"
+#include "json.h"
 #include "learn.h"
 #include "metrics.h"
 #include "util.h"
+
+/* Map growths one batch may ask for before it fails with STORE_EFULL;
+ * each doubles the map, so this only bounds a misbehaving store. */
+#define BATCH_MAX_GROWTHS 16
+
+static void kick(struct srv_core *core);
 
 void srv_core__flush_cb(lws_sorted_usec_list_t *sul)
 {
@@ -22,41 +36,83 @@ void srv_core__flush_cb(lws_sorted_usec_list_t *sul)
 						 flush_sul);
 
 	core->flush_scheduled = 0;
-	srv_core_flush(core);
+	kick(core);
 }
 
-/* Takes a new entry at the end of the batch and arms the flush. Returns
- * NULL on allocation failure. */
-struct batch_entry *srv_core__queue(struct srv_core *core,
-				 struct srv_requester *rq)
+static void arm_flush(struct srv_core *core)
 {
-	struct batch_entry *e;
-
-	if (core->n_entries == core->cap_entries) {
-		size_t cap = core->cap_entries ? core->cap_entries * 2 : 64;
-		void *p = realloc(core->entries, cap * sizeof(*e));
-
-		if (!p)
-			return NULL;
-		core->entries = p;
-		core->cap_entries = cap;
-	}
-	e = &core->entries[core->n_entries++];
-	memset(e, 0, sizeof(*e));
-	e->rq = rq;
-	if (rq)
-		rq->queued++;
 	if (core->ctx && !core->flush_scheduled) {
 		core->flush_scheduled = 1;
-		lws_sul_schedule(core->ctx, 0, &core->flush_sul, srv_core__flush_cb, 1);
+		lws_sul_schedule(core->ctx, 0, &core->flush_sul,
+				 srv_core__flush_cb, 1);
 	}
+}
+
+/* Puts rq on the list of requesters owed an answer the core could not
+ * queue (see pay_owed). */
+static void owe(struct srv_core *core, struct srv_requester *rq, int wait)
+{
+	if (wait) {
+		rq->owed_wait = 1;
+		core->acc->sync = 1; /* so that a moment with nothing
+				      * uncommitted comes (see kick) */
+	} else {
+		rq->owed++;
+	}
+	if (!rq->owed_listed) {
+		rq->owed_listed = 1;
+		rq->owed_next = core->oom;
+		core->oom = rq;
+	}
+	arm_flush(core);
+}
+
+/* Takes a new entry at the end of the accumulating batch and arms the
+ * flush. NULL on allocation failure, with the 503 owed to rq. */
+static struct batch_entry *queue(struct srv_core *core,
+				 struct srv_requester *rq, int wait)
+{
+	struct srv_batch *b = core->acc;
+	struct batch_entry *e;
+
+	/* Once rq is owed a 503, its later requests queue behind it. */
+	if (rq && rq->owed && !wait) {
+		owe(core, rq, 0);
+		return NULL;
+	}
+	if (b->n_entries == b->cap_entries) {
+		size_t cap = b->cap_entries ? b->cap_entries * 2 : 64;
+		void *p = realloc(b->entries, cap * sizeof(*e));
+
+		if (!p) {
+			if (rq)
+				owe(core, rq, wait);
+			return NULL;
+		}
+		b->entries = p;
+		b->cap_entries = cap;
+	}
+	e = &b->entries[b->n_entries++];
+	memset(e, 0, sizeof(*e));
+	e->rq = rq;
+	e->wait = wait;
+	b->sync |= wait;
+	if (rq)
+		rq->queued++;
+	arm_flush(core);
 	return e;
+}
+
+struct batch_entry *srv_core__queue(struct srv_core *core,
+				    struct srv_requester *rq)
+{
+	return queue(core, rq, 0);
 }
 
 /* Puts an error into an entry. An allocation failure leaves buf NULL,
  * which the requester answers as a bare status. */
 void srv_core__set_error(struct batch_entry *e, int status, const char *code,
-		      const char *field, const char *message)
+			 const char *field, const char *message)
 {
 	e->res.status = status;
 	e->res.buf = srv_error_json(code, field, message, LWS_PRE,
@@ -72,138 +128,244 @@ void srv_core_fail(struct srv_core *core, struct srv_requester *rq, int status,
 		srv_core__set_error(e, status, code, field, message);
 }
 
-/* Records that the batch writes race `id`, once per batch per race. */
+/* Records that the accumulating batch writes race `id`, once per race. */
 int srv_core__touch(struct srv_core *core, const char *id)
 {
+	struct srv_batch *b = core->acc;
 	struct srv_table_entry *te = srv_table_get(&core->table, id);
 	char *copy;
 
-	if (te && te->batch_gen == core->batch_gen)
+	if (te && te->batch_gen == b->gen)
 		return 0;
-	if (core->n_touched == core->cap_touched) {
-		size_t cap = core->cap_touched ? core->cap_touched * 2 : 64;
-		void *p = realloc(core->touched, cap * sizeof(char *));
+	if (b->n_touched == b->cap_touched) {
+		size_t cap = b->cap_touched ? b->cap_touched * 2 : 64;
+		void *p = realloc(b->touched, cap * sizeof(char *));
 
 		if (!p)
 			return -1;
-		core->touched = p;
-		core->cap_touched = cap;
+		b->touched = p;
+		b->cap_touched = cap;
 	}
 	copy = strdup(id);
 	if (!copy)
 		return -1;
-	core->touched[core->n_touched++] = copy;
+	b->touched[b->n_touched++] = copy;
 	if (te)
-		te->batch_gen = core->batch_gen;
+		te->batch_gen = b->gen;
 	return 0;
 }
 
 int srv_core_busy(const struct srv_core *core)
 {
-	return core->n_entries > 0;
+	return core->acc->n_entries > 0 || core->inflight;
 }
 
 void srv_core_wait(struct srv_core *core, struct srv_requester *rq)
 {
-	struct batch_entry *e = srv_core__queue(core, rq);
-
-	if (e)
-		e->wait = 1;
+	queue(core, rq, 1);
 }
 
-void srv_core_forget(struct srv_core *core, struct srv_requester *rq)
+static void forget_in(struct srv_batch *b, struct srv_requester *rq)
 {
-	for (size_t i = 0; rq->queued && i < core->n_entries; i++)
-		if (core->entries[i].rq == rq) {
-			core->entries[i].rq = NULL;
+	for (size_t i = 0; rq->queued && i < b->n_entries; i++)
+		if (b->entries[i].rq == rq) {
+			b->entries[i].rq = NULL;
 			rq->queued--;
 		}
 }
 
-/* After a failed commit: LMDB holds the truth, so reload what the batch
- * touched and forget the sequence numbers it took. */
-static void rollback(struct srv_core *core)
+void srv_core_forget(struct srv_core *core, struct srv_requester *rq)
 {
-	for (size_t i = 0; i < core->n_touched; i++) {
+	/* The writer reads only a batch's ops, never entries[].rq. */
+	if (core->inflight)
+		forget_in(core->inflight, rq);
+	forget_in(core->acc, rq);
+	if (rq->owed_listed) {
+		struct srv_requester **pp = &core->oom;
+
+		while (*pp != rq)
+			pp = &(*pp)->owed_next;
+		*pp = rq->owed_next;
+	}
+	rq->owed = 0;
+	rq->owed_wait = 0;
+	rq->owed_listed = 0;
+	rq->owed_next = NULL;
+}
+
+void srv_core__batch_fini(struct srv_batch *b)
+{
+	for (size_t i = 0; i < b->n_touched; i++)
+		free(b->touched[i]);
+	free(b->touched);
+	for (size_t i = 0; i < b->n_records; i++)
+		free(b->records[i]);
+	free(b->records);
+	free(b->ops);
+	free(b->entries);
+	memset(b, 0, sizeof(*b));
+}
+
+/*
+ * Seals batch b for the commit: checks it (an entry that failed to encode
+ * fails the whole batch) and builds its store ops from buffers it owns,
+ * encoding each touched race's record now, since the table keeps
+ * changing. Returns STORE_OK (b->n_ops may be 0: nothing to write) or the
+ * error the batch fails with.
+ */
+static int seal(struct srv_core *core, struct srv_batch *b)
+{
+	size_t n_puts, n = 0;
+	const struct srv_learn_put *puts = srv_learn_seal(core->learn, &n_puts);
+	size_t cap = b->n_touched + b->n_entries + n_puts + 1;
+
+	b->seq = core->seq;
+	for (size_t i = 0; i < b->n_entries; i++)
+		if (b->entries[i].res.status >= 500 && b->entries[i].res.seq)
+			return STORE_ENOMEM;
+	if (b->n_touched == 0)
+		return STORE_OK;
+	b->ops = calloc(cap, sizeof(*b->ops));
+	b->records = calloc(b->n_touched, sizeof(*b->records));
+	if (!b->ops || !b->records)
+		return STORE_ENOMEM;
+	for (size_t i = 0; i < b->n_touched; i++) {
+		struct srv_table_entry *te =
+			srv_table_get(&core->table, b->touched[i]);
+		struct store_op *op = &b->ops[n++];
+		char **rec = &b->records[b->n_records];
+
+		op->id = b->touched[i];
+		if (!te) {
+			op->kind = STORE_OP_DEL_RACE;
+			continue;
+		}
+		if (proto_record_encode(te->race, rec, &op->len) != PROTO_OK)
+			return STORE_ENOMEM;
+		b->n_records++;
+		op->kind = STORE_OP_PUT_RECORD;
+		op->data = *rec;
+	}
+	for (size_t i = 0; i < b->n_entries; i++) {
+		struct batch_entry *e = &b->entries[i];
+
+		if (!e->delta)
+			continue;
+		b->ops[n].kind = STORE_OP_PUT_DELTA;
+		b->ops[n].seq = e->res.seq;
+		b->ops[n].data = e->delta + LWS_PRE;
+		b->ops[n++].len = e->delta_len;
+	}
+	for (size_t i = 0; i < n_puts; i++) {
+		b->ops[n].kind = STORE_OP_PUT_HISTORY;
+		b->ops[n].id = puts[i].key;
+		b->ops[n].data = (const char *)puts[i].data;
+		b->ops[n++].len = puts[i].len;
+	}
+	if (b->seq > core->cfg->delta_log_max)
+		b->keep_from = b->seq - core->cfg->delta_log_max + 1;
+	if (b->keep_from > core->first_delta) {
+		b->ops[n].kind = STORE_OP_TRIM_DELTAS;
+		b->ops[n++].seq = b->keep_from;
+	}
+	b->n_ops = n;
+	return STORE_OK;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Writer thread: commits each posted batch and wakes the service thread.
+ * It touches nothing but the batch's ops, its rc/commit_sec and the
+ * fields under core->lock. */
+static void *writer_main(void *arg)
+{
+	struct srv_core *core = arg;
+	struct srv_batch *b;
+	struct timespec t0;
+	int rc;
+
+	pthread_mutex_lock(&core->lock);
+	for (;;) {
+		while (!core->job && !core->stop)
+			pthread_cond_wait(&core->cond, &core->lock);
+		if (!core->job)
+			break;
+		b = core->job;
+		core->job = NULL;
+		pthread_mutex_unlock(&core->lock);
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rc = store_commit_once(core->store, b->ops, b->n_ops, b->seq);
+
+		pthread_mutex_lock(&core->lock);
+		b->rc = rc;
+		b->commit_sec += seconds_since(&t0);
+		core->done = 1;
+		pthread_cond_broadcast(&core->cond);
+		pthread_mutex_unlock(&core->lock);
+		lws_cancel_service(core->ctx);
+		pthread_mutex_lock(&core->lock);
+	}
+	pthread_mutex_unlock(&core->lock);
+	return NULL;
+}
+
+void srv_core__writer_start(struct srv_core *core)
+{
+	if (core->writer_running || !core->ctx)
+		return;
+	if (pthread_create(&core->writer, NULL, writer_main, core)) {
+		lwsl_warn("no writer thread: commits run on the service "
+			  "thread\n");
+		return;
+	}
+	core->writer_running = 1;
+}
+
+/* Hands the sealed inflight batch to the writer. */
+static void post(struct srv_core *core)
+{
+	pthread_mutex_lock(&core->lock);
+	core->job = core->inflight;
+	core->done = 0;
+	pthread_cond_broadcast(&core->cond);
+	pthread_mutex_unlock(&core->lock);
+}
+
+/* After a failed commit: LMDB holds the truth, so reload what the batch
+ * touched, with the expiry hint of a finished race (expiry may have
+ * popped it to delete the race). */
+static void rollback(struct srv_core *core, const struct srv_batch *b)
+{
+	for (size_t i = 0; i < b->n_touched; i++) {
 		struct proto_race *race = NULL;
-		int rc = store_get_race(core->store, core->touched[i], &race);
+		int rc = store_get_race(core->store, b->touched[i], &race);
 
 		if (rc == STORE_OK) {
-			if (srv_table_replace(&core->table, race))
+			int finished = race->has & PROTO_F_COMPLETED_AT &&
+				       proto_state_is_terminal(race->state);
+			int64_t completed_at = race->completed_at;
+
+			if (srv_table_replace(&core->table, race)) {
 				proto_race_free(race);
+			} else if (finished) {
+				srv_expiry_push(&core->expiry, b->touched[i],
+						completed_at,
+						core->cfg->finished_ttl_sec);
+			}
 		} else if (rc == STORE_ENOTFOUND) {
-			srv_table_remove(&core->table, core->touched[i]);
+			srv_table_remove(&core->table, b->touched[i]);
 		}
 		/* Any other error keeps the in-memory race: guessing it away
 		 * would hide a race LMDB still holds. */
 	}
-	core->seq = store_seq(core->store);
-}
-
-/* Builds the batch's store operations and commits them. */
-static int commit(struct srv_core *core)
-{
-	size_t n_puts, n = 0;
-	const struct srv_learn_put *puts = srv_learn_puts(core->learn, &n_puts);
-	size_t cap = core->n_touched + core->n_entries + n_puts + 1;
-	struct store_op *ops;
-	uint64_t keep_from = 0;
-	struct timespec t0, t1;
-	int rc;
-
-	for (size_t i = 0; i < core->n_entries; i++)
-		if (core->entries[i].res.status >= 500 &&
-		    core->entries[i].res.seq)
-			return STORE_ENOMEM;
-	if (core->n_touched == 0)
-		return STORE_OK;
-	ops = calloc(cap, sizeof(*ops));
-	if (!ops)
-		return STORE_ENOMEM;
-	for (size_t i = 0; i < core->n_touched; i++) {
-		struct srv_table_entry *te =
-			srv_table_get(&core->table, core->touched[i]);
-
-		ops[n].kind = te ? STORE_OP_PUT_RACE : STORE_OP_DEL_RACE;
-		ops[n].id = core->touched[i];
-		ops[n++].race = te ? te->race : NULL;
-	}
-	for (size_t i = 0; i < core->n_entries; i++) {
-		struct batch_entry *e = &core->entries[i];
-
-		if (!e->delta)
-			continue;
-		ops[n].kind = STORE_OP_PUT_DELTA;
-		ops[n].seq = e->res.seq;
-		ops[n].data = e->delta + LWS_PRE;
-		ops[n++].len = e->delta_len;
-	}
-	for (size_t i = 0; i < n_puts; i++) {
-		ops[n].kind = STORE_OP_PUT_HISTORY;
-		ops[n].id = puts[i].key;
-		ops[n].data = (const char *)puts[i].data;
-		ops[n++].len = puts[i].len;
-	}
-	if (core->seq > core->cfg->delta_log_max)
-		keep_from = core->seq - core->cfg->delta_log_max + 1;
-	if (keep_from > core->first_delta) {
-		ops[n].kind = STORE_OP_TRIM_DELTAS;
-		ops[n++].seq = keep_from;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = store_commit(core->store, ops, n, core->seq);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (core->metrics)
-		srv_metrics_commit(core->metrics,
-				   (double)(t1.tv_sec - t0.tv_sec) +
-				   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
-				   rc == STORE_OK);
-	free(ops);
-	if (rc == STORE_OK && keep_from > core->first_delta)
-		core->first_delta = keep_from;
-	if (rc == STORE_OK && !core->first_delta && core->seq)
-		core->first_delta = 1;
-	return rc;
 }
 
 /* Turns a write's success into the batch's failure. */
@@ -245,36 +407,19 @@ static void publish(struct srv_core *core, const struct batch_entry *e)
 	core->publish(core->publish_ctx, &ch);
 }
 
-void srv_core_flush(struct srv_core *core)
+/* Publishes a finished batch (when committed) and answers its entries in
+ * order; frees it. b is detached from the core: callbacks may queue new
+ * work. */
+static void answer(struct srv_core *core, struct srv_batch *b, int rc)
 {
-	struct batch_entry *entries = core->entries;
-	size_t n = core->n_entries;
-	int rc;
-
-	if (!n)
-		return;
-	rc = commit(core);
-	if (rc != STORE_OK) {
-		lwsl_err("commit of %zu writes failed: %s\n", n,
-			 store_strerror(rc));
-		rollback(core);
-	}
-	for (size_t i = 0; i < core->n_touched; i++)
-		free(core->touched[i]);
-	core->n_touched = 0;
-	core->batch_gen++;
-	srv_learn_clear_puts(core->learn);
-
-	/* Detach the batch first: callbacks below may queue new work. */
-	core->entries = NULL;
-	core->n_entries = core->cap_entries = 0;
 	/* Publish the whole batch before answering anyone: a reader resumed
 	 * below (a snapshot) must see the hub at the batch's last seq, or
 	 * the rest of the batch would reach it twice. */
-	for (size_t i = 0; rc == STORE_OK && core->publish && i < n; i++)
-		publish(core, &entries[i]);
-	for (size_t i = 0; i < n; i++) {
-		struct batch_entry *e = &entries[i];
+	for (size_t i = 0; rc == STORE_OK && core->publish &&
+	     i < b->n_entries; i++)
+		publish(core, &b->entries[i]);
+	for (size_t i = 0; i < b->n_entries; i++) {
+		struct batch_entry *e = &b->entries[i];
 
 		if (rc != STORE_OK && !e->wait &&
 		    (e->res.status < 400 || e->res.seq))
@@ -293,6 +438,217 @@ void srv_core_flush(struct srv_core *core)
 		free(e->source);
 		free(e->prev_source);
 	}
-	free(entries);
+	srv_core__batch_fini(b);
 }
 
+/* 1 when rq's owed answers can go out now: a 503 after its queued
+ * requests, a resume once nothing uncommitted is left. */
+static int owed_due(const struct srv_core *core,
+		    const struct srv_requester *rq)
+{
+	return (rq->owed && !rq->queued) ||
+	       (rq->owed_wait && !srv_core_busy(core));
+}
+
+/* Answers what requesters are owed, where due (see queue()). */
+static void pay_owed(struct srv_core *core)
+{
+	struct srv_requester **pp = &core->oom;
+
+	while (*pp) {
+		struct srv_requester *rq = *pp;
+		unsigned owed;
+		int wait;
+
+		if (!owed_due(core, rq)) {
+			if (rq->owed_wait)
+				core->acc->sync = 1;
+			pp = &rq->owed_next;
+			continue;
+		}
+		owed = rq->queued ? 0 : rq->owed;
+		wait = rq->owed_wait && !srv_core_busy(core);
+		rq->owed -= owed;
+		rq->owed_wait = wait ? 0 : rq->owed_wait;
+		if (!rq->owed && !rq->owed_wait) {
+			*pp = rq->owed_next;
+			rq->owed_listed = 0;
+			rq->owed_next = NULL;
+		}
+		/* The callbacks may change the list: start over after. */
+		while (owed--) {
+			struct srv_result res = {.status = 503};
+
+			res.buf = srv_error_json("out_of_memory", NULL,
+						 "the server is out of memory",
+						 LWS_PRE, &res.len);
+			rq->complete(rq, &res);
+			free(res.buf);
+		}
+		if (wait)
+			rq->resume(rq);
+		pp = &core->oom;
+	}
+}
+
+/*
+ * Ends the inflight batch, whose commit returned b->rc: on failure the
+ * accumulating batch (computed on top of it) fails too. Then publishes
+ * and answers, and pays what is owed. Service thread.
+ */
+static void finish_inflight(struct srv_core *core)
+{
+	struct srv_batch done = *core->inflight, next = {0};
+	int rc = done.rc;
+
+	memset(core->inflight, 0, sizeof(*core->inflight));
+	core->inflight = NULL;
+	if (done.n_ops && core->metrics)
+		srv_metrics_commit(core->metrics, done.commit_sec,
+				   rc == STORE_OK);
+	if (rc == STORE_OK) {
+		if (done.n_ops && done.keep_from > core->first_delta)
+			core->first_delta = done.keep_from;
+		if (done.n_ops && !core->first_delta && done.seq)
+			core->first_delta = 1;
+		srv_learn_settle(core->learn, 1);
+	} else {
+		lwsl_err("commit of %zu writes failed: %s\n", done.n_entries,
+			 store_strerror(rc));
+		if (core->acc->n_entries) {
+			next = *core->acc;
+			memset(core->acc, 0, sizeof(*core->acc));
+			core->acc->gen = ++core->batch_gen;
+		}
+		rollback(core, &done);
+		rollback(core, &next);
+		srv_learn_settle(core->learn, 0);
+		srv_learn_clear_puts(core->learn);
+		core->seq = store_seq(core->store);
+	}
+	answer(core, &done, rc);
+	if (next.n_entries)
+		answer(core, &next, rc);
+	pay_owed(core);
+}
+
+/* Commits the inflight batch on this thread (no writer thread). */
+static void commit_here(struct srv_core *core)
+{
+	struct srv_batch *b = core->inflight;
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	b->rc = store_commit(core->store, b->ops, b->n_ops, b->seq);
+	b->commit_sec = seconds_since(&t0);
+}
+
+/*
+ * When no batch is in flight, seals the accumulating one and hands it to
+ * the writer. It commits here instead, blocking this thread, without a
+ * writer thread, and for a batch a reader waits on (sync): the table
+ * holds the writes of the batch that accumulates during a commit, so a
+ * reader resumed then would see uncommitted state, and under steady
+ * writes that batch is never empty. Committed here, nothing newer is
+ * applied before the reader resumes; it costs the pipelining only while
+ * readers wait. Loops while batches finish at once, since their
+ * callbacks may queue more.
+ */
+static void kick(struct srv_core *core)
+{
+	while (!core->inflight && core->acc->n_entries) {
+		struct srv_batch *b = core->acc;
+		int rc;
+
+		core->acc = b == &core->slots[0] ? &core->slots[1]
+						 : &core->slots[0];
+		core->acc->gen = ++core->batch_gen;
+		core->inflight = b;
+		rc = seal(core, b);
+		if (rc == STORE_OK && b->n_ops && core->writer_running &&
+		    !b->sync) {
+			post(core);
+			return;
+		}
+		if (rc != STORE_OK)
+			b->rc = rc;
+		else if (b->n_ops)
+			commit_here(core);
+		finish_inflight(core);
+	}
+	if (!core->inflight)
+		pay_owed(core);
+}
+
+/* Takes the writer's result, if there is one: finishes the inflight
+ * batch, or grows the map and posts it again. `block`: wait for it. */
+static void reap(struct srv_core *core, int block)
+{
+	struct srv_batch *b = core->inflight;
+	int done, rc;
+
+	if (!b || !core->writer_running)
+		return;
+	pthread_mutex_lock(&core->lock);
+	while (block && !core->done)
+		pthread_cond_wait(&core->cond, &core->lock);
+	done = core->done;
+	core->done = 0;
+	pthread_mutex_unlock(&core->lock);
+	if (!done)
+		return;
+	if (b->rc == STORE_EGROW) {
+		/* The writer is idle and this thread holds no transaction:
+		 * the one moment the map may be resized. */
+		rc = store_grow(core->store, b->ops, b->n_ops);
+		if (rc == STORE_OK && ++b->growths <= BATCH_MAX_GROWTHS) {
+			post(core);
+			return;
+		}
+		b->rc = rc == STORE_OK ? STORE_EFULL : rc;
+	}
+	finish_inflight(core);
+}
+
+int srv_core_callback(struct lws *wsi, enum lws_callback_reasons reason,
+		      void *user, void *in, size_t len)
+{
+	const struct lws_protocols *p = lws_get_protocol(wsi);
+	struct srv_core *core = p ? p->user : NULL;
+
+	(void)user, (void)in, (void)len;
+	/* Wake-ups coalesce, and arrive for every vhost: reap is a no-op
+	 * when there is nothing new. */
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED && core) {
+		reap(core, 0);
+		kick(core);
+	}
+	return 0;
+}
+
+void srv_core_flush(struct srv_core *core)
+{
+	/* Bounded: a callback could keep queueing, not forever. */
+	for (int i = 0; i < 64 && srv_core_busy(core); i++) {
+		if (core->inflight)
+			reap(core, 1);
+		kick(core);
+	}
+}
+
+void srv_core__writer_stop(struct srv_core *core)
+{
+	if (!core->writer_running)
+		return;
+	while (core->inflight)
+		reap(core, 1);
+	pthread_mutex_lock(&core->lock);
+	core->stop = 1;
+	pthread_cond_broadcast(&core->cond);
+	pthread_mutex_unlock(&core->lock);
+	pthread_join(core->writer, NULL);
+	core->writer_running = 0;
+	core->stop = 0;
+	/* Later batches (none, normally) commit on this thread. */
+	kick(core);
+}

@@ -1,13 +1,14 @@
 /*
  * core_priv.h - what core.c (the write operations) and core_batch.c (the
- * batch: queueing, group commit, rollback, publish, answers) share. Not
- * part of the server's API: only those two files include it.
- * Service thread only.
+ * batch: queueing, group commit on the writer thread, rollback, publish,
+ * answers) share. Not part of the server's API: only those two files
+ * include it. Service thread only, except where a field says otherwise.
  */
 #ifndef RACEBOARD_SERVER_CORE_PRIV_H
 #define RACEBOARD_SERVER_CORE_PRIV_H
 
 #include <libwebsockets.h>
+#include <pthread.h>
 
 #include "core.h"
 #include "delta.h"
@@ -29,6 +30,35 @@ struct batch_entry {
 	enum proto_delta_op op;
 };
 
+/*
+ * One group commit: the writes of one or more loop turns. A batch
+ * accumulates on the service thread (core->acc), is sealed (its store
+ * ops encoded into buffers it owns, so the writer never reads the table)
+ * and handed to the writer thread (core->inflight), and is finished on
+ * the service thread once its commit returned: publish, then answer.
+ */
+struct srv_batch {
+	struct batch_entry *entries;
+	size_t n_entries, cap_entries;
+	char **touched;             /* ids written by the batch (owned) */
+	size_t n_touched, cap_touched;
+	uint64_t gen;               /* table entries it touched carry it */
+	int sync;                   /* a reader waits on it: see kick() */
+
+	/* Set when sealed; the writer reads them, nobody writes them. */
+	struct store_op *ops;       /* owned array */
+	size_t n_ops;
+	char **records;             /* the PUT_RECORD buffers (owned) */
+	size_t n_records;
+	uint64_t seq;               /* the store's last seq after the batch */
+	uint64_t keep_from;         /* the delta log is trimmed below it */
+
+	/* Set by whoever commits (the writer thread, under core->lock). */
+	int rc;                     /* STORE_OK or STORE_E* */
+	double commit_sec;
+	int growths;                /* map growths for this batch so far */
+};
+
 struct srv_core {
 	struct store *store;
 	const struct srv_cfg *cfg;
@@ -38,15 +68,29 @@ struct srv_core {
 	uint64_t first_delta;       /* lowest seq still in the delta log */
 	uint64_t batch_gen;
 
-	struct batch_entry *entries;
-	size_t n_entries, cap_entries;
-	char **touched;             /* ids written by the pending batch */
-	size_t n_touched, cap_touched;
+	/* At most one batch commits while the next one accumulates. */
+	struct srv_batch slots[2];
+	struct srv_batch *acc;      /* where new writes go */
+	struct srv_batch *inflight; /* sealed, committing; NULL: none */
+
+	/* Requesters owed a 503 because their request could not be queued
+	 * (out of memory): answered in order, once their queued ones are. */
+	struct srv_requester *oom;
 
 	struct lws_context *ctx;
 	lws_sorted_usec_list_t flush_sul;
 	lws_sorted_usec_list_t expiry_sul;
 	int flush_scheduled;
+
+	/* The writer thread. `lock` guards job, done and stop; the batch a
+	 * job points to is the writer's from the post until `done` is set. */
+	pthread_t writer;
+	int writer_running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;        /* a job, its end, or stop */
+	struct srv_batch *job;      /* posted, not yet taken */
+	int done;                   /* the inflight batch's commit returned */
+	int stop;
 
 	srv_publish_fn publish;
 	void *publish_ctx;
@@ -55,9 +99,10 @@ struct srv_core {
 };
 
 /*
- * Takes a new entry at the end of the batch (its result is answered to rq,
- * which may be NULL) and arms the flush for this loop turn. NULL on
- * allocation failure.
+ * Takes a new entry at the end of the accumulating batch (its result is
+ * answered to rq, which may be NULL) and arms the flush for this loop
+ * turn. NULL on allocation failure: rq is then owed a 503, which the
+ * core answers in order by itself; the caller only gives up.
  */
 struct batch_entry *srv_core__queue(struct srv_core *core,
 				    struct srv_requester *rq);
@@ -66,11 +111,20 @@ struct batch_entry *srv_core__queue(struct srv_core *core,
 void srv_core__set_error(struct batch_entry *e, int status, const char *code,
 			 const char *field, const char *message);
 
-/* Records that the batch writes race `id` (once per batch). -1 on
- * allocation failure. */
+/* Records that the accumulating batch writes race `id` (once per batch).
+ * -1 on allocation failure. */
 int srv_core__touch(struct srv_core *core, const char *id);
 
-/* The zero-delay timer that commits the batch. */
+/* The zero-delay timer that hands the batch to the commit. */
 void srv_core__flush_cb(lws_sorted_usec_list_t *sul);
+
+/* Frees what a batch owns (not its entries' contents) and empties it. */
+void srv_core__batch_fini(struct srv_batch *b);
+
+/* Starts and stops the writer thread (core_batch.c). Without it (not
+ * attached, or it could not start) batches commit on the service thread.
+ * srv_core__writer_stop finishes the batch in flight first. */
+void srv_core__writer_start(struct srv_core *core);
+void srv_core__writer_stop(struct srv_core *core);
 
 #endif

@@ -18,12 +18,34 @@
 #define REVISE_SHARE 0.10
 #define REVISE_MIN_SHIFT_SEC 5.0
 
+/* A list of finishes (see learn.h: queued, then sealed). */
+struct put_list {
+	struct srv_learn_put *v;
+	size_t n, cap;
+};
+
 struct srv_learn {
 	const struct srv_cfg *cfg;
 	struct pred_model *model;
-	struct srv_learn_put *puts;
-	size_t n_puts, cap_puts;
+	struct put_list queued;     /* the accumulating batch's finishes */
+	struct put_list sealed;     /* the committing batch's finishes */
 };
+
+static void put_list_clear(struct put_list *pl)
+{
+	for (size_t i = 0; i < pl->n; i++) {
+		free(pl->v[i].key);
+		free(pl->v[i].context);
+	}
+	pl->n = 0;
+}
+
+static void put_list_fini(struct put_list *pl)
+{
+	put_list_clear(pl);
+	free(pl->v);
+	memset(pl, 0, sizeof(*pl));
+}
 
 static int load_one(void *ctx, const char *key, const void *data, size_t len)
 {
@@ -66,8 +88,8 @@ void srv_learn_free(struct srv_learn *l)
 {
 	if (!l)
 		return;
-	srv_learn_clear_puts(l);
-	free(l->puts);
+	put_list_fini(&l->queued);
+	put_list_fini(&l->sealed);
 	pred_model_free(l->model);
 	free(l);
 }
@@ -119,32 +141,64 @@ void srv_learn_predict(struct srv_learn *l, struct proto_race_update *u)
 	u->eta_confidence = round_to(est.confidence, 0.01);
 }
 
-/* Queues a key's history for the batch; lost on allocation failure (the
- * in-memory model still has it until the next restart). */
-static void queue_put(struct srv_learn *l, const char *key)
+/* The latest history of `key` from a finish not yet in the model, or
+ * NULL: a later finish of the same key builds on it. */
+static const struct pred_history *pending_history(const struct srv_learn *l,
+						  const char *key)
 {
-	const struct pred_history *h = pred_model_history(l->model, key);
+	for (size_t i = l->queued.n; i > 0; i--)
+		if (!strcmp(l->queued.v[i - 1].key, key))
+			return &l->queued.v[i - 1].hist;
+	for (size_t i = l->sealed.n; i > 0; i--)
+		if (!strcmp(l->sealed.v[i - 1].key, key))
+			return &l->sealed.v[i - 1].hist;
+	return NULL;
+}
+
+/*
+ * Queues a finish for the batch: the key's history with the run added,
+ * encoded for the store, and what pred_model_record() needs once the
+ * batch is durable. Lost on allocation failure (the model then never
+ * learns this run; the race itself is unaffected).
+ */
+static void queue_finish(struct srv_learn *l, const char *key,
+			 const char *context, enum pred_outcome outcome,
+			 double duration, int64_t end_ms)
+{
+	const struct pred_history *h = pending_history(l, key);
+	struct put_list *pl = &l->queued;
 	struct srv_learn_put *p;
 
-	if (!h)
-		return;
-	if (l->n_puts == l->cap_puts) {
-		size_t cap = l->cap_puts ? l->cap_puts * 2 : 8;
-		void *np = realloc(l->puts, cap * sizeof(*l->puts));
+	if (pl->n == pl->cap) {
+		size_t cap = pl->cap ? pl->cap * 2 : 8;
+		void *np = realloc(pl->v, cap * sizeof(*pl->v));
 
 		if (!np)
 			return;
-		l->puts = np;
-		l->cap_puts = cap;
+		pl->v = np;
+		pl->cap = cap;
 	}
-	p = &l->puts[l->n_puts];
+	p = &pl->v[pl->n];
+	if (!h)
+		h = pred_model_history(l->model, key);
+	if (h)
+		p->hist = *h;
+	else
+		pred_history_init(&p->hist);
 	p->key = strdup(key);
-	if (!p->key || pred_history_encode(h, p->data, sizeof(p->data),
-					   &p->len) != PRED_OK) {
+	p->context = context ? strdup(context) : NULL;
+	p->outcome = outcome;
+	p->duration_sec = duration;
+	p->end_ms = end_ms;
+	if (!p->key || (context && !p->context) ||
+	    pred_history_add(&p->hist, outcome, duration, end_ms) != PRED_OK ||
+	    pred_history_encode(&p->hist, p->data, sizeof(p->data),
+				&p->len) != PRED_OK) {
 		free(p->key);
+		free(p->context);
 		return;
 	}
-	l->n_puts++;
+	pl->n++;
 }
 
 static void record_finish(struct srv_learn *l, const struct proto_race *race)
@@ -158,12 +212,10 @@ static void record_finish(struct srv_learn *l, const struct proto_race *race)
 
 	if (duration < 0 ||
 	    race_key(race->source, race->title, race->metadata,
-		     race->n_metadata, key) ||
-	    pred_model_record(l->model, key,
-			      context_of(l, race->metadata, race->n_metadata),
-			      outcome, duration, race->completed_at) != PRED_OK)
+		     race->n_metadata, key))
 		return;
-	queue_put(l, key);
+	queue_finish(l, key, context_of(l, race->metadata, race->n_metadata),
+		     outcome, duration, race->completed_at);
 }
 
 /* Revises an ETA the server made (eta_source 3 or 4) from elapsed time
@@ -237,15 +289,38 @@ void srv_learn_after_change(struct srv_learn *l, struct proto_race *race,
 const struct srv_learn_put *srv_learn_puts(const struct srv_learn *l,
 					   size_t *n)
 {
-	*n = l->n_puts;
-	return l->puts;
+	*n = l->queued.n;
+	return l->queued.v;
 }
 
 void srv_learn_clear_puts(struct srv_learn *l)
 {
-	for (size_t i = 0; i < l->n_puts; i++)
-		free(l->puts[i].key);
-	l->n_puts = 0;
+	put_list_clear(&l->queued);
+}
+
+const struct srv_learn_put *srv_learn_seal(struct srv_learn *l, size_t *n)
+{
+	struct put_list t = l->sealed;
+
+	put_list_clear(&t); /* normally empty: settled before the next seal */
+	l->sealed = l->queued;
+	l->queued = t;
+	*n = l->sealed.n;
+	return l->sealed.v;
+}
+
+void srv_learn_settle(struct srv_learn *l, int committed)
+{
+	for (size_t i = 0; committed && i < l->sealed.n; i++) {
+		const struct srv_learn_put *p = &l->sealed.v[i];
+
+		/* A key the model cannot hold (its limit) only costs the
+		 * predictions for it; the history is stored either way. */
+		(void)pred_model_record(l->model, p->key, p->context,
+					p->outcome, p->duration_sec,
+					p->end_ms);
+	}
+	put_list_clear(&l->sealed);
 }
 
 size_t srv_learn_progress_write(const struct proto_race *race,

@@ -6,8 +6,8 @@
  *
  * The model itself is predict/ (pure); this file decides when to consult
  * and feed it and persists its histories through the core's batch, so a
- * learned duration is durable with the finish that taught it.
- * Service thread only.
+ * learned duration is durable with the finish that taught it, and the
+ * model learns a finish only once it is durable. Service thread only.
  */
 #ifndef RACEBOARD_SERVER_LEARN_H
 #define RACEBOARD_SERVER_LEARN_H
@@ -22,11 +22,20 @@
 
 struct srv_learn;
 
-/* A history to persist with the current batch (owned by the learner). */
+/*
+ * A finish waiting for its batch's commit: the key's history as it will
+ * be stored (data, len: written with the batch) and what the model will
+ * record once the batch is durable. Owned by the learner.
+ */
 struct srv_learn_put {
 	char *key;
 	uint8_t data[PRED_HIST_ENCODED_MAX];
 	size_t len;
+	char *context;              /* NULL: none */
+	enum pred_outcome outcome;
+	double duration_sec;
+	int64_t end_ms;
+	struct pred_history hist;   /* the key's history with this finish */
 };
 
 /* Creates the learner and loads every stored history. NULL on failure,
@@ -45,19 +54,37 @@ void srv_learn_predict(struct srv_learn *l, struct proto_race_update *u);
 
 /*
  * After a change to `race` at `now` (`changed` from proto_race_apply;
- * `track` is the race's progress tracker, may be NULL): records a finish
- * in the model (queuing its history for the batch), learns the cadence
- * and revises a server-owned ETA. Server-derived changes are applied to
- * the race and OR-ed into *changed.
+ * `track` is the race's progress tracker, may be NULL): queues a finish
+ * for the model with the current batch (the model learns it only once
+ * the batch is committed, srv_learn_settle), learns the cadence and
+ * revises a server-owned ETA. Server-derived changes are applied to the
+ * race and OR-ed into *changed.
  */
 void srv_learn_after_change(struct srv_learn *l, struct proto_race *race,
 			    struct pred_track **track, uint32_t *changed,
 			    int64_t now);
 
-/* Histories queued since the last srv_learn_clear_puts(); borrowed. */
+/*
+ * The finishes of a batch go through three steps, in batch order:
+ * queued (by srv_learn_after_change, for the batch that accumulates),
+ * sealed (srv_learn_seal: the batch was handed to the commit; at most
+ * one batch is sealed at a time), settled (srv_learn_settle: recorded in
+ * the model when the commit succeeded, dropped when it failed).
+ * srv_learn_clear_puts() drops the queued ones (their batch failed).
+ */
+
+/* Finishes queued for the accumulating batch; borrowed. */
 const struct srv_learn_put *srv_learn_puts(const struct srv_learn *l,
 					   size_t *n);
 void srv_learn_clear_puts(struct srv_learn *l);
+
+/* Seals the queued finishes (none may be sealed already) and returns
+ * them, borrowed and unchanged until srv_learn_settle(). */
+const struct srv_learn_put *srv_learn_seal(struct srv_learn *l, size_t *n);
+
+/* Records the sealed finishes in the model (committed != 0) or drops
+ * them (their batch failed). */
+void srv_learn_settle(struct srv_learn *l, int committed);
 
 /* Largest progress_prediction object srv_learn_progress_write() makes. */
 #define SRV_LEARN_PROGRESS_MAX 192

@@ -118,7 +118,7 @@ int main(int argc, char **argv)
 	struct lws_http_mount mounts[SRV_API_MOUNTS + 1];
 	char web_root[PATH_MAX];
 	struct store_opts sopts = {0};
-	struct lws_protocols protocols[4];
+	struct lws_protocols protocols[5];
 	struct lws_vhost *vh;
 	int rc, err = 0, status = 1;
 
@@ -178,7 +178,13 @@ int main(int argc, char **argv)
 
 	memcpy(protocols, http_protocols, sizeof(http_protocols));
 	protocols[2] = srv_ws_protocol;
-	memset(&protocols[3], 0, sizeof(protocols[3]));
+	/* No connection uses it: it takes the core's writer-thread wake-ups
+	 * (LWS_CALLBACK_EVENT_WAIT_CANCELLED reaches every protocol). */
+	protocols[3] = (struct lws_protocols){
+		.name = "raceboard-core", .callback = srv_core_callback,
+		.user = srv.core,
+	};
+	memset(&protocols[4], 0, sizeof(protocols[4]));
 	raise_fd_limit();
 
 	memset(&info, 0, sizeof(info));

@@ -14,6 +14,7 @@
 
 #include "support/http_client.h"
 #include "support/server_proc.h"
+#include "support/ws_client.h"
 
 static struct server_proc srv;
 
@@ -195,4 +196,149 @@ Test(durability, a_second_server_on_the_same_data_dir_refuses_to_start)
 		      "two servers must not share one LMDB directory");
 	cr_assert_eq(request("GET", "/health", NULL, NULL), 200,
 		     "the first server keeps working");
+}
+
+/* POSTs races with a 4 KB metadata value until the store refuses one;
+ * returns how many were stored. */
+static int fill_store(const char *prefix)
+{
+	char *body = malloc(8192), pad[4001];
+	int n = 0, st;
+
+	memset(pad, 'x', 4000);
+	pad[4000] = '\0';
+	for (;; n++) {
+		snprintf(body, 8192, "{\"id\":\"%s%d\",\"source\":\"fill\","
+			 "\"title\":\"t\",\"metadata\":{\"pad\":\"%s\"}}",
+			 prefix, n, pad);
+		st = request("POST", "/race", body, NULL);
+		if (st != 201)
+			break;
+		cr_assert(n < 100000, "the store never filled up");
+	}
+	free(body);
+	cr_assert_eq(st, 507, "a full map answers 507, got %d", st);
+	return n;
+}
+
+/* Child process: keeps a WebSocket producer sending 4 KB creates, which
+ * a full store refuses, for `sec` seconds, so that nearly every batch
+ * holds a write that fails. */
+static void flood_failing_writes(int port, int sec)
+{
+	static unsigned char buf[20 * 4200];
+	char msg[4160], pad[4001];
+	struct ws_client c;
+	time_t end = time(NULL) + sec;
+	int req = 0;
+
+	memset(pad, 'x', 4000);
+	pad[4000] = '\0';
+	if (ws_open(&c, port, "/ws"))
+		_exit(1);
+	while (time(NULL) < end) {
+		size_t n = 0;
+
+		for (int i = 0; i < 20; i++) {
+			snprintf(msg, sizeof(msg),
+				 "{\"type\":\"create\",\"req\":%d,\"race\":"
+				 "{\"source\":\"flood\",\"title\":\"t\","
+				 "\"metadata\":{\"pad\":\"%s\"}}}", req++, pad);
+			n += ws_encode_frame(msg, buf + n, sizeof(buf) - n);
+		}
+		if (ws_send_raw(&c, buf, n))
+			break;
+		while (ws_recv(&c, 1) == 1)
+			;
+	}
+	ws_close(&c);
+	_exit(0);
+}
+
+/*
+ * Expiry deletes a finished race by queueing a delete; when that batch
+ * fails (here: other writes in it do not fit the store), the race is
+ * reloaded, and it must still expire later instead of staying listed
+ * for good.
+ */
+Test(durability, a_race_whose_expiry_failed_still_expires)
+{
+	static const char *const flags[] = {"--max-store-mb", "1",
+		"--delta-log", "16", "--finished-ttl", "1", "--no-sync", NULL};
+	int listed = 1, status;
+	pid_t flood;
+
+	cr_assert_eq(server_start(&srv, flags), 0);
+	fill_store("f");
+	for (int i = 0; i < 3; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/race/f%d", i);
+		cr_assert_eq(request("DELETE", path, NULL, NULL), 200);
+	}
+	flood = fork();
+	cr_assert(flood >= 0);
+	if (flood == 0)
+		flood_failing_writes(srv.port, 4);
+	cr_assert_eq(request("POST", "/race",
+			     "{\"id\":\"done\",\"source\":\"ci\",\"title\":\"t\","
+			     "\"state\":\"passed\"}", NULL), 201);
+	cr_assert_eq(waitpid(flood, &status, 0), flood);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (int i = 0; i < 60 && listed; i++) {
+		usleep(100 * 1000);
+		listed = request("GET", "/race/done", NULL, NULL) == 200;
+	}
+	cr_assert(!listed, "the race expires once its delete can commit");
+}
+
+/*
+ * A finish teaches the prediction model only once it is durable: when
+ * the commit of the finish fails, a later race of the same kind gets no
+ * history ETA from it.
+ */
+Test(durability, a_finish_that_failed_to_commit_is_not_learned)
+{
+	static const char *const flags[] = {"--max-store-mb", "1",
+		"--delta-log", "16", "--no-sync", NULL};
+	char body[4400], pad[4001], started[32];
+	time_t t = time(NULL) - 600;
+	json_object *o = NULL, *src;
+	struct tm tm;
+	int n;
+
+	memset(pad, 'x', 4000);
+	pad[4000] = '\0';
+	gmtime_r(&t, &tm);
+	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cr_assert_eq(server_start(&srv, flags), 0);
+	snprintf(body, sizeof(body),
+		 "{\"id\":\"n1\",\"source\":\"ci\",\"title\":\"nightly #1\","
+		 "\"started_at\":\"%s\"}", started);
+	cr_assert_eq(request("POST", "/race", body, NULL), 201);
+	n = fill_store("f");
+	/* The finish carries 4 KB more, so it cannot fit either. */
+	snprintf(body, sizeof(body),
+		 "{\"state\":\"passed\",\"metadata\":{\"pad\":\"%s\"}}", pad);
+	cr_assert_eq(request("PATCH", "/race/n1", body, NULL), 507);
+	for (int i = 0; i < n; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/race/f%d", i);
+		cr_assert_eq(request("DELETE", path, NULL, NULL), 200);
+	}
+	cr_assert_eq(request("GET", "/race/n1", NULL, &o), 200);
+	cr_assert_str_eq(json_object_get_string(
+		json_object_object_get(o, "state")), "running",
+		"the failed finish was not applied");
+	json_object_put(o);
+	o = NULL;
+	cr_assert_eq(request("POST", "/race",
+			     "{\"id\":\"n2\",\"source\":\"ci\","
+			     "\"title\":\"nightly #2\"}", &o), 201);
+	cr_assert(!json_object_object_get_ex(o, "eta_source", &src) ||
+		  json_object_get_int(src) != 3,
+		  "no history ETA from a finish that was never stored: %s",
+		  json_object_to_json_string(o));
+	json_object_put(o);
 }
