@@ -357,14 +357,22 @@ static int write_next(struct ws_pss *pss, int64_t now, int first)
 	return 1; /* a spurious callback, or done */
 }
 
+/* 1 when write_next() has something besides a heartbeat to write. */
+static int more_to_write(struct ws_pss *pss)
+{
+	return pss->big || pss->replies ||
+	       (pss->sub_state == SUB_LIVE &&
+		srv_hub_pending(pss->vhd->hub, &pss->sub));
+}
+
 /*
  * One writable callback: up to WRITES_PER_WRITABLE writes while the socket
  * takes them (a close that waits only for the replies stops at once).
- * Returns -1 to close.
+ * The socket is asked (a poll() in lws_send_pipe_choked) only when there
+ * is more to write. Returns -1 to close.
  */
 static int on_writable(struct ws_pss *pss)
 {
-	struct srv_hub *hub = pss->vhd->hub;
 	int64_t now = srv_now_ms();
 	int rc = 0;
 
@@ -379,7 +387,8 @@ static int on_writable(struct ws_pss *pss)
 					 strlen(pss->close_reason));
 			return -1;
 		}
-		if (i && lws_send_pipe_choked(pss->wsi))
+		if (i && (!more_to_write(pss) ||
+			  lws_send_pipe_choked(pss->wsi)))
 			break;
 		rc = write_next(pss, now, i == 0);
 		if (rc < 0)
@@ -388,8 +397,7 @@ static int on_writable(struct ws_pss *pss)
 			break;
 		pss->last_tx = now;
 	}
-	if (pss->big || pss->replies || pss->close_status ||
-	    (pss->sub_state == SUB_LIVE && srv_hub_pending(hub, &pss->sub))) {
+	if (more_to_write(pss) || pss->close_status) {
 		pss->sub.armed = 1;
 		lws_callback_on_writable(pss->wsi);
 	}
