@@ -833,14 +833,20 @@ Test(ws, subscribers_sharing_large_frames_each_get_them_intact)
 	for (int i = 0; i < SUBS; i++)
 		subscribe(&c[i], &m[i], "{\"type\":\"subscribe\"}");
 	for (int i = 0; i < SUBS; i++) {
-		json_object *f = next_frame(&c[i]);
+		json_object *f = next_frame(&c[i]), *arr;
 		const char *races;
 
 		cr_assert_gt(c[i].msg_len, 3 * 64 * 1024,
 			     "the snapshot takes several writes");
 		cr_assert_str_eq(model_frame(&m[i], f), "snapshot");
-		races = json_object_to_json_string(
-			json_object_object_get(f, "races"));
+		/* Snapshots encoded apart (the sharing window is 50 ms, a
+		 * loaded machine can exceed it) differ only in the read-time
+		 * progress_prediction; everything else must be equal. */
+		arr = json_object_object_get(f, "races");
+		for (size_t k = 0; k < json_object_array_length(arr); k++)
+			json_object_object_del(json_object_array_get_idx(arr, k),
+					       "progress_prediction");
+		races = json_object_to_json_string(arr);
 		if (first)
 			cr_assert_str_eq(races, first);
 		else
