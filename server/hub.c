@@ -418,15 +418,21 @@ struct srv_frame *srv_hub_next_frame(struct srv_hub *hub, struct srv_sub *sub,
 struct replay {
 	struct proto_buf b;         /* LWS_PRE headroom, then the frame */
 	uint64_t next;              /* the seq the log must hold next */
+	uint64_t last;              /* the hub's seq: where the replay ends */
 	int gap;
 	int any;                    /* a delta was appended */
 };
 
-/* Appends one logged delta; stops at a gap (the log was trimmed). */
+/* Appends one logged delta; stops at a gap (the log was trimmed) or past
+ * the hub's seq. */
 static int replay_one(void *ctx, uint64_t seq, const char *data, size_t len)
 {
 	struct replay *r = ctx;
 
+	/* The writer thread may have committed deltas the hub has not
+	 * published yet; they reach this subscriber live, after the replay. */
+	if (seq > r->last)
+		return 1;
 	if (seq != r->next) {
 		r->gap = 1;
 		return 1;
@@ -522,7 +528,7 @@ struct srv_frame *srv_hub_replay(struct srv_hub *hub, uint64_t since,
 				 int64_t now)
 {
 	char ts[PROTO_TIME_BUFSZ], head[96];
-	struct replay r = {.next = since + 1};
+	struct replay r = {.next = since + 1, .last = hub->hi};
 	int rc, n;
 
 	if (since >= hub->hi)
