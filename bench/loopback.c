@@ -8,7 +8,8 @@
  * S subscribers would. Each thread's CPU time (CLOCK_THREAD_CPUTIME_ID)
  * over the bytes moved gives CPU seconds per GB for the sending and the
  * receiving side; at ~190 bytes per update delta, 5 M deltas/s is
- * ~0.95 GB/s.
+ * ~0.95 GB/s. With --window 0 it measures request/response instead
+ * (see responder()).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -123,6 +124,91 @@ static void *reader(void *arg)
 	return NULL;
 }
 
+/*
+ * Request/response (--window 0 asks for it): every client socket keeps
+ * one request of `chunk` bytes in flight; the other thread answers each
+ * whole request with a reply of REPLY_BYTES, as an HTTP server answers a
+ * PATCH. Each side is one thread, so the round trips per second and the
+ * CPU per round trip are what the kernel alone allows per core.
+ */
+#define REPLY_BYTES 600         /* a PATCH reply: headers and the race */
+
+static void *responder(void *arg)
+{
+	struct side *s = arg;
+	struct epoll_event evs[256];
+	char buf[READ_BUF / 4], reply[REPLY_BYTES];
+	size_t *got = calloc((size_t)s->n + 1024, sizeof(size_t));
+	int ep = watch_all(s, EPOLLIN);
+
+	if (!got || ep < 0) {
+		s->failed = 1;
+		free(got);
+		return NULL;
+	}
+	memset(reply, 'r', sizeof reply);
+	while (!atomic_load(s->stop)) {
+		int n = epoll_wait(ep, evs, 256, 100);
+
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+
+			if (r <= 0 || fd >= (int)s->n + 1024)
+				continue;
+			got[fd] += (size_t)r;
+			for (; got[fd] >= s->chunk; got[fd] -= s->chunk) {
+				send(fd, reply, sizeof reply, MSG_NOSIGNAL);
+				s->bytes++;
+			}
+		}
+	}
+	s->cpu = thread_cpu();
+	close(ep);
+	free(got);
+	return NULL;
+}
+
+static void *requester(void *arg)
+{
+	struct side *s = arg;
+	struct epoll_event evs[256];
+	char *req = malloc(s->chunk), buf[READ_BUF / 4];
+	size_t *got = calloc((size_t)s->n + 1024, sizeof(size_t));
+	int ep = watch_all(s, EPOLLIN);
+
+	if (!req || !got || ep < 0) {
+		s->failed = 1;
+		goto out;
+	}
+	memset(req, 'q', s->chunk);
+	for (long i = 0; i < s->n; i++)
+		send(s->fds[i], req, s->chunk, MSG_NOSIGNAL);
+	while (!atomic_load(s->stop)) {
+		int n = epoll_wait(ep, evs, 256, 100);
+
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+
+			if (r <= 0 || fd >= (int)s->n + 1024)
+				continue;
+			got[fd] += (size_t)r;
+			for (; got[fd] >= REPLY_BYTES; got[fd] -= REPLY_BYTES) {
+				send(fd, req, s->chunk, MSG_NOSIGNAL);
+				s->bytes++;
+			}
+		}
+	}
+	s->cpu = thread_cpu();
+out:
+	if (ep >= 0)
+		close(ep);
+	free(req);
+	free(got);
+	return NULL;
+}
+
 /* Makes n connected loopback TCP pairs: out[i] (accepted) -> in[i]. */
 static int connect_pairs(long n, int *out, int *in)
 {
@@ -157,7 +243,7 @@ int bn_scenario_loopback(const struct bn_opts *o)
 	int *out = calloc((size_t)o->subs, sizeof(int));
 	int *in = calloc((size_t)o->subs, sizeof(int));
 	struct side w = {out, o->subs, (size_t)o->chunk, &stop, 0, 0, 0};
-	struct side r = {in, o->subs, 0, &stop, 0, 0, 0};
+	struct side r = {in, o->subs, (size_t)o->chunk, &stop, 0, 0, 0};
 	pthread_t tw, tr;
 	double secs, gb, w_gb, r_gb;
 	int64_t t0;
@@ -168,8 +254,13 @@ int bn_scenario_loopback(const struct bn_opts *o)
 		return 1;
 	}
 	t0 = bn_now_us();
-	pthread_create(&tw, NULL, writer, &w);
-	pthread_create(&tr, NULL, reader, &r);
+	if (o->window == 0) {
+		pthread_create(&tw, NULL, responder, &w);
+		pthread_create(&tr, NULL, requester, &r);
+	} else {
+		pthread_create(&tw, NULL, writer, &w);
+		pthread_create(&tr, NULL, reader, &r);
+	}
 	bn_sleep_us((int64_t)(o->duration * 1e6));
 	atomic_store(&stop, 1);
 	pthread_join(tw, NULL);
@@ -183,6 +274,22 @@ int bn_scenario_loopback(const struct bn_opts *o)
 	free(in);
 	if (w.failed || r.failed || !r.bytes)
 		return 1;
+	if (o->window == 0) {
+		printf("{\"scenario\":\"loopback\",\"mode\":\"request-response\","
+		       "\"conns\":%ld,\"request\":%ld,\"reply\":%d,"
+		       "\"seconds\":%.3f,\"round_trips_per_sec\":%.0f,"
+		       "\"server_us_per_rt\":%.2f,\"client_us_per_rt\":%.2f,"
+		       "\"loadavg_1m\":%.2f}\n",
+		       o->subs, o->chunk, REPLY_BYTES, secs,
+		       (double)w.bytes / secs, w.cpu * 1e6 / (double)w.bytes,
+		       r.cpu * 1e6 / (double)r.bytes, bn_loadavg());
+		printf("# loopback request-response: %.0f round trips/s over "
+		       "%ld connections; the answering side spends %.2f us of "
+		       "CPU per round trip on recv+send alone\n",
+		       (double)w.bytes / secs, o->subs,
+		       w.cpu * 1e6 / (double)w.bytes);
+		return 0;
+	}
 	gb = (double)r.bytes / 1e9;
 	w_gb = w.cpu / gb;
 	r_gb = r.cpu / gb;

@@ -32,7 +32,8 @@ static void usage(FILE *f)
 		"  --producers P       fanout: producer connections (8 http, 1 ws)\n"
 		"  --sub-threads T     fanout: subscriber threads (1)\n"
 		"  --snapshot M        cold-start: races in the timed snapshot (10000)\n"
-		"  --chunk BYTES       loopback: bytes per write (65536)\n");
+		"  --chunk BYTES       loopback: bytes per write (65536)\n"
+		"  --window 0          loopback: request/response (requests of --chunk bytes)\n");
 }
 
 int main(int argc, char **argv)
@@ -102,7 +103,8 @@ int main(int argc, char **argv)
 	}
 	/* Bounded: every scenario stops by itself; these keep it sane. */
 	if (o.duration <= 0 || o.duration > 600 || o.rate <= 0 ||
-	    o.window < 1 || o.window > 1000 || o.sub_threads < 1 ||
+	    (o.window < 1 && strcmp(scenario, "loopback")) || o.window < 0 ||
+	    o.window > 1000 || o.sub_threads < 1 ||
 	    o.sub_threads > 16 || o.chunk < 1 || o.chunk > 16 << 20) {
 		fprintf(stderr, "bench: an option is out of range\n");
 		return 2;
