@@ -133,20 +133,22 @@ static void *reader(void *arg)
  */
 #define REPLY_BYTES 600         /* a PATCH reply: headers and the race */
 
-static void *responder(void *arg)
+/* One side of request/response: every `want` bytes received on a socket
+ * are answered with `answer` bytes; `starts` sends the first requests. */
+static void rr_side(struct side *s, size_t want, size_t answer, int starts)
 {
-	struct side *s = arg;
 	struct epoll_event evs[256];
-	char buf[READ_BUF / 4], reply[REPLY_BYTES];
+	char *out = malloc(answer), buf[READ_BUF / 4];
 	size_t *got = calloc((size_t)s->n + 1024, sizeof(size_t));
 	int ep = watch_all(s, EPOLLIN);
 
-	if (!got || ep < 0) {
+	if (!out || !got || ep < 0) {
 		s->failed = 1;
-		free(got);
-		return NULL;
+		goto done;
 	}
-	memset(reply, 'r', sizeof reply);
+	memset(out, 'x', answer);
+	for (long i = 0; starts && i < s->n; i++)
+		send(s->fds[i], out, answer, MSG_NOSIGNAL);
 	while (!atomic_load(s->stop)) {
 		int n = epoll_wait(ep, evs, 256, 100);
 
@@ -157,55 +159,33 @@ static void *responder(void *arg)
 			if (r <= 0 || fd >= (int)s->n + 1024)
 				continue;
 			got[fd] += (size_t)r;
-			for (; got[fd] >= s->chunk; got[fd] -= s->chunk) {
-				send(fd, reply, sizeof reply, MSG_NOSIGNAL);
-				s->bytes++;
+			for (; got[fd] >= want; got[fd] -= want) {
+				send(fd, out, answer, MSG_NOSIGNAL);
+				s->bytes++;   /* round trips */
 			}
 		}
 	}
 	s->cpu = thread_cpu();
-	close(ep);
+done:
+	if (ep >= 0)
+		close(ep);
+	free(out);
 	free(got);
+}
+
+static void *responder(void *arg)
+{
+	struct side *s = arg;
+
+	rr_side(s, s->chunk, REPLY_BYTES, 0);
 	return NULL;
 }
 
 static void *requester(void *arg)
 {
 	struct side *s = arg;
-	struct epoll_event evs[256];
-	char *req = malloc(s->chunk), buf[READ_BUF / 4];
-	size_t *got = calloc((size_t)s->n + 1024, sizeof(size_t));
-	int ep = watch_all(s, EPOLLIN);
 
-	if (!req || !got || ep < 0) {
-		s->failed = 1;
-		goto out;
-	}
-	memset(req, 'q', s->chunk);
-	for (long i = 0; i < s->n; i++)
-		send(s->fds[i], req, s->chunk, MSG_NOSIGNAL);
-	while (!atomic_load(s->stop)) {
-		int n = epoll_wait(ep, evs, 256, 100);
-
-		for (int i = 0; i < n; i++) {
-			int fd = evs[i].data.fd;
-			ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-
-			if (r <= 0 || fd >= (int)s->n + 1024)
-				continue;
-			got[fd] += (size_t)r;
-			for (; got[fd] >= REPLY_BYTES; got[fd] -= REPLY_BYTES) {
-				send(fd, req, s->chunk, MSG_NOSIGNAL);
-				s->bytes++;
-			}
-		}
-	}
-	s->cpu = thread_cpu();
-out:
-	if (ep >= 0)
-		close(ep);
-	free(req);
-	free(got);
+	rr_side(s, REPLY_BYTES, s->chunk, 1);
 	return NULL;
 }
 

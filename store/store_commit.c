@@ -261,6 +261,16 @@ static size_t grow_limit(const struct store *st, const struct store_op *ops,
 	return limit;
 }
 
+/* Checks a batch and encodes what it writes: what both commit paths do
+ * before touching LMDB. */
+static int prepare(struct store *st, const struct store_op *ops, size_t n,
+		   uint64_t seq, struct encoded **enc)
+{
+	int rc = check_batch(st, ops, n, seq);
+
+	return rc != STORE_OK ? rc : encode_all(ops, n, enc);
+}
+
 int store_commit(struct store *st, const struct store_op *ops, size_t n,
 		 uint64_t seq)
 {
@@ -268,10 +278,7 @@ int store_commit(struct store *st, const struct store_op *ops, size_t n,
 	size_t limit;
 	int rc;
 
-	rc = check_batch(st, ops, n, seq);
-	if (rc != STORE_OK)
-		return rc;
-	rc = encode_all(ops, n, &enc);
+	rc = prepare(st, ops, n, seq, &enc);
 	if (rc != STORE_OK)
 		return rc;
 	limit = grow_limit(st, ops, n);
@@ -300,10 +307,7 @@ int store_commit_once(struct store *st, const struct store_op *ops, size_t n,
 	struct encoded *enc = NULL;
 	int rc;
 
-	rc = check_batch(st, ops, n, seq);
-	if (rc != STORE_OK)
-		return rc;
-	rc = encode_all(ops, n, &enc);
+	rc = prepare(st, ops, n, seq, &enc);
 	if (rc != STORE_OK)
 		return rc;
 	rc = write_batch(st, ops, n, seq, enc);
