@@ -365,9 +365,9 @@ static void count_reply(struct http_pss *pss)
 }
 
 /*
- * Writes the headers, and the body with them when it fits in the same
- * buffer (every reply but large listings): one send() and one writable
- * callback per reply instead of two of each. Returns 1 when the body went
+ * Writes the headers, and over HTTP/1 the body with them when it fits in
+ * the same buffer (every reply but large listings): one send() and one
+ * writable callback per reply instead of two of each. Returns 1 when the body went
  * too, 0 when it must follow, -1 to close.
  */
 static int write_headers(struct http_pss *pss, struct lws *wsi)
@@ -416,7 +416,10 @@ static int write_headers(struct http_pss *pss, struct lws *wsi)
 					 (const unsigned char *)"close", 5, &p,
 					 end))
 		return -1;
-	if (pss->resp_len > INLINE_BODY_MAX)
+	/* Over HTTP/2 a headers write becomes a HEADERS frame, and a body
+	 * inside it would never reach the client as DATA: only a stream that
+	 * is its own connection (HTTP/1) takes the one-write path. */
+	if (pss->resp_len > INLINE_BODY_MAX || lws_get_network_wsi(wsi) != wsi)
 		return lws_finalize_write_http_header(wsi, start, &p, end) ? -1
 									   : 0;
 	if (lws_finalize_http_header(wsi, &p, end))

@@ -339,6 +339,39 @@ Test(rest, framing_errors_411_413_415)
 	http_response_free(&r);
 }
 
+/* lws speaks HTTP/2 too (an h2c upgrade; prior knowledge it refuses on a
+ * plain port): a reply must reach an h2 client whole, body included, not
+ * folded into its HEADERS frame. curl is installed by
+ * tools/install-deps.sh. */
+Test(rest, replies_reach_an_http2_client_whole)
+{
+	char cmd[256], out[4096];
+	size_t n;
+	FILE *p;
+	json_object *o;
+	int st;
+
+	json_object_put(call("POST", "/race",
+			     "{\"id\":\"h2\",\"source\":\"cmd\",\"title\":\"x\"}",
+			     &st));
+	cr_assert_eq(st, 201);
+	snprintf(cmd, sizeof cmd,
+		 "curl -s --max-time 5 --http2 "
+		 "-w '\\n%%{http_version} %%{http_code}' "
+		 "http://127.0.0.1:%d/race/h2", srv.port);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	n = fread(out, 1, sizeof out - 1, p);
+	out[n] = '\0';
+	cr_assert_eq(pclose(p), 0, "curl failed: %s", out);
+	cr_assert_not_null(strstr(out, "\n2 200"), "not an h2 200: %s", out);
+	*strrchr(out, '\n') = '\0';
+	o = json_tokener_parse(out);
+	cr_assert_not_null(o, "body is not JSON: %s", out);
+	cr_assert_str_eq(str(o, "id"), "h2");
+	json_object_put(o);
+}
+
 Test(rest, health_reports_store_usage)
 {
 	int st;
