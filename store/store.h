@@ -100,8 +100,8 @@ int store_commit(struct store *st, const struct store_op *ops, size_t n,
  * its own (a writer thread) while another thread reads, because it only
  * opens a write transaction (LMDB lets readers go on meanwhile) and never
  * remaps. Calls to it must not overlap each other, store_grow() or
- * store_commit() (a store_writable() meanwhile waits for it: LMDB has one
- * writer at a time), and store_seq() may only be read after it returned
+ * store_commit() (LMDB has one writer at a time), and store_seq() may
+ * only be read after it returned
  * (the caller hands the result over under a lock).
  */
 int store_commit_once(struct store *st, const struct store_op *ops, size_t n,
@@ -168,8 +168,9 @@ struct store_stats {
 int store_stats(struct store *st, struct store_stats *out);
 
 /*
- * 1 when a write transaction can start and the map has room to grow or
- * free pages left; 0 otherwise. Cheap: for GET /health.
+ * 1 when the map has room to grow or free pages left for a write; 0
+ * otherwise. Read transactions only, so it never waits for a commit in
+ * progress. Cheap: for GET /health and /metrics.
  */
 int store_writable(struct store *st);
 
