@@ -105,6 +105,9 @@ static void subscribe(struct ws_pss *pss, struct proto_client_msg *m)
 	struct srv_frame *replay;
 
 	srv_hub_unlink(hub, &pss->sub);
+	/* A frame of the previous subscription still waiting behind one half
+	 * sent (a snapshot, a replay) would arrive after this one starts. */
+	srv_frame_unref(&pss->next_big);
 	proto_filter_fini(&pss->sub.filter);
 	pss->sub.filter = m->filter; /* taken */
 	memset(&m->filter, 0, sizeof(m->filter));
