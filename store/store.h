@@ -92,7 +92,8 @@ int store_commit(struct store *st, const struct store_op *ops, size_t n,
 
 /*
  * One attempt at what store_commit() does, without growing the map: when
- * the batch does not fit, nothing is written and STORE_EGROW is returned;
+ * the batch does not fit (or another process grew the map, which this
+ * thread may not adopt), nothing is written and STORE_EGROW is returned;
  * the caller then calls store_grow() and tries again. The other errors
  * are store_commit()'s.
  *
@@ -110,7 +111,8 @@ int store_commit_once(struct store *st, const struct store_op *ops, size_t n,
 /*
  * Grows the map one step for the batch `ops` (doubling, up to
  * map_size_max; a batch that only removes data may use the reserve
- * store_commit() describes). Returns STORE_OK, or STORE_EFULL when the
+ * store_commit() describes), or adopts the size another process grew it
+ * to, if it did. Returns STORE_OK, or STORE_EFULL when the
  * map is at its limit (nothing changed), or STORE_EIO. Must run with no
  * transaction of this process open: on the thread that reads, between
  * two reads, never during a store_commit_once() on another thread.

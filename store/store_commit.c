@@ -166,14 +166,19 @@ static int apply_op(struct store *st, MDB_txn *txn, const struct store_op *op,
  * commit), so nothing of the batch is written.
  */
 static int write_batch(struct store *st, const struct store_op *ops,
-		       size_t n, uint64_t seq, const struct encoded *enc)
+		       size_t n, uint64_t seq, const struct encoded *enc,
+		       int may_remap)
 {
 	unsigned char sk[8];
 	MDB_val k, v;
 	MDB_txn *txn;
 	int rc;
 
-	rc = store__txn_begin(st, 0, &txn);
+	/* Adopting a map another process grew remaps, which LMDB allows
+	 * only with no transaction open in the process: not on the writer
+	 * thread, whose caller adopts it later (store_grow). */
+	rc = may_remap ? store__txn_begin(st, 0, &txn)
+		       : mdb_txn_begin(st->env, NULL, 0, &txn);
 	if (rc != 0)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
@@ -284,7 +289,7 @@ int store_commit(struct store *st, const struct store_op *ops, size_t n,
 	limit = grow_limit(st, ops, n);
 
 	for (int growths = 0;; growths++) {
-		rc = write_batch(st, ops, n, seq, enc);
+		rc = write_batch(st, ops, n, seq, enc, 1);
 		if (rc != MDB_MAP_FULL)
 			break;
 		if (growths == STORE_MAX_GROWTHS)
@@ -310,9 +315,9 @@ int store_commit_once(struct store *st, const struct store_op *ops, size_t n,
 	rc = prepare(st, ops, n, seq, &enc);
 	if (rc != STORE_OK)
 		return rc;
-	rc = write_batch(st, ops, n, seq, enc);
+	rc = write_batch(st, ops, n, seq, enc, 0);
 	encoded_free(enc, n);
-	if (rc == MDB_MAP_FULL)
+	if (rc == MDB_MAP_FULL || rc == MDB_MAP_RESIZED)
 		return STORE_EGROW;
 	rc = store__err(rc);
 	if (rc == STORE_OK)
@@ -322,7 +327,17 @@ int store_commit_once(struct store *st, const struct store_op *ops, size_t n,
 
 int store_grow(struct store *st, const struct store_op *ops, size_t n)
 {
+	size_t before;
+	MDB_txn *txn;
+
 	if (!st || (n > 0 && !ops))
 		return STORE_EINVAL;
+	/* The batch may have failed on a map another process grew: adopt
+	 * that first (store__txn_begin does), and grow only if it did not. */
+	before = st->map_size;
+	if (store__txn_begin(st, MDB_RDONLY, &txn) == 0)
+		mdb_txn_abort(txn);
+	if (st->map_size > before)
+		return STORE_OK;
 	return grow_map(st, grow_limit(st, ops, n));
 }

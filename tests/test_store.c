@@ -696,6 +696,52 @@ Test(store, commit_once_asks_for_growth_and_writes_nothing_until_then)
 	cr_assert_eq(s.races, seq * 50);
 }
 
+/*
+ * Another process (an operator's LMDB tool) grows the map and fills it
+ * past this process's size. The writer thread's attempt may not adopt
+ * the new size (that remaps, which LMDB allows only with no transaction
+ * open anywhere in the process): it asks for growth, and store_grow(),
+ * on the reading thread, adopts the size instead of doubling its own.
+ */
+Test(store, a_map_grown_by_another_process_is_adopted_by_store_grow)
+{
+	static char big[1 << 20];
+	struct store_stats s;
+	struct proto_race *r = make_race("after", "T");
+	struct store_op op = { .kind = STORE_OP_PUT_RACE, .race = r };
+	pid_t pid;
+	int status;
+
+	STORE_CHECK(open_sized(256 << 10, 64 << 20));
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		MDB_env *env;
+		MDB_txn *txn;
+		MDB_dbi dbi;
+		MDB_val k = { 7, "scratch" }, v = { sizeof big, big };
+
+		_exit(mdb_env_create(&env) || mdb_env_set_maxdbs(env, 8) ||
+		      mdb_env_set_mapsize(env, 8 << 20) ||
+		      mdb_env_open(env, data_dir, 0, 0600) ||
+		      mdb_txn_begin(env, NULL, 0, &txn) ||
+		      mdb_dbi_open(txn, "meta", 0, &dbi) ||
+		      mdb_put(txn, dbi, &k, &v, 0) || mdb_txn_commit(txn));
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "the other process could not grow the map");
+	cr_assert_eq(store_commit_once(st, &op, 1, 1), STORE_EGROW);
+	STORE_CHECK(store_stats(st, &s));
+	cr_assert_eq(s.map_size, 256 << 10, "nothing remapped yet");
+	STORE_CHECK(store_grow(st, &op, 1));
+	STORE_CHECK(store_stats(st, &s));
+	cr_assert_geq(s.map_size, (size_t)8 << 20, "adopted, not doubled");
+	STORE_CHECK(store_commit_once(st, &op, 1, 1));
+	assert_present("after");
+	proto_race_free(r);
+}
+
 Test(store, map_at_its_limit_gives_efull_and_keeps_data)
 {
 	struct store_stats s;
