@@ -37,7 +37,7 @@ struct peer {
 /* One TCP connection. */
 struct conn {
 	struct peer *peer;          /* NULL: address unknown, no per-IP caps */
-	uint32_t window;            /* the second the rate counter is for */
+	int64_t window_ms;          /* start of the rate window (monotonic) */
 	uint32_t in_window;         /* requests or messages in it so far */
 	int authed;                 /* the upgrade carried the token */
 	int has_sub;                /* holds a subscription slot */
@@ -338,14 +338,17 @@ int srv_guard_rate_ok(struct srv_guard *g, struct lws *wsi)
 {
 	struct conn *c = lws_get_opaque_user_data(wsi);
 	struct timespec ts;
-	uint32_t now;
+	int64_t now;
 
 	if (!c || !g->cfg->rate_limit)
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint32_t)ts.tv_sec;
-	if (c->window != now) {
-		c->window = now;
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	/* A window is the second from its first request, not a clock
+	 * second: a burst across a clock second's edge would otherwise get
+	 * twice the limit. */
+	if (c->in_window == 0 || now - c->window_ms >= 1000) {
+		c->window_ms = now;
 		c->in_window = 0;
 	}
 	if (c->in_window >= g->cfg->rate_limit) {
