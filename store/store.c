@@ -101,7 +101,10 @@ int store__txn_begin(struct store *st, unsigned int flags, MDB_txn **txn)
 		return rc;
 	/* Another process grew the map past ours. We hold the directory
 	 * lock, so this only happens with an operator's tool; adopting the
-	 * size is what lmdb.h prescribes. No transaction is open here. */
+	 * size is what lmdb.h prescribes, with no transaction open in the
+	 * process. The writer thread never comes here (store_commit_once);
+	 * a read on the service thread while it commits still could, which
+	 * only such a tool can cause. */
 	*txn = NULL;
 	rc = mdb_env_set_mapsize(st->env, 0);
 	if (rc != 0)

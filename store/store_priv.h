@@ -3,8 +3,10 @@
  * layout and a few helpers. Not part of the API: only the store's own .c
  * files include it. Never includes libwebsockets; never logs.
  *
- * Thread: every function runs on the one thread that owns the store (the
- * server's service thread).
+ * Thread: every function runs on the thread that owns the store (the
+ * server's service thread), except store_commit_once() on the core's
+ * writer thread (store.h) and the record decoding of store_load.c, which
+ * touches no store state.
  */
 #ifndef RACEBOARD_STORE_STORE_PRIV_H
 #define RACEBOARD_STORE_STORE_PRIV_H
