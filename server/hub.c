@@ -66,7 +66,7 @@ struct shared_snapshot {
 };
 
 struct srv_hub {
-	struct srv_core *core;
+	struct srv_write *core;
 	const struct srv_cfg *cfg;
 	struct hub_msg *ring;
 	size_t cap;                 /* a power of two */
@@ -87,7 +87,7 @@ static void msg_clear(struct hub_msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
-struct srv_hub *srv_hub_new(const struct srv_cfg *cfg, struct srv_core *core)
+struct srv_hub *srv_hub_new(const struct srv_cfg *cfg, struct srv_write *core)
 {
 	struct srv_hub *hub = calloc(1, sizeof(*hub));
 
@@ -103,7 +103,7 @@ struct srv_hub *srv_hub_new(const struct srv_cfg *cfg, struct srv_core *core)
 	}
 	hub->core = core;
 	hub->cfg = cfg;
-	hub->hi = srv_core_seq(core);
+	hub->hi = srv_write_seq(core);
 	hub->lo = hub->hi + 1;
 	return hub;
 }
@@ -457,7 +457,7 @@ static int encode_races(struct srv_hub *hub, const struct proto_filter *filter,
 {
 	size_t n, first = b->len;
 	struct proto_race **all = srv_table_newest_first(
-		srv_core_table(hub->core),
+		srv_write_table(hub->core),
 		proto_filter_is_empty(filter) ? NULL : passes, filter, &n);
 	int rc = 0;
 
@@ -465,7 +465,7 @@ static int encode_races(struct srv_hub *hub, const struct proto_filter *filter,
 		return -1;
 	for (size_t i = 0; i < n && !rc; i++) {
 		rc = (b->len > first && proto_buf_append(b, ",", 1)) ||
-		     srv_core_race_write(hub->core, all[i], now, b);
+		     srv_write_race_json(hub->core, all[i], now, b);
 	}
 	free(all);
 	return rc ? -1 : 0;
@@ -539,7 +539,7 @@ struct srv_frame *srv_hub_replay(struct srv_hub *hub, uint64_t since,
 	proto_buf_init(&r.b, LWS_PRE);
 	rc = proto_buf_append(&r.b, head, (size_t)n);
 	if (!rc)
-		rc = store_deltas_since(srv_core_store(hub->core), since, NULL,
+		rc = store_deltas_since(srv_write_store(hub->core), since, NULL,
 					replay_one, &r) < 0 || r.gap ||
 		     r.next != hub->hi + 1 ? -1 : 0;
 	if (!rc)

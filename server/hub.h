@@ -1,7 +1,7 @@
 /*
  * hub.h - fan-out of committed changes to WebSocket subscribers.
  *
- * Every committed change is encoded once (by core.c) and kept in a
+ * Every committed change is encoded once (by write.c) and kept in a
  * bounded ring of recent deltas shared by all subscribers; a subscriber
  * is just a cursor into that ring plus its filter. When its socket is
  * writable it gets one frame holding everything pending for it: the lone
@@ -24,7 +24,7 @@
 
 #include "client_msg.h"
 #include "config.h"
-#include "core.h"
+#include "write.h"
 #include "frame.h"
 
 struct srv_hub;
@@ -52,13 +52,13 @@ struct srv_hub_stats {
 	unsigned subscribers;
 };
 
-/* Creates the hub over the core (borrowed). NULL on allocation failure. */
-struct srv_hub *srv_hub_new(const struct srv_cfg *cfg, struct srv_core *core);
+/* Creates the hub over the write path (borrowed). NULL on allocation failure. */
+struct srv_hub *srv_hub_new(const struct srv_cfg *cfg, struct srv_write *core);
 
 /* Frees the hub and its ring; subscribers must be unlinked first. */
 void srv_hub_free(struct srv_hub *hub);
 
-/* The core's publish hook (srv_publish_fn): ring insert, wake-ups. */
+/* The write path's publish hook (srv_publish_fn): ring insert, wake-ups. */
 void srv_hub_publish(void *hub, const struct srv_change *change);
 
 /* Links `sub` so it receives changes from sub->cursor on, and asks for a
@@ -91,7 +91,7 @@ int srv_hub_pending(const struct srv_hub *hub, const struct srv_sub *sub);
 /*
  * A snapshot frame of every committed race that passes `filter`, at seq
  * srv_hub_seq(); with "reset": true when `reset`. The caller must make
- * sure no write is pending (srv_core_busy() == 0). An unfiltered snapshot
+ * sure no write is pending (srv_write_busy() == 0). An unfiltered snapshot
  * is shared with the next ones asked for at the same seq within 50 ms.
  * Same reference contract as srv_hub_next_frame().
  */

@@ -152,13 +152,13 @@ int main(int argc, char **argv)
 			 cfg.data_dir, store_strerror(rc));
 		return 1;
 	}
-	srv.core = srv_core_new(srv.store, &cfg, &err);
+	srv.core = srv_write_new(srv.store, &cfg, &err);
 	if (!srv.core) {
 		lwsl_err("cannot load races from %s: %s\n", cfg.data_dir,
 			 store_strerror(err));
 		goto done;
 	}
-	srv_core_set_metrics(srv.core, &srv.metrics);
+	srv_write_set_metrics(srv.core, &srv.metrics);
 	srv.guard = srv_guard_new(&cfg, &srv.metrics);
 	if (!srv.guard || srv_guard_set_web_root(srv.guard, web_root)) {
 		lwsl_err("out of memory\n");
@@ -181,7 +181,7 @@ int main(int argc, char **argv)
 	/* No connection uses it: it takes the core's writer-thread wake-ups
 	 * (LWS_CALLBACK_EVENT_WAIT_CANCELLED reaches every protocol). */
 	protocols[3] = (struct lws_protocols){
-		.name = "raceboard-core", .callback = srv_core_callback,
+		.name = "raceboard-write", .callback = srv_write_callback,
 		.user = srv.core,
 	};
 	memset(&protocols[4], 0, sizeof(protocols[4]));
@@ -214,7 +214,7 @@ int main(int argc, char **argv)
 		lwsl_err("cannot listen on %s:%d\n", cfg.bind, cfg.port);
 		goto done;
 	}
-	srv_core_attach(srv.core, srv.lws);
+	srv_write_attach(srv.core, srv.lws);
 	if (cfg.port_file[0] &&
 	    write_port_file(cfg.port_file, lws_get_vhost_listen_port(vh))) {
 		lwsl_err("cannot write %s: %s\n", cfg.port_file,
@@ -231,14 +231,14 @@ int main(int argc, char **argv)
 		if (lws_service(srv.lws, 0) < 0)
 			break;
 	lwsl_notice("shutting down\n");
-	srv_core_flush(srv.core);
+	srv_write_flush(srv.core);
 	status = 0;
 done:
 	if (srv.core)
-		srv_core_detach_context(srv.core);
+		srv_write_detach(srv.core);
 	if (srv.lws)
 		lws_context_destroy(srv.lws);
-	srv_core_free(srv.core);
+	srv_write_free(srv.core);
 	srv_guard_free(srv.guard);
 	store_close(srv.store);
 	return status;

@@ -2,7 +2,7 @@
  * table.h - the in-memory index of live races, keyed by id.
  *
  * The table owns its races. It is the server's working copy of what LMDB
- * holds: loaded at start-up, changed only by the write path (core.c).
+ * holds: loaded at start-up, changed only by the write path (write.c).
  * Service thread only; no locking.
  */
 #ifndef RACEBOARD_SERVER_TABLE_H

@@ -3,7 +3,7 @@
  * (snapshot, resume, live deltas, heartbeats) and producer writes (acks
  * in request order, only once durable). See protocol/PROTOCOL.md.
  *
- * Producer writes go through core.c like REST writes; deltas come from
+ * Producer writes go through write.c like REST writes; deltas come from
  * hub.c; replies and acks are queued by ws_reply.c. This file owns the
  * session: reassembly of inbound messages under a size cap, the order of
  * outbound frames, subscriptions, heartbeats and closing.
@@ -79,13 +79,13 @@ static void start_snapshot(struct ws_pss *pss)
 /* A snapshot reads committed state only: wait out a pending batch. */
 static void want_snapshot(struct ws_pss *pss, int reset)
 {
-	struct srv_core *core = pss->vhd->srv->core;
+	struct srv_write *core = pss->vhd->srv->core;
 
 	pss->snapshot_reset = reset;
 	srv_hub_unlink(pss->vhd->hub, &pss->sub);
-	if (srv_core_busy(core)) {
+	if (srv_write_busy(core)) {
 		pss->sub_state = SUB_WAITING;
-		srv_core_wait(core, &pss->rq);
+		srv_write_wait(core, &pss->rq);
 	} else {
 		start_snapshot(pss);
 	}
@@ -200,7 +200,7 @@ static const char need_token[] =
 
 static void on_message(struct ws_pss *pss, const char *buf, size_t len)
 {
-	struct srv_core *core = pss->vhd->srv->core;
+	struct srv_write *core = pss->vhd->srv->core;
 	struct proto_client_msg m;
 	struct proto_json_error err = {0};
 
@@ -240,16 +240,16 @@ static void on_message(struct ws_pss *pss, const char *buf, size_t len)
 		pss->active = 1;
 		switch (m.type) {
 		case PROTO_MSG_CREATE:
-			srv_core_create(core, &pss->rq, &m.update);
+			srv_write_create(core, &pss->rq, &m.update);
 			break;
 		case PROTO_MSG_PATCH:
-			srv_core_patch(core, &pss->rq, m.id, &m.update);
+			srv_write_patch(core, &pss->rq, m.id, &m.update);
 			break;
 		case PROTO_MSG_EVENT:
-			srv_core_event(core, &pss->rq, m.id, &m.event);
+			srv_write_event(core, &pss->rq, m.id, &m.event);
 			break;
 		default:
-			srv_core_delete(core, &pss->rq, m.id);
+			srv_write_delete(core, &pss->rq, m.id);
 		}
 	}
 	proto_client_msg_fini(&m);
@@ -460,7 +460,7 @@ static void on_closed(struct ws_vhd *vhd, struct ws_pss *pss)
 	vhd->srv->metrics.ws_connections--;
 	proto_filter_fini(&pss->sub.filter);
 	if (pss->rq.queued)
-		srv_core_forget(vhd->srv->core, &pss->rq);
+		srv_write_forget(vhd->srv->core, &pss->rq);
 	for (struct ws_pss **pp = &vhd->sessions; *pp; pp = &(*pp)->next)
 		if (*pp == pss) {
 			*pp = pss->next;
@@ -528,7 +528,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (!vhd->hub)
 			return -1;
 		vhd->srv->hub = vhd->hub;
-		srv_core_set_publisher(vhd->srv->core, srv_hub_publish,
+		srv_write_set_publisher(vhd->srv->core, srv_hub_publish,
 				       vhd->hub);
 		lws_sul_schedule(vhd->ctx, 0, &vhd->tick, tick_cb,
 				 LWS_US_PER_SEC);
@@ -537,7 +537,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (!vhd)
 			return 0;
 		lws_sul_cancel(&vhd->tick);
-		srv_core_set_publisher(vhd->srv->core, NULL, NULL);
+		srv_write_set_publisher(vhd->srv->core, NULL, NULL);
 		vhd->srv->hub = NULL;
 		srv_hub_free(vhd->hub);
 		vhd->hub = NULL;

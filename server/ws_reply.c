@@ -245,7 +245,7 @@ void srv_ws_error_in_order(struct ws_pss *pss, const char *req, int status,
 		m.type = PROTO_MSG_PATCH;
 		snprintf(m.req, sizeof(m.req), "%s", req);
 		if (srv_ws_track(pss, &m) == 0) {
-			srv_core_fail(pss->vhd->srv->core, &pss->rq, status,
+			srv_write_fail(pss->vhd->srv->core, &pss->rq, status,
 				      code, field, msg);
 			return;
 		}

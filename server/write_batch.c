@@ -1,10 +1,10 @@
 /*
- * core_batch.c - the batch: every write is queued in the accumulating
+ * write_batch.c - the batch: every write is queued in the accumulating
  * batch, which a zero-delay timer (lws runs it at the start of the next
  * service pass) seals and hands to the writer thread. The writer commits
  * it in one LMDB transaction (one fsync) while the service thread goes
  * on reading and applying the next batch; lws_cancel_service() then
- * brings the service thread to srv_core_callback(), which publishes the
+ * brings the service thread to srv_write_callback(), which publishes the
  * batch's deltas and answers its requesters, in request order, and hands
  * over the batch that accumulated meanwhile. A failed commit reloads what
  * both batches touched from LMDB and fails every write in them: nothing
@@ -12,13 +12,13 @@
  *
  * Threads: everything here runs on the service thread except
  * writer_main(), which only reads a sealed batch's ops (buffers the batch
- * owns), calls store_commit_once() and posts the result under core->lock.
+ * owns), calls store_commit_once() and posts the result under wp->lock.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "core_priv.h"
+#include "write_priv.h"
 #include "json.h"
 #include "learn.h"
 #include "metrics.h"
@@ -28,56 +28,56 @@
  * each doubles the map, so this only bounds a misbehaving store. */
 #define BATCH_MAX_GROWTHS 16
 
-static void kick(struct srv_core *core);
+static void kick(struct srv_write *wp);
 
-void srv_core__flush_cb(lws_sorted_usec_list_t *sul)
+void srv_write__flush_cb(lws_sorted_usec_list_t *sul)
 {
-	struct srv_core *core = lws_container_of(sul, struct srv_core,
+	struct srv_write *wp = lws_container_of(sul, struct srv_write,
 						 flush_sul);
 
-	core->flush_scheduled = 0;
-	kick(core);
+	wp->flush_scheduled = 0;
+	kick(wp);
 }
 
-static void arm_flush(struct srv_core *core)
+static void arm_flush(struct srv_write *wp)
 {
-	if (core->ctx && !core->flush_scheduled) {
-		core->flush_scheduled = 1;
-		lws_sul_schedule(core->ctx, 0, &core->flush_sul,
-				 srv_core__flush_cb, 1);
+	if (wp->ctx && !wp->flush_scheduled) {
+		wp->flush_scheduled = 1;
+		lws_sul_schedule(wp->ctx, 0, &wp->flush_sul,
+				 srv_write__flush_cb, 1);
 	}
 }
 
-/* Puts rq on the list of requesters owed an answer the core could not
+/* Puts rq on the list of requesters owed an answer the write path could not
  * queue (see pay_owed). */
-static void owe(struct srv_core *core, struct srv_requester *rq, int wait)
+static void owe(struct srv_write *wp, struct srv_requester *rq, int wait)
 {
 	if (wait) {
 		rq->owed_wait = 1;
-		core->acc->sync = 1; /* so that a moment with nothing
+		wp->acc->sync = 1; /* so that a moment with nothing
 				      * uncommitted comes (see kick) */
 	} else {
 		rq->owed++;
 	}
 	if (!rq->owed_listed) {
 		rq->owed_listed = 1;
-		rq->owed_next = core->oom;
-		core->oom = rq;
+		rq->owed_next = wp->oom;
+		wp->oom = rq;
 	}
-	arm_flush(core);
+	arm_flush(wp);
 }
 
 /* Takes a new entry at the end of the accumulating batch and arms the
  * flush. NULL on allocation failure, with the 503 owed to rq. */
-static struct batch_entry *queue(struct srv_core *core,
+static struct batch_entry *queue(struct srv_write *wp,
 				 struct srv_requester *rq, int wait)
 {
-	struct srv_batch *b = core->acc;
+	struct srv_batch *b = wp->acc;
 	struct batch_entry *e;
 
 	/* Once rq is owed a 503, its later requests queue behind it. */
 	if (rq && rq->owed && !wait) {
-		owe(core, rq, 0);
+		owe(wp, rq, 0);
 		return NULL;
 	}
 	if (b->n_entries == b->cap_entries) {
@@ -86,7 +86,7 @@ static struct batch_entry *queue(struct srv_core *core,
 
 		if (!p) {
 			if (rq)
-				owe(core, rq, wait);
+				owe(wp, rq, wait);
 			return NULL;
 		}
 		b->entries = p;
@@ -99,19 +99,19 @@ static struct batch_entry *queue(struct srv_core *core,
 	b->sync |= wait;
 	if (rq)
 		rq->queued++;
-	arm_flush(core);
+	arm_flush(wp);
 	return e;
 }
 
-struct batch_entry *srv_core__queue(struct srv_core *core,
+struct batch_entry *srv_write__queue(struct srv_write *wp,
 				    struct srv_requester *rq)
 {
-	return queue(core, rq, 0);
+	return queue(wp, rq, 0);
 }
 
 /* Puts an error into an entry. An allocation failure leaves buf NULL,
  * which the requester answers as a bare status. */
-void srv_core__set_error(struct batch_entry *e, int status, const char *code,
+void srv_write__set_error(struct batch_entry *e, int status, const char *code,
 			 const char *field, const char *message)
 {
 	e->res.status = status;
@@ -119,20 +119,20 @@ void srv_core__set_error(struct batch_entry *e, int status, const char *code,
 				    &e->res.len);
 }
 
-void srv_core_fail(struct srv_core *core, struct srv_requester *rq, int status,
+void srv_write_fail(struct srv_write *wp, struct srv_requester *rq, int status,
 		   const char *code, const char *field, const char *message)
 {
-	struct batch_entry *e = srv_core__queue(core, rq);
+	struct batch_entry *e = srv_write__queue(wp, rq);
 
 	if (e)
-		srv_core__set_error(e, status, code, field, message);
+		srv_write__set_error(e, status, code, field, message);
 }
 
 /* Records that the accumulating batch writes race `id`, once per race. */
-int srv_core__touch(struct srv_core *core, const char *id)
+int srv_write__touch(struct srv_write *wp, const char *id)
 {
-	struct srv_batch *b = core->acc;
-	struct srv_table_entry *te = srv_table_get(&core->table, id);
+	struct srv_batch *b = wp->acc;
+	struct srv_table_entry *te = srv_table_get(&wp->table, id);
 	char *copy;
 
 	if (te && te->batch_gen == b->gen)
@@ -155,14 +155,14 @@ int srv_core__touch(struct srv_core *core, const char *id)
 	return 0;
 }
 
-int srv_core_busy(const struct srv_core *core)
+int srv_write_busy(const struct srv_write *wp)
 {
-	return core->acc->n_entries > 0 || core->inflight;
+	return wp->acc->n_entries > 0 || wp->inflight;
 }
 
-void srv_core_wait(struct srv_core *core, struct srv_requester *rq)
+void srv_write_wait(struct srv_write *wp, struct srv_requester *rq)
 {
-	queue(core, rq, 1);
+	queue(wp, rq, 1);
 }
 
 static void forget_in(struct srv_batch *b, struct srv_requester *rq)
@@ -174,14 +174,14 @@ static void forget_in(struct srv_batch *b, struct srv_requester *rq)
 		}
 }
 
-void srv_core_forget(struct srv_core *core, struct srv_requester *rq)
+void srv_write_forget(struct srv_write *wp, struct srv_requester *rq)
 {
 	/* The writer reads only a batch's ops, never entries[].rq. */
-	if (core->inflight)
-		forget_in(core->inflight, rq);
-	forget_in(core->acc, rq);
+	if (wp->inflight)
+		forget_in(wp->inflight, rq);
+	forget_in(wp->acc, rq);
 	if (rq->owed_listed) {
-		struct srv_requester **pp = &core->oom;
+		struct srv_requester **pp = &wp->oom;
 
 		while (*pp != rq)
 			pp = &(*pp)->owed_next;
@@ -193,7 +193,7 @@ void srv_core_forget(struct srv_core *core, struct srv_requester *rq)
 	rq->owed_next = NULL;
 }
 
-void srv_core__batch_fini(struct srv_batch *b)
+void srv_write__batch_fini(struct srv_batch *b)
 {
 	for (size_t i = 0; i < b->n_touched; i++)
 		free(b->touched[i]);
@@ -213,13 +213,13 @@ void srv_core__batch_fini(struct srv_batch *b)
  * changing. Returns STORE_OK (b->n_ops may be 0: nothing to write) or the
  * error the batch fails with.
  */
-static int seal(struct srv_core *core, struct srv_batch *b)
+static int seal(struct srv_write *wp, struct srv_batch *b)
 {
 	size_t n_puts, n = 0;
-	const struct srv_learn_put *puts = srv_learn_seal(core->learn, &n_puts);
+	const struct srv_learn_put *puts = srv_learn_seal(wp->learn, &n_puts);
 	size_t cap = b->n_touched + b->n_entries + n_puts + 1;
 
-	b->seq = core->seq;
+	b->seq = wp->seq;
 	for (size_t i = 0; i < b->n_entries; i++)
 		if (b->entries[i].res.status >= 500 && b->entries[i].res.seq)
 			return STORE_ENOMEM;
@@ -231,7 +231,7 @@ static int seal(struct srv_core *core, struct srv_batch *b)
 		return STORE_ENOMEM;
 	for (size_t i = 0; i < b->n_touched; i++) {
 		struct srv_table_entry *te =
-			srv_table_get(&core->table, b->touched[i]);
+			srv_table_get(&wp->table, b->touched[i]);
 		struct store_op *op = &b->ops[n++];
 		char **rec = &b->records[b->n_records];
 
@@ -262,9 +262,9 @@ static int seal(struct srv_core *core, struct srv_batch *b)
 		b->ops[n].data = (const char *)puts[i].data;
 		b->ops[n++].len = puts[i].len;
 	}
-	if (b->seq > core->cfg->delta_log_max)
-		b->keep_from = b->seq - core->cfg->delta_log_max + 1;
-	if (b->keep_from > core->first_delta) {
+	if (b->seq > wp->cfg->delta_log_max)
+		b->keep_from = b->seq - wp->cfg->delta_log_max + 1;
+	if (b->keep_from > wp->first_delta) {
 		b->ops[n].kind = STORE_OP_TRIM_DELTAS;
 		b->ops[n++].seq = b->keep_from;
 	}
@@ -283,85 +283,85 @@ static double seconds_since(const struct timespec *t0)
 
 /* Writer thread: commits each posted batch and wakes the service thread.
  * It touches nothing but the batch's ops, its rc/commit_sec and the
- * fields under core->lock. */
+ * fields under wp->lock. */
 static void *writer_main(void *arg)
 {
-	struct srv_core *core = arg;
+	struct srv_write *wp = arg;
 	struct srv_batch *b;
 	struct timespec t0;
 	int rc;
 
-	pthread_mutex_lock(&core->lock);
+	pthread_mutex_lock(&wp->lock);
 	for (;;) {
-		while (!core->job && !core->stop)
-			pthread_cond_wait(&core->cond, &core->lock);
-		if (!core->job)
+		while (!wp->job && !wp->stop)
+			pthread_cond_wait(&wp->cond, &wp->lock);
+		if (!wp->job)
 			break;
-		b = core->job;
-		core->job = NULL;
-		pthread_mutex_unlock(&core->lock);
+		b = wp->job;
+		wp->job = NULL;
+		pthread_mutex_unlock(&wp->lock);
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		rc = store_commit_once(core->store, b->ops, b->n_ops, b->seq);
+		rc = store_commit_once(wp->store, b->ops, b->n_ops, b->seq);
 
-		pthread_mutex_lock(&core->lock);
+		pthread_mutex_lock(&wp->lock);
 		b->rc = rc;
 		b->commit_sec += seconds_since(&t0);
-		core->done = 1;
-		pthread_cond_broadcast(&core->cond);
-		pthread_mutex_unlock(&core->lock);
-		lws_cancel_service(core->ctx);
-		pthread_mutex_lock(&core->lock);
+		wp->done = 1;
+		pthread_cond_broadcast(&wp->cond);
+		pthread_mutex_unlock(&wp->lock);
+		lws_cancel_service(wp->ctx);
+		pthread_mutex_lock(&wp->lock);
 	}
-	pthread_mutex_unlock(&core->lock);
+	pthread_mutex_unlock(&wp->lock);
 	return NULL;
 }
 
-void srv_core__writer_start(struct srv_core *core)
+void srv_write__writer_start(struct srv_write *wp)
 {
-	if (core->writer_running || !core->ctx)
+	if (wp->writer_running || !wp->ctx)
 		return;
-	if (pthread_create(&core->writer, NULL, writer_main, core)) {
+	if (pthread_create(&wp->writer, NULL, writer_main, wp)) {
 		lwsl_warn("no writer thread: commits run on the service "
 			  "thread\n");
 		return;
 	}
-	core->writer_running = 1;
+	wp->writer_running = 1;
 }
 
 /* Hands the sealed inflight batch to the writer. */
-static void post(struct srv_core *core)
+static void post(struct srv_write *wp)
 {
-	pthread_mutex_lock(&core->lock);
-	core->job = core->inflight;
-	core->done = 0;
-	pthread_cond_broadcast(&core->cond);
-	pthread_mutex_unlock(&core->lock);
+	pthread_mutex_lock(&wp->lock);
+	wp->job = wp->inflight;
+	wp->done = 0;
+	pthread_cond_broadcast(&wp->cond);
+	pthread_mutex_unlock(&wp->lock);
 }
 
 /* After a failed commit: LMDB holds the truth, so reload what the batch
  * touched, with the expiry hint of a finished race (expiry may have
  * popped it to delete the race). */
-static void rollback(struct srv_core *core, const struct srv_batch *b)
+static void rollback(struct srv_write *wp, const struct srv_batch *b)
 {
 	for (size_t i = 0; i < b->n_touched; i++) {
 		struct proto_race *race = NULL;
-		int rc = store_get_race(core->store, b->touched[i], &race);
+		int rc = store_get_race(wp->store, b->touched[i], &race);
 
 		if (rc == STORE_OK) {
 			int finished = race->has & PROTO_F_COMPLETED_AT &&
 				       proto_state_is_terminal(race->state);
 			int64_t completed_at = race->completed_at;
 
-			if (srv_table_replace(&core->table, race)) {
+			if (srv_table_replace(&wp->table, race)) {
 				proto_race_free(race);
 			} else if (finished) {
-				srv_expiry_push(&core->expiry, b->touched[i],
+				srv_expiry_push(&wp->expiry, b->touched[i],
 						completed_at,
-						core->cfg->finished_ttl_sec);
+						wp->cfg->finished_ttl_sec);
 			}
 		} else if (rc == STORE_ENOTFOUND) {
-			srv_table_remove(&core->table, b->touched[i]);
+			srv_table_remove(&wp->table, b->touched[i]);
 		}
 		/* Any other error keeps the in-memory race: guessing it away
 		 * would hide a race LMDB still holds. */
@@ -375,15 +375,15 @@ static void fail_write(struct batch_entry *e, int rc)
 	e->res.buf = NULL;
 	e->res.seq = 0;
 	if (rc == STORE_EFULL)
-		srv_core__set_error(e, 507, "store_full", NULL,
+		srv_write__set_error(e, 507, "store_full", NULL,
 			  "the data store is full; the change was not saved");
 	else
-		srv_core__set_error(e, 503, "store_unavailable", NULL,
+		srv_write__set_error(e, 503, "store_unavailable", NULL,
 			  "the change could not be saved; it was not applied");
 }
 
 /* Hands one committed change to the hub. */
-static void publish(struct srv_core *core, const struct batch_entry *e)
+static void publish(struct srv_write *wp, const struct batch_entry *e)
 {
 	struct srv_change ch;
 
@@ -402,22 +402,22 @@ static void publish(struct srv_core *core, const struct batch_entry *e)
 		.full = e->full ? e->full + LWS_PRE : NULL,
 		.full_len = e->full_len,
 		.race = e->op == PROTO_DELTA_DELETE ? NULL
-			: srv_core_get(core, e->id),
+			: srv_write_get(wp, e->id),
 	};
-	core->publish(core->publish_ctx, &ch);
+	wp->publish(wp->publish_ctx, &ch);
 }
 
 /* Publishes a finished batch (when committed) and answers its entries in
- * order; frees it. b is detached from the core: callbacks may queue new
+ * order; frees it. b is detached from the write path: callbacks may queue new
  * work. */
-static void answer(struct srv_core *core, struct srv_batch *b, int rc)
+static void answer(struct srv_write *wp, struct srv_batch *b, int rc)
 {
 	/* Publish the whole batch before answering anyone: a reader resumed
 	 * below (a snapshot) must see the hub at the batch's last seq, or
 	 * the rest of the batch would reach it twice. */
-	for (size_t i = 0; rc == STORE_OK && core->publish &&
+	for (size_t i = 0; rc == STORE_OK && wp->publish &&
 	     i < b->n_entries; i++)
-		publish(core, &b->entries[i]);
+		publish(wp, &b->entries[i]);
 	for (size_t i = 0; i < b->n_entries; i++) {
 		struct batch_entry *e = &b->entries[i];
 
@@ -438,36 +438,36 @@ static void answer(struct srv_core *core, struct srv_batch *b, int rc)
 		free(e->source);
 		free(e->prev_source);
 	}
-	srv_core__batch_fini(b);
+	srv_write__batch_fini(b);
 }
 
 /* 1 when rq's owed answers can go out now: a 503 after its queued
  * requests, a resume once nothing uncommitted is left. */
-static int owed_due(const struct srv_core *core,
+static int owed_due(const struct srv_write *wp,
 		    const struct srv_requester *rq)
 {
 	return (rq->owed && !rq->queued) ||
-	       (rq->owed_wait && !srv_core_busy(core));
+	       (rq->owed_wait && !srv_write_busy(wp));
 }
 
 /* Answers what requesters are owed, where due (see queue()). */
-static void pay_owed(struct srv_core *core)
+static void pay_owed(struct srv_write *wp)
 {
-	struct srv_requester **pp = &core->oom;
+	struct srv_requester **pp = &wp->oom;
 
 	while (*pp) {
 		struct srv_requester *rq = *pp;
 		unsigned owed;
 		int wait;
 
-		if (!owed_due(core, rq)) {
+		if (!owed_due(wp, rq)) {
 			if (rq->owed_wait)
-				core->acc->sync = 1;
+				wp->acc->sync = 1;
 			pp = &rq->owed_next;
 			continue;
 		}
 		owed = rq->queued ? 0 : rq->owed;
-		wait = rq->owed_wait && !srv_core_busy(core);
+		wait = rq->owed_wait && !srv_write_busy(wp);
 		rq->owed -= owed;
 		rq->owed_wait = wait ? 0 : rq->owed_wait;
 		if (!rq->owed && !rq->owed_wait) {
@@ -487,7 +487,7 @@ static void pay_owed(struct srv_core *core)
 		}
 		if (wait)
 			rq->resume(rq);
-		pp = &core->oom;
+		pp = &wp->oom;
 	}
 }
 
@@ -496,50 +496,50 @@ static void pay_owed(struct srv_core *core)
  * accumulating batch (computed on top of it) fails too. Then publishes
  * and answers, and pays what is owed. Service thread.
  */
-static void finish_inflight(struct srv_core *core)
+static void finish_inflight(struct srv_write *wp)
 {
-	struct srv_batch done = *core->inflight, next = {0};
+	struct srv_batch done = *wp->inflight, next = {0};
 	int rc = done.rc;
 
-	memset(core->inflight, 0, sizeof(*core->inflight));
-	core->inflight = NULL;
-	if (done.n_ops && core->metrics)
-		srv_metrics_commit(core->metrics, done.commit_sec,
+	memset(wp->inflight, 0, sizeof(*wp->inflight));
+	wp->inflight = NULL;
+	if (done.n_ops && wp->metrics)
+		srv_metrics_commit(wp->metrics, done.commit_sec,
 				   rc == STORE_OK);
 	if (rc == STORE_OK) {
-		if (done.n_ops && done.keep_from > core->first_delta)
-			core->first_delta = done.keep_from;
-		if (done.n_ops && !core->first_delta && done.seq)
-			core->first_delta = 1;
-		srv_learn_settle(core->learn, 1);
+		if (done.n_ops && done.keep_from > wp->first_delta)
+			wp->first_delta = done.keep_from;
+		if (done.n_ops && !wp->first_delta && done.seq)
+			wp->first_delta = 1;
+		srv_learn_settle(wp->learn, 1);
 	} else {
 		lwsl_err("commit of %zu writes failed: %s\n", done.n_entries,
 			 store_strerror(rc));
-		if (core->acc->n_entries) {
-			next = *core->acc;
-			memset(core->acc, 0, sizeof(*core->acc));
-			core->acc->gen = ++core->batch_gen;
+		if (wp->acc->n_entries) {
+			next = *wp->acc;
+			memset(wp->acc, 0, sizeof(*wp->acc));
+			wp->acc->gen = ++wp->batch_gen;
 		}
-		rollback(core, &done);
-		rollback(core, &next);
-		srv_learn_settle(core->learn, 0);
-		srv_learn_clear_puts(core->learn);
-		core->seq = store_seq(core->store);
+		rollback(wp, &done);
+		rollback(wp, &next);
+		srv_learn_settle(wp->learn, 0);
+		srv_learn_clear_puts(wp->learn);
+		wp->seq = store_seq(wp->store);
 	}
-	answer(core, &done, rc);
+	answer(wp, &done, rc);
 	if (next.n_entries)
-		answer(core, &next, rc);
-	pay_owed(core);
+		answer(wp, &next, rc);
+	pay_owed(wp);
 }
 
 /* Commits the inflight batch on this thread (no writer thread). */
-static void commit_here(struct srv_core *core)
+static void commit_here(struct srv_write *wp)
 {
-	struct srv_batch *b = core->inflight;
+	struct srv_batch *b = wp->inflight;
 	struct timespec t0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	b->rc = store_commit(core->store, b->ops, b->n_ops, b->seq);
+	b->rc = store_commit(wp->store, b->ops, b->n_ops, b->seq);
 	b->commit_sec = seconds_since(&t0);
 }
 
@@ -554,101 +554,101 @@ static void commit_here(struct srv_core *core)
  * readers wait. Loops while batches finish at once, since their
  * callbacks may queue more.
  */
-static void kick(struct srv_core *core)
+static void kick(struct srv_write *wp)
 {
-	while (!core->inflight && core->acc->n_entries) {
-		struct srv_batch *b = core->acc;
+	while (!wp->inflight && wp->acc->n_entries) {
+		struct srv_batch *b = wp->acc;
 		int rc;
 
-		core->acc = b == &core->slots[0] ? &core->slots[1]
-						 : &core->slots[0];
-		core->acc->gen = ++core->batch_gen;
-		core->inflight = b;
-		rc = seal(core, b);
-		if (rc == STORE_OK && b->n_ops && core->writer_running &&
+		wp->acc = b == &wp->slots[0] ? &wp->slots[1]
+						 : &wp->slots[0];
+		wp->acc->gen = ++wp->batch_gen;
+		wp->inflight = b;
+		rc = seal(wp, b);
+		if (rc == STORE_OK && b->n_ops && wp->writer_running &&
 		    !b->sync) {
-			post(core);
+			post(wp);
 			return;
 		}
 		if (rc != STORE_OK)
 			b->rc = rc;
 		else if (b->n_ops)
-			commit_here(core);
-		finish_inflight(core);
+			commit_here(wp);
+		finish_inflight(wp);
 	}
-	if (!core->inflight)
-		pay_owed(core);
+	if (!wp->inflight)
+		pay_owed(wp);
 }
 
 /* Takes the writer's result, if there is one: finishes the inflight
  * batch, or grows the map and posts it again. `block`: wait for it. */
-static void reap(struct srv_core *core, int block)
+static void reap(struct srv_write *wp, int block)
 {
-	struct srv_batch *b = core->inflight;
+	struct srv_batch *b = wp->inflight;
 	int done, rc;
 
-	if (!b || !core->writer_running)
+	if (!b || !wp->writer_running)
 		return;
-	pthread_mutex_lock(&core->lock);
-	while (block && !core->done)
-		pthread_cond_wait(&core->cond, &core->lock);
-	done = core->done;
-	core->done = 0;
-	pthread_mutex_unlock(&core->lock);
+	pthread_mutex_lock(&wp->lock);
+	while (block && !wp->done)
+		pthread_cond_wait(&wp->cond, &wp->lock);
+	done = wp->done;
+	wp->done = 0;
+	pthread_mutex_unlock(&wp->lock);
 	if (!done)
 		return;
 	if (b->rc == STORE_EGROW) {
 		/* The writer is idle and this thread holds no transaction:
 		 * the one moment the map may be resized. */
-		rc = store_grow(core->store, b->ops, b->n_ops);
+		rc = store_grow(wp->store, b->ops, b->n_ops);
 		if (rc == STORE_OK && ++b->growths <= BATCH_MAX_GROWTHS) {
-			post(core);
+			post(wp);
 			return;
 		}
 		b->rc = rc == STORE_OK ? STORE_EFULL : rc;
 	}
-	finish_inflight(core);
+	finish_inflight(wp);
 }
 
-int srv_core_callback(struct lws *wsi, enum lws_callback_reasons reason,
+int srv_write_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		      void *user, void *in, size_t len)
 {
 	const struct lws_protocols *p = lws_get_protocol(wsi);
-	struct srv_core *core = p ? p->user : NULL;
+	struct srv_write *wp = p ? p->user : NULL;
 
 	(void)user, (void)in, (void)len;
 	/* Wake-ups coalesce, and arrive for every vhost: reap is a no-op
 	 * when there is nothing new. */
-	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED && core) {
-		reap(core, 0);
-		kick(core);
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED && wp) {
+		reap(wp, 0);
+		kick(wp);
 	}
 	return 0;
 }
 
-void srv_core_flush(struct srv_core *core)
+void srv_write_flush(struct srv_write *wp)
 {
 	/* Bounded: a callback could keep queueing, not forever. */
-	for (int i = 0; i < 64 && srv_core_busy(core); i++) {
-		if (core->inflight)
-			reap(core, 1);
-		kick(core);
+	for (int i = 0; i < 64 && srv_write_busy(wp); i++) {
+		if (wp->inflight)
+			reap(wp, 1);
+		kick(wp);
 	}
 }
 
-void srv_core__writer_stop(struct srv_core *core)
+void srv_write__writer_stop(struct srv_write *wp)
 {
-	if (!core->writer_running)
+	if (!wp->writer_running)
 		return;
-	while (core->inflight)
-		reap(core, 1);
-	pthread_mutex_lock(&core->lock);
-	core->stop = 1;
-	pthread_cond_broadcast(&core->cond);
-	pthread_mutex_unlock(&core->lock);
-	pthread_join(core->writer, NULL);
-	core->writer_running = 0;
-	core->stop = 0;
+	while (wp->inflight)
+		reap(wp, 1);
+	pthread_mutex_lock(&wp->lock);
+	wp->stop = 1;
+	pthread_cond_broadcast(&wp->cond);
+	pthread_mutex_unlock(&wp->lock);
+	pthread_join(wp->writer, NULL);
+	wp->writer_running = 0;
+	wp->stop = 0;
 	/* Later batches (none, normally) commit on this thread. */
-	kick(core);
+	kick(wp);
 }

@@ -1,5 +1,5 @@
 /*
- * core.h - the one write path: validation against current state, group
+ * write.h - the one write path: validation against current state, group
  * commit to LMDB, sequence numbers, fan-out hook, expiry of finished races.
  *
  * REST and WebSocket producers both call these functions, so they share
@@ -14,8 +14,8 @@
  * batch commits, one accumulates). The writer gets everything it writes
  * encoded into buffers the batch owns and never touches the table, lws or
  * json-c; it wakes the service thread with lws_cancel_service(), and
- * srv_core_callback() finishes the batch there: publish, then answer, in
- * request order. A batch a reader waits on (srv_core_wait) commits on
+ * srv_write_callback() finishes the batch there: publish, then answer, in
+ * request order. A batch a reader waits on (srv_write_wait) commits on
  * the service thread instead, so that the reader resumes with nothing
  * uncommitted in the table. If commit N fails, the races N and N+1
  * touched are reloaded from LMDB and every write of both is answered
@@ -23,8 +23,8 @@
  *
  * Service thread only (the writer thread is internal).
  */
-#ifndef RACEBOARD_SERVER_CORE_H
-#define RACEBOARD_SERVER_CORE_H
+#ifndef RACEBOARD_SERVER_WRITE_H
+#define RACEBOARD_SERVER_WRITE_H
 
 #include <libwebsockets.h>
 #include <stddef.h>
@@ -36,7 +36,7 @@
 #include "store.h"
 #include "table.h"
 
-struct srv_core;
+struct srv_write;
 
 /* The outcome of one queued request. */
 struct srv_result {
@@ -54,14 +54,14 @@ struct srv_result {
 struct srv_requester {
 	/* Called with the result, in request order; takes res->buf. */
 	void (*complete)(struct srv_requester *rq, struct srv_result *res);
-	/* Called for a srv_core_wait() once the writes before it are
+	/* Called for a srv_write_wait() once the writes before it are
 	 * durable; the requester now produces its read reply. */
 	void (*resume)(struct srv_requester *rq);
-	/* Kept by the core: */
+	/* Kept by the write path: */
 	unsigned queued; /* its entries in the batches not yet answered */
 	unsigned owed;   /* 503s owed: requests that could not be queued */
-	int owed_wait;   /* a srv_core_wait() that could not be queued */
-	struct srv_requester *owed_next; /* in the core's list of debtors */
+	int owed_wait;   /* a srv_write_wait() that could not be queued */
+	struct srv_requester *owed_next; /* in the write path's list of debtors */
 	int owed_listed;
 };
 
@@ -88,40 +88,40 @@ struct srv_change {
 typedef void (*srv_publish_fn)(void *ctx, const struct srv_change *change);
 
 /*
- * Creates the core over an open store (borrowed) and loads every stored
+ * Creates the write path over an open store (borrowed) and loads every stored
  * race. Returns NULL on failure, with *err set to a STORE_E* code (or
  * STORE_ENOMEM).
  */
-struct srv_core *srv_core_new(struct store *st, const struct srv_cfg *cfg,
+struct srv_write *srv_write_new(struct store *st, const struct srv_cfg *cfg,
 			      int *err);
 
-/* Frees the core and its table; pending writes must have been flushed. */
-void srv_core_free(struct srv_core *core);
+/* Frees the write path and its table; pending writes must have been flushed. */
+void srv_write_free(struct srv_write *wp);
 
 /*
- * Gives the core its lws context, for timers; starts the expiry timer and
+ * Gives the write path its lws context, for timers; starts the expiry timer and
  * the writer thread (without which batches commit on the service thread).
  */
-void srv_core_attach(struct srv_core *core, struct lws_context *ctx);
+void srv_write_attach(struct srv_write *wp, struct lws_context *ctx);
 
-/* Stops the core's timers and its writer thread, after finishing the
+/* Stops the write path's timers and its writer thread, after finishing the
  * batch in flight (before lws_context_destroy). */
-void srv_core_detach_context(struct srv_core *core);
+void srv_write_detach(struct srv_write *wp);
 
 /*
  * The callback of a protocol entry main() adds to the context's list with
- * .user = the core: on LWS_CALLBACK_EVENT_WAIT_CANCELLED it finishes a
+ * .user = the write path: on LWS_CALLBACK_EVENT_WAIT_CANCELLED it finishes a
  * batch the writer thread has committed. Returns 0 for every reason.
  */
-int srv_core_callback(struct lws *wsi, enum lws_callback_reasons reason,
+int srv_write_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		      void *user, void *in, size_t len);
 
 /* Where commit latencies are counted (borrowed; NULL: nowhere). */
 struct srv_metrics;
-void srv_core_set_metrics(struct srv_core *core, struct srv_metrics *m);
+void srv_write_set_metrics(struct srv_write *wp, struct srv_metrics *m);
 
 /* Where committed changes go (the hub); fn may be NULL. */
-void srv_core_set_publisher(struct srv_core *core, srv_publish_fn fn,
+void srv_write_set_publisher(struct srv_write *wp, srv_publish_fn fn,
 			    void *ctx);
 
 /*
@@ -130,52 +130,52 @@ void srv_core_set_publisher(struct srv_core *core, srv_publish_fn fn,
  * the queueing fails (out of memory), rq still gets one answer, a 503,
  * in its turn. The update and id are borrowed; the event is taken.
  */
-void srv_core_create(struct srv_core *core, struct srv_requester *rq,
+void srv_write_create(struct srv_write *wp, struct srv_requester *rq,
 		     const struct proto_race_update *u);
-void srv_core_patch(struct srv_core *core, struct srv_requester *rq,
+void srv_write_patch(struct srv_write *wp, struct srv_requester *rq,
 		    const char *id, const struct proto_race_update *u);
-void srv_core_event(struct srv_core *core, struct srv_requester *rq,
+void srv_write_event(struct srv_write *wp, struct srv_requester *rq,
 		    const char *id, struct proto_event *ev);
-void srv_core_delete(struct srv_core *core, struct srv_requester *rq,
+void srv_write_delete(struct srv_write *wp, struct srv_requester *rq,
 		     const char *id);
 
 /* Queues a ready-made error reply, keeping request order (WebSocket). */
-void srv_core_fail(struct srv_core *core, struct srv_requester *rq, int status,
+void srv_write_fail(struct srv_write *wp, struct srv_requester *rq, int status,
 		   const char *code, const char *field, const char *message);
 
 /*
  * 1 when writes are waiting to be committed or committing. A reader that
- * must not see uncommitted state calls srv_core_wait() and reads in
+ * must not see uncommitted state calls srv_write_wait() and reads in
  * rq->resume, which comes once every write queued before it is committed
  * and nothing uncommitted is left in the table.
  */
-int srv_core_busy(const struct srv_core *core);
-void srv_core_wait(struct srv_core *core, struct srv_requester *rq);
+int srv_write_busy(const struct srv_write *wp);
+void srv_write_wait(struct srv_write *wp, struct srv_requester *rq);
 
 /* Forgets `rq`: its queued results are dropped (its connection closed). */
-void srv_core_forget(struct srv_core *core, struct srv_requester *rq);
+void srv_write_forget(struct srv_write *wp, struct srv_requester *rq);
 
 /* Commits everything pending now and answers it, waiting for the batch in
  * flight (at shutdown; batches otherwise commit by themselves). */
-void srv_core_flush(struct srv_core *core);
+void srv_write_flush(struct srv_write *wp);
 
 /* Read access to committed state (borrowed, valid until the next write). */
-const struct proto_race *srv_core_get(const struct srv_core *core,
+const struct proto_race *srv_write_get(const struct srv_write *wp,
 				      const char *id);
-const struct srv_table *srv_core_table(const struct srv_core *core);
-uint64_t srv_core_seq(const struct srv_core *core);
-struct store *srv_core_store(const struct srv_core *core);
+const struct srv_table *srv_write_table(const struct srv_write *wp);
+uint64_t srv_write_seq(const struct srv_write *wp);
+struct store *srv_write_store(const struct srv_write *wp);
 
 /*
  * Appends the race as readers see it at `now` to b: the stored fields
  * plus the derived progress_prediction of a running race. Returns
  * PROTO_OK, or PROTO_ENOMEM with b unchanged.
  */
-int srv_core_race_write(const struct srv_core *core,
+int srv_write_race_json(const struct srv_write *wp,
 			const struct proto_race *race, int64_t now,
 			struct proto_buf *b);
 
 /* Drops finished races listed longer than the TTL; returns how many. */
-size_t srv_core_expire(struct srv_core *core, int64_t now);
+size_t srv_write_expire(struct srv_write *wp, int64_t now);
 
 #endif

@@ -1,16 +1,16 @@
 /*
- * core_priv.h - what core.c (the write operations) and core_batch.c (the
+ * write_priv.h - what write.c (the write operations) and write_batch.c (the
  * batch: queueing, group commit on the writer thread, rollback, publish,
  * answers) share. Not part of the server's API: only those two files
  * include it. Service thread only, except where a field says otherwise.
  */
-#ifndef RACEBOARD_SERVER_CORE_PRIV_H
-#define RACEBOARD_SERVER_CORE_PRIV_H
+#ifndef RACEBOARD_SERVER_WRITE_PRIV_H
+#define RACEBOARD_SERVER_WRITE_PRIV_H
 
 #include <libwebsockets.h>
 #include <pthread.h>
 
-#include "core.h"
+#include "write.h"
 #include "delta.h"
 #include "expiry.h"
 
@@ -32,9 +32,9 @@ struct batch_entry {
 
 /*
  * One group commit: the writes of one or more loop turns. A batch
- * accumulates on the service thread (core->acc), is sealed (its store
+ * accumulates on the service thread (wp->acc), is sealed (its store
  * ops encoded into buffers it owns, so the writer never reads the table)
- * and handed to the writer thread (core->inflight), and is finished on
+ * and handed to the writer thread (wp->inflight), and is finished on
  * the service thread once its commit returned: publish, then answer.
  */
 struct srv_batch {
@@ -53,13 +53,13 @@ struct srv_batch {
 	uint64_t seq;               /* the store's last seq after the batch */
 	uint64_t keep_from;         /* the delta log is trimmed below it */
 
-	/* Set by whoever commits (the writer thread, under core->lock). */
+	/* Set by whoever commits (the writer thread, under wp->lock). */
 	int rc;                     /* STORE_OK or STORE_E* */
 	double commit_sec;
 	int growths;                /* map growths for this batch so far */
 };
 
-struct srv_core {
+struct srv_write {
 	struct store *store;
 	const struct srv_cfg *cfg;
 	struct srv_table table;
@@ -102,29 +102,29 @@ struct srv_core {
  * Takes a new entry at the end of the accumulating batch (its result is
  * answered to rq, which may be NULL) and arms the flush for this loop
  * turn. NULL on allocation failure: rq is then owed a 503, which the
- * core answers in order by itself; the caller only gives up.
+ * write path answers in order by itself; the caller only gives up.
  */
-struct batch_entry *srv_core__queue(struct srv_core *core,
+struct batch_entry *srv_write__queue(struct srv_write *wp,
 				    struct srv_requester *rq);
 
 /* Makes an entry an error reply. */
-void srv_core__set_error(struct batch_entry *e, int status, const char *code,
+void srv_write__set_error(struct batch_entry *e, int status, const char *code,
 			 const char *field, const char *message);
 
 /* Records that the accumulating batch writes race `id` (once per batch).
  * -1 on allocation failure. */
-int srv_core__touch(struct srv_core *core, const char *id);
+int srv_write__touch(struct srv_write *wp, const char *id);
 
 /* The zero-delay timer that hands the batch to the commit. */
-void srv_core__flush_cb(lws_sorted_usec_list_t *sul);
+void srv_write__flush_cb(lws_sorted_usec_list_t *sul);
 
 /* Frees what a batch owns (not its entries' contents) and empties it. */
-void srv_core__batch_fini(struct srv_batch *b);
+void srv_write__batch_fini(struct srv_batch *b);
 
-/* Starts and stops the writer thread (core_batch.c). Without it (not
+/* Starts and stops the writer thread (write_batch.c). Without it (not
  * attached, or it could not start) batches commit on the service thread.
- * srv_core__writer_stop finishes the batch in flight first. */
-void srv_core__writer_start(struct srv_core *core);
-void srv_core__writer_stop(struct srv_core *core);
+ * srv_write__writer_stop finishes the batch in flight first. */
+void srv_write__writer_start(struct srv_write *wp);
+void srv_write__writer_stop(struct srv_write *wp);
 
 #endif

@@ -1,11 +1,11 @@
 /*
- * core.c - the write operations (create, patch, event, delete, expiry):
+ * write.c - the write operations (create, patch, event, delete, expiry):
  * each applies the update rules to the in-memory table, encodes its reply
- * and its delta once, and queues them in the batch (core_batch.c), which
+ * and its delta once, and queues them in the batch (write_batch.c), which
  * commits, publishes and answers. Also start-up (loading races and
  * histories) and read access. Service thread only.
  */
-#include "core_priv.h"
+#include "write_priv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +18,11 @@
 
 static void expiry_cb(lws_sorted_usec_list_t *sul)
 {
-	struct srv_core *core = lws_container_of(sul, struct srv_core,
+	struct srv_write *wp = lws_container_of(sul, struct srv_write,
 						 expiry_sul);
 
-	srv_core_expire(core, srv_now_ms());
-	lws_sul_schedule(core->ctx, 0, &core->expiry_sul, expiry_cb,
+	srv_write_expire(wp, srv_now_ms());
+	lws_sul_schedule(wp->ctx, 0, &wp->expiry_sul, expiry_cb,
 			 EXPIRY_PERIOD_US);
 }
 
@@ -39,23 +39,23 @@ static int finished(const void *ctx, const struct proto_race *race)
  * ones; when they outnumber the races, the heap is rebuilt from the
  * table (O(n), amortized over as many pushes), which keeps it bounded.
  */
-static void schedule_expiry(struct srv_core *core,
+static void schedule_expiry(struct srv_write *wp,
 			    const struct proto_race *race)
 {
 	struct proto_race **all;
 	size_t n;
 
-	srv_expiry_push(&core->expiry, race->id, race->completed_at,
-			core->cfg->finished_ttl_sec);
-	if (core->expiry.n <= 2 * core->table.count + 1024)
+	srv_expiry_push(&wp->expiry, race->id, race->completed_at,
+			wp->cfg->finished_ttl_sec);
+	if (wp->expiry.n <= 2 * wp->table.count + 1024)
 		return;
-	all = srv_table_newest_first(&core->table, finished, NULL, &n);
+	all = srv_table_newest_first(&wp->table, finished, NULL, &n);
 	if (!all)
 		return;
-	srv_expiry_fini(&core->expiry);
+	srv_expiry_fini(&wp->expiry);
 	for (size_t i = 0; i < n; i++)
-		srv_expiry_push(&core->expiry, all[i]->id, all[i]->completed_at,
-				core->cfg->finished_ttl_sec);
+		srv_expiry_push(&wp->expiry, all[i]->id, all[i]->completed_at,
+				wp->cfg->finished_ttl_sec);
 	free(all);
 }
 
@@ -97,7 +97,7 @@ static char *encode_update(uint64_t seq, int64_t now,
  * `prev_source` (taken; NULL when the source did not change) describe the
  * race before the change, for subscriber filters.
  */
-static void set_change(struct srv_core *core, struct batch_entry *e,
+static void set_change(struct srv_write *wp, struct batch_entry *e,
 		       enum proto_delta_op op, const struct proto_race *race,
 		       const struct pred_track *track, uint32_t changed,
 		       int64_t now, int status, enum proto_state prev_state,
@@ -110,7 +110,7 @@ static void set_change(struct srv_core *core, struct batch_entry *e,
 	e->prev_state = prev_state;
 	e->op = op;
 	if (op == PROTO_DELTA_CREATE || changed) {
-		e->res.seq = ++core->seq;
+		e->res.seq = ++wp->seq;
 		e->delta = op == PROTO_DELTA_UPDATE
 			? encode_update(e->res.seq, now, race, changed, track,
 					&e->delta_len)
@@ -130,13 +130,13 @@ static void set_change(struct srv_core *core, struct batch_entry *e,
 			e->res.status = 500; /* fails the whole batch */
 	}
 	proto_buf_init(&b, LWS_PRE);
-	e->res.buf = proto_buf_finish(&b, srv_core_race_write(core, race, now, &b),
+	e->res.buf = proto_buf_finish(&b, srv_write_race_json(wp, race, now, &b),
 				      &e->res.len);
 	if (!e->res.buf && e->res.status < 400)
 		e->res.status = 500; /* fails the whole batch: never an empty ack */
 }
 
-int srv_core_race_write(const struct srv_core *core,
+int srv_write_race_json(const struct srv_write *wp,
 			const struct proto_race *race, int64_t now,
 			struct proto_buf *b)
 {
@@ -145,7 +145,7 @@ int srv_core_race_write(const struct srv_core *core,
 	struct srv_table_entry *te;
 
 	if (race->state == PROTO_STATE_RUNNING) {
-		te = srv_table_get(&core->table, race->id);
+		te = srv_table_get(&wp->table, race->id);
 		extra.len = srv_learn_progress_write(race, te ? te->track : NULL,
 						     now, pp);
 	}
@@ -155,13 +155,13 @@ int srv_core_race_write(const struct srv_core *core,
 static void reply_apply_error(struct batch_entry *e, int rc)
 {
 	if (rc == PROTO_ELIMIT)
-		srv_core__set_error(e, 400, "too_many", "metadata",
+		srv_write__set_error(e, 400, "too_many", "metadata",
 			  "metadata may hold at most 64 keys");
 	else if (rc == PROTO_ENOMEM)
-		srv_core__set_error(e, 503, "out_of_memory", NULL,
+		srv_write__set_error(e, 503, "out_of_memory", NULL,
 			  "the server is out of memory");
 	else
-		srv_core__set_error(e, 400, "invalid_value", NULL,
+		srv_write__set_error(e, 400, "invalid_value", NULL,
 			  "the update is not valid for this race");
 }
 
@@ -171,11 +171,11 @@ static void not_found(struct batch_entry *e, const char *id)
 
 	snprintf(msg, sizeof(msg), "no race with id '%.*s'", PROTO_ID_MAX,
 		 id);
-	srv_core__set_error(e, 404, "not_found", "id", msg);
+	srv_write__set_error(e, 404, "not_found", "id", msg);
 }
 
 /* Applies an update to an existing race and fills the entry. */
-static void update_race(struct srv_core *core, struct batch_entry *e,
+static void update_race(struct srv_write *wp, struct batch_entry *e,
 			struct srv_table_entry *te,
 			const struct proto_race_update *u, int64_t now)
 {
@@ -187,8 +187,8 @@ static void update_race(struct srv_core *core, struct batch_entry *e,
 
 	/* Touch first: once the race changes it must be in the batch, or a
 	 * refused write would still have changed memory. */
-	if (srv_core__touch(core, race->id)) {
-		srv_core__set_error(e, 503, "out_of_memory", NULL,
+	if (srv_write__touch(wp, race->id)) {
+		srv_write__set_error(e, 503, "out_of_memory", NULL,
 				    "the server is out of memory");
 		return;
 	}
@@ -203,17 +203,17 @@ static void update_race(struct srv_core *core, struct batch_entry *e,
 		free(prev_source);
 		prev_source = NULL;
 	}
-	srv_learn_after_change(core->learn, race, &te->track, &changed, now);
+	srv_learn_after_change(wp->learn, race, &te->track, &changed, now);
 	if (changed & PROTO_F_COMPLETED_AT && race->has & PROTO_F_COMPLETED_AT)
-		schedule_expiry(core, race);
-	set_change(core, e, PROTO_DELTA_UPDATE, race, te->track, changed, now,
+		schedule_expiry(wp, race);
+	set_change(wp, e, PROTO_DELTA_UPDATE, race, te->track, changed, now,
 		   200, prev_state, prev_source);
 }
 
-void srv_core_create(struct srv_core *core, struct srv_requester *rq,
+void srv_write_create(struct srv_write *wp, struct srv_requester *rq,
 		     const struct proto_race_update *u)
 {
-	struct batch_entry *e = srv_core__queue(core, rq);
+	struct batch_entry *e = srv_write__queue(wp, rq);
 	int64_t now = srv_now_ms();
 	struct srv_table_entry *te;
 	struct proto_race *race;
@@ -229,13 +229,13 @@ void srv_core_create(struct srv_core *core, struct srv_requester *rq,
 		srv_uuid4(uuid);
 		id = uuid;
 	}
-	te = srv_table_get(&core->table, id);
+	te = srv_table_get(&wp->table, id);
 	if (te) {
-		update_race(core, e, te, u, now);
+		update_race(wp, e, te, u, now);
 		return;
 	}
-	if (core->table.count >= core->cfg->max_races) {
-		srv_core__set_error(e, 409, "race_limit", NULL,
+	if (wp->table.count >= wp->cfg->max_races) {
+		srv_write__set_error(e, 409, "race_limit", NULL,
 			  "the server holds its maximum number of races; "
 			  "dismiss finished ones or raise --max-races");
 		return;
@@ -243,54 +243,54 @@ void srv_core_create(struct srv_core *core, struct srv_requester *rq,
 	/* A race without an ETA gets the server's prediction (a shallow
 	 * copy: the strings stay the request's). */
 	with_eta = *u;
-	srv_learn_predict(core->learn, &with_eta);
+	srv_learn_predict(wp->learn, &with_eta);
 	race = proto_race_create(&with_eta, id, now, &err);
 	if (!race) {
 		reply_apply_error(e, err);
 		return;
 	}
-	te = srv_table_insert(&core->table, race);
+	te = srv_table_insert(&wp->table, race);
 	if (!te) {
 		proto_race_free(race);
-		srv_core__set_error(e, 503, "out_of_memory", NULL,
+		srv_write__set_error(e, 503, "out_of_memory", NULL,
 			  "the server is out of memory");
 		return;
 	}
-	if (srv_core__touch(core, id)) {
-		srv_table_remove(&core->table, id);
-		srv_core__set_error(e, 503, "out_of_memory", NULL,
+	if (srv_write__touch(wp, id)) {
+		srv_table_remove(&wp->table, id);
+		srv_write__set_error(e, 503, "out_of_memory", NULL,
 			  "the server is out of memory");
 		return;
 	}
 	learned = race->has & (PROTO_F_PROGRESS | PROTO_F_ETA_SEC |
 			       PROTO_F_COMPLETED_AT);
-	srv_learn_after_change(core->learn, race, &te->track, &learned, now);
+	srv_learn_after_change(wp->learn, race, &te->track, &learned, now);
 	if (race->has & PROTO_F_COMPLETED_AT)
-		schedule_expiry(core, race);
-	set_change(core, e, PROTO_DELTA_CREATE, race, te->track, 0, now, 201,
+		schedule_expiry(wp, race);
+	set_change(wp, e, PROTO_DELTA_CREATE, race, te->track, 0, now, 201,
 		   race->state, NULL);
 }
 
-void srv_core_patch(struct srv_core *core, struct srv_requester *rq,
+void srv_write_patch(struct srv_write *wp, struct srv_requester *rq,
 		    const char *id, const struct proto_race_update *u)
 {
-	struct batch_entry *e = srv_core__queue(core, rq);
+	struct batch_entry *e = srv_write__queue(wp, rq);
 	struct srv_table_entry *te;
 
 	if (!e)
 		return;
-	te = srv_table_get(&core->table, id);
+	te = srv_table_get(&wp->table, id);
 	if (!te)
 		not_found(e, id);
 	else
-		update_race(core, e, te, u, srv_now_ms());
+		update_race(wp, e, te, u, srv_now_ms());
 }
 
-void srv_core_event(struct srv_core *core, struct srv_requester *rq,
+void srv_write_event(struct srv_write *wp, struct srv_requester *rq,
 		    const char *id, struct proto_event *ev)
 {
-	struct batch_entry *e = srv_core__queue(core, rq);
-	struct srv_table_entry *te = srv_table_get(&core->table, id);
+	struct batch_entry *e = srv_write__queue(wp, rq);
+	struct srv_table_entry *te = srv_table_get(&wp->table, id);
 	uint32_t changed = 0;
 
 	if (!e || !te) {
@@ -299,23 +299,23 @@ void srv_core_event(struct srv_core *core, struct srv_requester *rq,
 		proto_event_fini(ev);
 		return;
 	}
-	if (srv_core__touch(core, id) ||
+	if (srv_write__touch(wp, id) ||
 	    proto_race_add_event(te->race, ev, &changed)) {
 		proto_event_fini(ev);
-		srv_core__set_error(e, 503, "out_of_memory", NULL,
+		srv_write__set_error(e, 503, "out_of_memory", NULL,
 			  "the server is out of memory");
 		return;
 	}
-	set_change(core, e, PROTO_DELTA_UPDATE, te->race, te->track, changed,
+	set_change(wp, e, PROTO_DELTA_UPDATE, te->race, te->track, changed,
 		   srv_now_ms(), 200, te->race->state, NULL);
 }
 
-void srv_core_delete(struct srv_core *core, struct srv_requester *rq,
+void srv_write_delete(struct srv_write *wp, struct srv_requester *rq,
 		     const char *id)
 {
 	static const char deleted_head[] = "{\"message\":\"race deleted\",\"id\":\"";
-	struct batch_entry *e = srv_core__queue(core, rq);
-	struct srv_table_entry *te = srv_table_get(&core->table, id);
+	struct batch_entry *e = srv_write__queue(wp, rq);
+	struct srv_table_entry *te = srv_table_get(&wp->table, id);
 	struct proto_buf b;
 	int64_t now = srv_now_ms();
 	int rc;
@@ -327,7 +327,7 @@ void srv_core_delete(struct srv_core *core, struct srv_requester *rq,
 		return;
 	}
 	e->res.status = 200;
-	e->res.seq = ++core->seq;
+	e->res.seq = ++wp->seq;
 	e->op = PROTO_DELTA_DELETE;
 	e->id = strdup(id);
 	e->source = strdup(te->race->source);
@@ -342,24 +342,24 @@ void srv_core_delete(struct srv_core *core, struct srv_requester *rq,
 	if (rc == PROTO_OK)
 		rc = proto_buf_append(&b, "\"}", 2);
 	e->res.buf = proto_buf_finish(&b, rc, &e->res.len);
-	srv_table_remove(&core->table, id);
-	if (srv_core__touch(core, id) || !e->delta || !e->id || !e->source)
+	srv_table_remove(&wp->table, id);
+	if (srv_write__touch(wp, id) || !e->delta || !e->id || !e->source)
 		e->res.status = 500; /* fails the batch, which reloads `id` */
 }
 
-size_t srv_core_expire(struct srv_core *core, int64_t now)
+size_t srv_write_expire(struct srv_write *wp, int64_t now)
 {
 	size_t n = 0;
 	char *id;
 	int64_t completed_at;
 
-	while ((id = srv_expiry_pop_due(&core->expiry, now, &completed_at))) {
-		const struct proto_race *race = srv_core_get(core, id);
+	while ((id = srv_expiry_pop_due(&wp->expiry, now, &completed_at))) {
+		const struct proto_race *race = srv_write_get(wp, id);
 
 		if (race && race->has & PROTO_F_COMPLETED_AT &&
 		    race->completed_at == completed_at &&
 		    proto_state_is_terminal(race->state)) {
-			srv_core_delete(core, NULL, id);
+			srv_write_delete(wp, NULL, id);
 			n++;
 		}
 		free(id);
@@ -369,16 +369,16 @@ size_t srv_core_expire(struct srv_core *core, int64_t now)
 
 static int load_one(void *ctx, struct proto_race *race)
 {
-	struct srv_core *core = ctx;
+	struct srv_write *wp = ctx;
 
-	if (!srv_table_insert(&core->table, race)) {
+	if (!srv_table_insert(&wp->table, race)) {
 		proto_race_free(race);
 		return STORE_ENOMEM;
 	}
 	if (race->has & PROTO_F_COMPLETED_AT &&
 	    proto_state_is_terminal(race->state))
-		srv_expiry_push(&core->expiry, race->id, race->completed_at,
-				core->cfg->finished_ttl_sec);
+		srv_expiry_push(&wp->expiry, race->id, race->completed_at,
+				wp->cfg->finished_ttl_sec);
 	return 0;
 }
 
@@ -388,114 +388,114 @@ static int no_delta(void *ctx, uint64_t seq, const char *data, size_t len)
 	return 1; /* only the first seq was wanted */
 }
 
-struct srv_core *srv_core_new(struct store *st, const struct srv_cfg *cfg,
+struct srv_write *srv_write_new(struct store *st, const struct srv_cfg *cfg,
 			      int *err)
 {
-	struct srv_core *core = calloc(1, sizeof(*core));
+	struct srv_write *wp = calloc(1, sizeof(*wp));
 	int rc = STORE_ENOMEM;
 
-	if (!core)
+	if (!wp)
 		goto fail;
-	core->store = st;
-	core->cfg = cfg;
-	core->acc = &core->slots[0];
-	core->batch_gen = 1; /* new table entries carry 0: never "touched" */
-	core->acc->gen = core->batch_gen;
-	if (pthread_mutex_init(&core->lock, NULL)) {
-		free(core);
-		core = NULL;
-		goto fail;
-	}
-	if (pthread_cond_init(&core->cond, NULL)) {
-		pthread_mutex_destroy(&core->lock);
-		free(core);
-		core = NULL;
+	wp->store = st;
+	wp->cfg = cfg;
+	wp->acc = &wp->slots[0];
+	wp->batch_gen = 1; /* new table entries carry 0: never "touched" */
+	wp->acc->gen = wp->batch_gen;
+	if (pthread_mutex_init(&wp->lock, NULL)) {
+		free(wp);
+		wp = NULL;
 		goto fail;
 	}
-	if (srv_table_init(&core->table))
+	if (pthread_cond_init(&wp->cond, NULL)) {
+		pthread_mutex_destroy(&wp->lock);
+		free(wp);
+		wp = NULL;
 		goto fail;
-	rc = store_load_races(st, load_one, core);
+	}
+	if (srv_table_init(&wp->table))
+		goto fail;
+	rc = store_load_races(st, load_one, wp);
 	if (rc)
 		goto fail;
-	core->learn = srv_learn_new(cfg, st, &rc);
-	if (!core->learn)
+	wp->learn = srv_learn_new(cfg, st, &rc);
+	if (!wp->learn)
 		goto fail;
-	core->seq = store_seq(st);
-	rc = store_deltas_since(st, 0, &core->first_delta, no_delta, NULL);
+	wp->seq = store_seq(st);
+	rc = store_deltas_since(st, 0, &wp->first_delta, no_delta, NULL);
 	if (rc < 0)
 		goto fail;
-	return core;
+	return wp;
 fail:
 	*err = rc;
-	srv_core_free(core);
+	srv_write_free(wp);
 	return NULL;
 }
 
-void srv_core_free(struct srv_core *core)
+void srv_write_free(struct srv_write *wp)
 {
-	if (!core)
+	if (!wp)
 		return;
-	srv_core_flush(core);
-	srv_core__writer_stop(core);
-	srv_core__batch_fini(&core->slots[0]);
-	srv_core__batch_fini(&core->slots[1]);
-	pthread_cond_destroy(&core->cond);
-	pthread_mutex_destroy(&core->lock);
-	srv_table_fini(&core->table);
-	srv_expiry_fini(&core->expiry);
-	srv_learn_free(core->learn);
-	free(core);
+	srv_write_flush(wp);
+	srv_write__writer_stop(wp);
+	srv_write__batch_fini(&wp->slots[0]);
+	srv_write__batch_fini(&wp->slots[1]);
+	pthread_cond_destroy(&wp->cond);
+	pthread_mutex_destroy(&wp->lock);
+	srv_table_fini(&wp->table);
+	srv_expiry_fini(&wp->expiry);
+	srv_learn_free(wp->learn);
+	free(wp);
 }
 
-void srv_core_attach(struct srv_core *core, struct lws_context *ctx)
+void srv_write_attach(struct srv_write *wp, struct lws_context *ctx)
 {
-	core->ctx = ctx;
-	lws_sul_schedule(ctx, 0, &core->expiry_sul, expiry_cb, 1);
-	srv_core__writer_start(core);
+	wp->ctx = ctx;
+	lws_sul_schedule(ctx, 0, &wp->expiry_sul, expiry_cb, 1);
+	srv_write__writer_start(wp);
 }
 
-void srv_core_detach_context(struct srv_core *core)
+void srv_write_detach(struct srv_write *wp)
 {
-	if (!core->ctx)
+	if (!wp->ctx)
 		return;
-	srv_core__writer_stop(core);
-	lws_sul_cancel(&core->flush_sul);
-	lws_sul_cancel(&core->expiry_sul);
-	core->flush_scheduled = 0;
-	core->ctx = NULL;
+	srv_write__writer_stop(wp);
+	lws_sul_cancel(&wp->flush_sul);
+	lws_sul_cancel(&wp->expiry_sul);
+	wp->flush_scheduled = 0;
+	wp->ctx = NULL;
 }
 
-void srv_core_set_metrics(struct srv_core *core, struct srv_metrics *m)
+void srv_write_set_metrics(struct srv_write *wp, struct srv_metrics *m)
 {
-	core->metrics = m;
+	wp->metrics = m;
 }
 
-void srv_core_set_publisher(struct srv_core *core, srv_publish_fn fn,
+void srv_write_set_publisher(struct srv_write *wp, srv_publish_fn fn,
 			    void *ctx)
 {
-	core->publish = fn;
-	core->publish_ctx = ctx;
+	wp->publish = fn;
+	wp->publish_ctx = ctx;
 }
 
-const struct proto_race *srv_core_get(const struct srv_core *core,
+const struct proto_race *srv_write_get(const struct srv_write *wp,
 				      const char *id)
 {
-	struct srv_table_entry *te = srv_table_get(&core->table, id);
+	struct srv_table_entry *te = srv_table_get(&wp->table, id);
 
 	return te ? te->race : NULL;
 }
 
-const struct srv_table *srv_core_table(const struct srv_core *core)
+const struct srv_table *srv_write_table(const struct srv_write *wp)
 {
-	return &core->table;
+	return &wp->table;
 }
 
-uint64_t srv_core_seq(const struct srv_core *core)
+uint64_t srv_write_seq(const struct srv_write *wp)
 {
-	return core->seq;
+	return wp->seq;
 }
 
-struct store *srv_core_store(const struct srv_core *core)
+struct store *srv_write_store(const struct srv_write *wp)
 {
-	return core->store;
+	return wp->store;
 }
