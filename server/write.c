@@ -401,17 +401,8 @@ struct srv_write *srv_write_new(struct store *st, const struct srv_cfg *cfg,
 	wp->acc = &wp->slots[0];
 	wp->batch_gen = 1; /* new table entries carry 0: never "touched" */
 	wp->acc->gen = wp->batch_gen;
-	if (pthread_mutex_init(&wp->lock, NULL)) {
-		free(wp);
-		wp = NULL;
+	if (srv_write__commit_init(wp))
 		goto fail;
-	}
-	if (pthread_cond_init(&wp->cond, NULL)) {
-		pthread_mutex_destroy(&wp->lock);
-		free(wp);
-		wp = NULL;
-		goto fail;
-	}
 	if (srv_table_init(&wp->table))
 		goto fail;
 	rc = store_load_races(st, load_one, wp);
@@ -436,11 +427,10 @@ void srv_write_free(struct srv_write *wp)
 	if (!wp)
 		return;
 	srv_write_flush(wp);
-	srv_write__writer_stop(wp);
+	srv_write__drain(wp);
 	srv_write__batch_fini(&wp->slots[0]);
 	srv_write__batch_fini(&wp->slots[1]);
-	pthread_cond_destroy(&wp->cond);
-	pthread_mutex_destroy(&wp->lock);
+	srv_write__commit_fini(wp);
 	srv_table_fini(&wp->table);
 	srv_expiry_fini(&wp->expiry);
 	srv_learn_free(wp->learn);
@@ -451,14 +441,14 @@ void srv_write_attach(struct srv_write *wp, struct lws_context *ctx)
 {
 	wp->ctx = ctx;
 	lws_sul_schedule(ctx, 0, &wp->expiry_sul, expiry_cb, 1);
-	srv_write__writer_start(wp);
+	srv_write__commit_start(wp);
 }
 
 void srv_write_detach(struct srv_write *wp)
 {
 	if (!wp->ctx)
 		return;
-	srv_write__writer_stop(wp);
+	srv_write__drain(wp);
 	lws_sul_cancel(&wp->flush_sul);
 	lws_sul_cancel(&wp->expiry_sul);
 	wp->flush_scheduled = 0;

@@ -10,23 +10,18 @@
  * both batches touched from LMDB and fails every write in them: nothing
  * is half-applied.
  *
- * Threads: everything here runs on the service thread except
- * writer_main(), which only reads a sealed batch's ops (buffers the batch
- * owns), calls store_commit_once() and posts the result under wp->lock.
+ * Threads: everything here runs on the service thread. The commit
+ * itself, and the hand-over to and from the writer thread, are in
+ * write_commit.c.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "write_priv.h"
 #include "json.h"
 #include "learn.h"
 #include "metrics.h"
 #include "util.h"
-
-/* Map growths one batch may ask for before it fails with STORE_EFULL;
- * each doubles the map, so this only bounds a misbehaving store. */
-#define BATCH_MAX_GROWTHS 16
 
 static void kick(struct srv_write *wp);
 
@@ -272,73 +267,6 @@ static int seal(struct srv_write *wp, struct srv_batch *b)
 	return STORE_OK;
 }
 
-static double seconds_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) +
-	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-/* Writer thread: commits each posted batch and wakes the service thread.
- * It touches nothing but the batch's ops, its rc/commit_sec and the
- * fields under wp->lock. */
-static void *writer_main(void *arg)
-{
-	struct srv_write *wp = arg;
-	struct srv_batch *b;
-	struct timespec t0;
-	int rc;
-
-	pthread_mutex_lock(&wp->lock);
-	for (;;) {
-		while (!wp->job && !wp->stop)
-			pthread_cond_wait(&wp->cond, &wp->lock);
-		if (!wp->job)
-			break;
-		b = wp->job;
-		wp->job = NULL;
-		pthread_mutex_unlock(&wp->lock);
-
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		rc = store_commit_once(wp->store, b->ops, b->n_ops, b->seq);
-
-		pthread_mutex_lock(&wp->lock);
-		b->rc = rc;
-		b->commit_sec += seconds_since(&t0);
-		wp->done = 1;
-		pthread_cond_broadcast(&wp->cond);
-		pthread_mutex_unlock(&wp->lock);
-		lws_cancel_service(wp->ctx);
-		pthread_mutex_lock(&wp->lock);
-	}
-	pthread_mutex_unlock(&wp->lock);
-	return NULL;
-}
-
-void srv_write__writer_start(struct srv_write *wp)
-{
-	if (wp->writer_running || !wp->ctx)
-		return;
-	if (pthread_create(&wp->writer, NULL, writer_main, wp)) {
-		lwsl_warn("no writer thread: commits run on the service "
-			  "thread\n");
-		return;
-	}
-	wp->writer_running = 1;
-}
-
-/* Hands the sealed inflight batch to the writer. */
-static void post(struct srv_write *wp)
-{
-	pthread_mutex_lock(&wp->lock);
-	wp->job = wp->inflight;
-	wp->done = 0;
-	pthread_cond_broadcast(&wp->cond);
-	pthread_mutex_unlock(&wp->lock);
-}
-
 /* After a failed commit: LMDB holds the truth, so reload what the batch
  * touched, with the expiry hint of a finished race (expiry may have
  * popped it to delete the race). */
@@ -532,17 +460,6 @@ static void finish_inflight(struct srv_write *wp)
 	pay_owed(wp);
 }
 
-/* Commits the inflight batch on this thread (no writer thread). */
-static void commit_here(struct srv_write *wp)
-{
-	struct srv_batch *b = wp->inflight;
-	struct timespec t0;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	b->rc = store_commit(wp->store, b->ops, b->n_ops, b->seq);
-	b->commit_sec = seconds_since(&t0);
-}
-
 /*
  * When no batch is in flight, seals the accumulating one and hands it to
  * the writer. It commits here instead, blocking this thread, without a
@@ -560,54 +477,31 @@ static void kick(struct srv_write *wp)
 		struct srv_batch *b = wp->acc;
 		int rc;
 
-		wp->acc = b == &wp->slots[0] ? &wp->slots[1]
-						 : &wp->slots[0];
+		wp->acc = b == &wp->slots[0] ? &wp->slots[1] : &wp->slots[0];
 		wp->acc->gen = ++wp->batch_gen;
 		wp->inflight = b;
 		rc = seal(wp, b);
-		if (rc == STORE_OK && b->n_ops && wp->writer_running &&
+		if (rc == STORE_OK && b->n_ops && wp->commit.running &&
 		    !b->sync) {
-			post(wp);
+			srv_write__commit_post(wp);
 			return;
 		}
 		if (rc != STORE_OK)
 			b->rc = rc;
 		else if (b->n_ops)
-			commit_here(wp);
+			srv_write__commit_here(wp);
 		finish_inflight(wp);
 	}
 	if (!wp->inflight)
 		pay_owed(wp);
 }
 
-/* Takes the writer's result, if there is one: finishes the inflight
- * batch, or grows the map and posts it again. `block`: wait for it. */
+/* Finishes the inflight batch once its commit has returned for good.
+ * `block`: wait for it. */
 static void reap(struct srv_write *wp, int block)
 {
-	struct srv_batch *b = wp->inflight;
-	int done, rc;
-
-	if (!b || !wp->writer_running)
-		return;
-	pthread_mutex_lock(&wp->lock);
-	while (block && !wp->done)
-		pthread_cond_wait(&wp->cond, &wp->lock);
-	done = wp->done;
-	wp->done = 0;
-	pthread_mutex_unlock(&wp->lock);
-	if (!done)
-		return;
-	if (b->rc == STORE_EGROW) {
-		/* The writer is idle and this thread holds no transaction:
-		 * the one moment the map may be resized. */
-		rc = store_grow(wp->store, b->ops, b->n_ops);
-		if (rc == STORE_OK && ++b->growths <= BATCH_MAX_GROWTHS) {
-			post(wp);
-			return;
-		}
-		b->rc = rc == STORE_OK ? STORE_EFULL : rc;
-	}
-	finish_inflight(wp);
+	if (srv_write__commit_reap(wp, block))
+		finish_inflight(wp);
 }
 
 int srv_write_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -636,19 +530,13 @@ void srv_write_flush(struct srv_write *wp)
 	}
 }
 
-void srv_write__writer_stop(struct srv_write *wp)
+void srv_write__drain(struct srv_write *wp)
 {
-	if (!wp->writer_running)
+	if (!wp->commit.running)
 		return;
 	while (wp->inflight)
 		reap(wp, 1);
-	pthread_mutex_lock(&wp->lock);
-	wp->stop = 1;
-	pthread_cond_broadcast(&wp->cond);
-	pthread_mutex_unlock(&wp->lock);
-	pthread_join(wp->writer, NULL);
-	wp->writer_running = 0;
-	wp->stop = 0;
+	srv_write__commit_stop(wp);
 	/* Later batches (none, normally) commit on this thread. */
 	kick(wp);
 }

@@ -1,8 +1,9 @@
 /*
- * write_priv.h - what write.c (the write operations) and write_batch.c (the
- * batch: queueing, group commit on the writer thread, rollback, publish,
- * answers) share. Not part of the server's API: only those two files
- * include it. Service thread only, except where a field says otherwise.
+ * write_priv.h - what write.c (the write operations), write_batch.c (the
+ * batch: queueing, sealing, rollback, publish, answers) and
+ * write_commit.c (the commit, on the writer thread) share. Not part of
+ * the server's API: only those three files include it. Service thread
+ * only, except where a field says otherwise.
  */
 #ifndef RACEBOARD_SERVER_WRITE_PRIV_H
 #define RACEBOARD_SERVER_WRITE_PRIV_H
@@ -59,6 +60,22 @@ struct srv_batch {
 	int growths;                /* map growths for this batch so far */
 };
 
+/*
+ * The commit stage's state (write_commit.c): the writer thread and its
+ * hand-over. `lock` guards job, done and stop; the batch a job points to
+ * is the writer's from the post until `done` is set.
+ */
+struct srv_write_commit {
+	pthread_t thread;
+	int running;                /* the thread runs: commits are posted */
+	int inited;                 /* lock and cond are initialized */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;        /* a job, its end, or stop */
+	struct srv_batch *job;      /* posted, not yet taken */
+	int done;                   /* the inflight batch's commit returned */
+	int stop;
+};
+
 struct srv_write {
 	struct store *store;
 	const struct srv_cfg *cfg;
@@ -82,15 +99,7 @@ struct srv_write {
 	lws_sorted_usec_list_t expiry_sul;
 	int flush_scheduled;
 
-	/* The writer thread. `lock` guards job, done and stop; the batch a
-	 * job points to is the writer's from the post until `done` is set. */
-	pthread_t writer;
-	int writer_running;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;        /* a job, its end, or stop */
-	struct srv_batch *job;      /* posted, not yet taken */
-	int done;                   /* the inflight batch's commit returned */
-	int stop;
+	struct srv_write_commit commit; /* write_commit.c */
 
 	srv_publish_fn publish;
 	void *publish_ctx;
@@ -121,10 +130,37 @@ void srv_write__flush_cb(lws_sorted_usec_list_t *sul);
 /* Frees what a batch owns (not its entries' contents) and empties it. */
 void srv_write__batch_fini(struct srv_batch *b);
 
-/* Starts and stops the writer thread (write_batch.c). Without it (not
- * attached, or it could not start) batches commit on the service thread.
- * srv_write__writer_stop finishes the batch in flight first. */
-void srv_write__writer_start(struct srv_write *wp);
-void srv_write__writer_stop(struct srv_write *wp);
+/* Finishes the batch in flight and stops the writer thread; later
+ * batches commit on the service thread (write_batch.c). */
+void srv_write__drain(struct srv_write *wp);
+
+/*
+ * The commit stage (write_commit.c). It gets a sealed batch in
+ * wp->inflight and sets its rc (STORE_OK or STORE_E*) and commit_sec.
+ * Service thread, except the writer thread the stage runs itself.
+ */
+
+/* Sets up and tears down its lock (init: -1 on failure, nothing set up;
+ * fini: the thread must be stopped; a no-op when not set up). */
+int srv_write__commit_init(struct srv_write *wp);
+void srv_write__commit_fini(struct srv_write *wp);
+
+/* Starts the writer thread (needs wp->ctx; a failure only logs: batches
+ * then commit here), and stops it (no batch may be in flight). */
+void srv_write__commit_start(struct srv_write *wp);
+void srv_write__commit_stop(struct srv_write *wp);
+
+/* Hands wp->inflight to the writer thread (wp->commit.running). */
+void srv_write__commit_post(struct srv_write *wp);
+
+/* Commits wp->inflight on this thread, blocking it. */
+void srv_write__commit_here(struct srv_write *wp);
+
+/*
+ * Takes the writer's result for wp->inflight, waiting for it if `block`.
+ * Returns 1 when its commit has returned for good (b->rc is final), 0
+ * when not yet (or after a map growth that posted it again).
+ */
+int srv_write__commit_reap(struct srv_write *wp, int block);
 
 #endif
