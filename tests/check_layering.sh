@@ -1,6 +1,7 @@
 #!/bin/sh
 # Fails when a layer includes what STYLE.md R1 forbids: libwebsockets
-# outside server/ (and tools that are lws clients), LMDB outside store/.
+# outside server/ (and tools that are lws clients), LMDB outside store/,
+# the NATS client outside cluster/.
 root=${1:-.}
 status=0
 for d in protocol store; do
@@ -15,6 +16,12 @@ if grep -rnE 'lmdb\.h|mdb_[a-z_]+\(' "$root/protocol"; then
 fi
 if grep -rnE 'gettimeofday|clock_gettime|time\(NULL\)|getrandom|[^_]rand\(' "$root/protocol"; then
 	echo "layering: protocol/ must stay pure (no clock, no randomness)" >&2
+	status=1
+fi
+# The NATS client lives in cluster/ alone.
+if grep -rlnE '#include *[<"](nats/)?nats\.h' --include='*.[ch]' "$root" |
+	grep -vE "^$root/(cluster|tests)/"; then
+	echo "layering: only cluster/ may include nats.h" >&2
 	status=1
 fi
 exit $status

@@ -5,6 +5,7 @@ set -eu
 
 packages="gcc make pkg-config meson ninja-build
 libwebsockets-dev libjson-c-dev liblmdb-dev libcriterion-dev
+libnats-dev nats-server
 curl ca-certificates
 clang libclang-rt-14-dev valgrind"
 
