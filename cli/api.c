@@ -1,5 +1,5 @@
 /*
- * api.c - REST calls for the CLI on top of http.c; decodes replies and
+ * api.c - REST calls for the CLI on top of http.c (libcurl); decodes replies and
  * formats the server's documented error object for humans.
  */
 #include "api.h"
@@ -64,9 +64,10 @@ int cli_api_call(const struct cli_api *api, const char *method,
 	rc = cli_http_request(&api->url, api->token, method, path, body,
 			      api->timeout_ms, &res);
 	if (rc) {
-		snprintf(err, errcap, "cannot reach http://%s:%s%s: %s",
-			 api->url.host, api->url.port, api->url.base,
-			 cli_strerror(rc));
+		char url[600];
+
+		cli_url_format(&api->url, url, sizeof(url));
+		snprintf(err, errcap, "cannot reach %s: %s", url, res.error);
 		return rc;
 	}
 	if (status)

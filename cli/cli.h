@@ -3,8 +3,9 @@
  * error codes, exit statuses and the connection settings every subcommand
  * uses.
  *
- * The CLI never includes libwebsockets (STYLE.md R1: only server/ does);
- * it speaks HTTP/1.1 and RFC 6455 itself over POSIX sockets (http.c, ws.c).
+ * The CLI never includes libwebsockets (STYLE.md R1: only server/ does):
+ * REST goes through libcurl (http.c), and it speaks RFC 6455 itself over
+ * a plain socket (ws.c).
  */
 #ifndef RACEBOARD_CLI_H
 #define RACEBOARD_CLI_H
@@ -22,6 +23,9 @@ enum cli_err {
 	CLI_EIO = -6,      /* send or recv failed, or the peer closed */
 	CLI_ESERVER = -7,  /* the server answered with an error */
 	CLI_ECLOSED = -8,  /* the WebSocket peer closed the connection */
+	CLI_ERESOLVE = -9, /* the server's host name does not resolve */
+	CLI_ETLS = -10,    /* the TLS handshake or certificate check failed */
+	CLI_EREFUSED = -11, /* nothing listens at the server's address */
 };
 
 /* Exit statuses of the scripting subcommands (documented in --help). */

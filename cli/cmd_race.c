@@ -43,6 +43,7 @@ static const struct option long_opts[] = {
 	{"server", required_argument, NULL, CLI_OPT_SERVER},
 	{"token", required_argument, NULL, CLI_OPT_TOKEN},
 	{"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},
+	{"cacert", required_argument, NULL, CLI_OPT_CACERT},
 	{"help", no_argument, NULL, 'h'},
 	{"id", required_argument, NULL, CLI_OPT_ID},
 	{"source", required_argument, NULL, CLI_OPT_SOURCE},

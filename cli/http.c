@@ -1,16 +1,19 @@
 /*
- * http.c - blocking HTTP/1.1 client for the CLI: URL parsing, deadline-
- * bounded connect/send/recv shared with ws.c, and one-shot requests.
+ * http.c - the CLI's HTTP client: URL parsing, one-shot requests through
+ * libcurl, and the deadline-bounded plain sockets that ws.c runs on.
  *
- * Responses are read with Content-Length framing, chunked transfer
- * encoding, or until the server closes (we always send Connection: close).
+ * libcurl does the HTTP/1.1 and TLS work (framing, chunked bodies,
+ * certificates, proxies from http_proxy/https_proxy/no_proxy); this file
+ * only maps its failures to the CLI's error codes and one-line messages.
  */
 #include "http.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +24,6 @@
 
 #include "cli.h"
 
-#define MAX_HEADER_BYTES 16384
 #define MAX_BODY_BYTES (64u * 1024 * 1024)
 
 const char *cli_strerror(int err)
@@ -36,6 +38,9 @@ const char *cli_strerror(int err)
 	case CLI_EIO: return "connection lost";
 	case CLI_ESERVER: return "server error";
 	case CLI_ECLOSED: return "connection closed by the server";
+	case CLI_ERESOLVE: return "cannot resolve the host name";
+	case CLI_ETLS: return "TLS failed";
+	case CLI_EREFUSED: return "connection refused";
 	default: return "unknown error";
 	}
 }
@@ -63,9 +68,14 @@ int cli_url_parse(const char *url, struct cli_url *out)
 	size_t hl;
 
 	memset(&u, 0, sizeof(u));
-	if (strncasecmp(url, "http://", 7))
+	if (!strncasecmp(url, "https://", 8)) {
+		u.tls = 1;
+		p = url + 8;
+	} else if (!strncasecmp(url, "http://", 7)) {
+		p = url + 7;
+	} else {
 		return CLI_EINVAL;
-	p = url + 7;
+	}
 	path = strchr(p, '/');
 	if (!path)
 		path = p + strlen(p);
@@ -95,7 +105,7 @@ int cli_url_parse(const char *url, struct cli_url *out)
 	} else if (host_end != path) {
 		return CLI_EINVAL;
 	} else {
-		strcpy(u.port, "80");
+		strcpy(u.port, u.tls ? "443" : "80");
 	}
 	hl = strlen(path);
 	while (hl && path[hl - 1] == '/')
@@ -105,6 +115,14 @@ int cli_url_parse(const char *url, struct cli_url *out)
 	memcpy(u.base, path, hl);
 	*out = u;
 	return CLI_OK;
+}
+
+void cli_url_format(const struct cli_url *u, char *buf, size_t cap)
+{
+	int v6 = strchr(u->host, ':') != NULL;
+
+	snprintf(buf, cap, "%s://%s%s%s:%s%s", u->tls ? "https" : "http",
+		 v6 ? "[" : "", u->host, v6 ? "]" : "", u->port, u->base);
 }
 
 int cli_url_escape(char *dst, size_t cap, const char *s)
@@ -168,13 +186,14 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline_ms)
 	flags = fcntl(fd, F_GETFL);
 	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS) {
+		rc = errno == ECONNREFUSED ? CLI_EREFUSED : CLI_ECONNECT;
 		close(fd);
-		return CLI_ECONNECT;
+		return rc;
 	}
 	rc = wait_fd(fd, POLLOUT, deadline_ms);
 	if (rc == CLI_OK &&
 	    (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) || err))
-		rc = CLI_ECONNECT;
+		rc = err == ECONNREFUSED ? CLI_EREFUSED : CLI_ECONNECT;
 	if (rc != CLI_OK) {
 		close(fd);
 		return rc;
@@ -189,10 +208,10 @@ int cli_net_connect(const struct cli_url *u, int64_t deadline_ms)
 	int fd = CLI_ECONNECT;
 
 	if (getaddrinfo(u->host, u->port, &hints, &res))
-		return CLI_ECONNECT;
+		return CLI_ERESOLVE;
 	for (ai = res; ai; ai = ai->ai_next) {
 		fd = connect_one(ai, deadline_ms);
-		if (fd >= 0 || fd == CLI_ETIMEOUT)
+		if (fd >= 0 || fd == CLI_ETIMEOUT || fd == CLI_EREFUSED)
 			break;
 	}
 	freeaddrinfo(res);
@@ -236,29 +255,37 @@ long cli_net_recv(int fd, void *buf, size_t cap, int64_t deadline_ms)
 	}
 }
 
-/* A growable byte buffer for the response. */
+/* A growable byte buffer for the response body. */
 struct buf {
 	char *p;
 	size_t len, cap;
+	int too_big;
 };
 
-static int buf_reserve(struct buf *b, size_t extra)
+/* libcurl's write callback: appends, refusing bodies over the cap (the
+ * short count makes libcurl stop with CURLE_WRITE_ERROR). */
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
-	size_t want = b->len + extra + 1;
+	struct buf *b = arg;
+	size_t len = size * n, want = b->len + len + 1;
 	char *np;
 
-	if (want <= b->cap)
-		return CLI_OK;
-	if (want > MAX_BODY_BYTES + MAX_HEADER_BYTES)
-		return CLI_EPROTO;
-	if (want < 2 * b->cap)
-		want = 2 * b->cap;
-	np = realloc(b->p, want);
-	if (!np)
-		return CLI_ENOMEM;
-	b->p = np;
-	b->cap = want;
-	return CLI_OK;
+	if (want > MAX_BODY_BYTES) {
+		b->too_big = 1;
+		return 0;
+	}
+	if (want > b->cap) {
+		want = want < 2 * b->cap ? 2 * b->cap : want;
+		np = realloc(b->p, want);
+		if (!np)
+			return 0;
+		b->p = np;
+		b->cap = want;
+	}
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+	b->p[b->len] = '\0';
+	return len;
 }
 
 const char *cli_http_header(const char *head, const char *name)
@@ -278,156 +305,164 @@ const char *cli_http_header(const char *head, const char *name)
 	return NULL;
 }
 
-static int is_chunked(const char *head)
-{
-	const char *te = cli_http_header(head, "transfer-encoding");
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int curl_init_rc;
 
-	return te && !strncasecmp(te, "chunked", 7);
+/* curl_global_init() is not safe to race with other threads' first
+ * requests (the reporter thread of `run` may be first), so it runs once. */
+static void init_curl(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT) ? CLI_ENOMEM : 0;
 }
 
-/* Reads until the peer closes (we sent Connection: close) or, when the
- * headers give a Content-Length, until that many body bytes arrived. */
-static int read_all(int fd, struct buf *b, int64_t deadline_ms)
+/* Maps a libcurl failure to a cli_err and a one-line reason in `msg`
+ * (libcurl's own detail from `detail`, when it has one). */
+static int map_error(CURLcode c, long os_errno, const struct cli_url *u,
+		     const char *detail, char *msg, size_t cap)
 {
-	size_t body_at = 0, want = (size_t)-1;
+	const char *why = *detail ? detail : curl_easy_strerror(c);
 
-	for (;;) {
-		long r;
-		int rc = buf_reserve(b, 16384);
-
-		if (rc)
-			return rc;
-		r = cli_net_recv(fd, b->p + b->len, 16384, deadline_ms);
-		if (r < 0)
-			return (int)r;
-		if (r == 0)
-			return CLI_OK;
-		b->len += (size_t)r;
-		b->p[b->len] = '\0';
-		if (!body_at) {
-			char *e = strstr(b->p, "\r\n\r\n");
-			const char *cl;
-
-			if (!e && b->len > MAX_HEADER_BYTES)
-				return CLI_EPROTO;
-			if (!e)
-				continue;
-			body_at = (size_t)(e - b->p) + 4;
-			*e = '\0';
-			cl = cli_http_header(b->p, "content-length");
-			if (cl && !is_chunked(b->p))
-				want = strtoul(cl, NULL, 10);
-			*e = '\r';
+	switch (c) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+		snprintf(msg, cap, "cannot resolve host name '%.200s'", u->host);
+		return CLI_ERESOLVE;
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		snprintf(msg, cap, "cannot resolve the proxy: %s", why);
+		return CLI_ERESOLVE;
+	case CURLE_COULDNT_CONNECT:
+		if (os_errno == ECONNREFUSED) {
+			snprintf(msg, cap, "connection refused");
+			return CLI_EREFUSED;
 		}
-		if (want != (size_t)-1 && b->len - body_at >= want)
-			return CLI_OK;
-	}
-}
-
-/* Decodes a chunked body in place. Returns its length, or -1. */
-static long dechunk(char *p, size_t len)
-{
-	size_t in = 0, out = 0;
-
-	for (;;) {
-		char *end;
-		unsigned long n = strtoul(p + in, &end, 16);
-
-		if (end == p + in)
-			return -1;
-		end = strstr(end, "\r\n");
-		if (!end)
-			return -1;
-		in = (size_t)(end - p) + 2;
-		if (n == 0)
-			return (long)out;
-		if (n > len - in)
-			return -1;
-		memmove(p + out, p + in, n);
-		out += n;
-		in += n + 2;
-		if (in > len)
-			return -1;
-	}
-}
-
-static int parse_response(struct buf *b, struct cli_http_response *out)
-{
-	char *e = b->p ? strstr(b->p, "\r\n\r\n") : NULL;
-	size_t hl, bl;
-
-	if (!e || sscanf(b->p, "HTTP/1.%*d %d", &out->status) != 1)
+		snprintf(msg, cap, "cannot connect: %s", why);
+		return CLI_ECONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		snprintf(msg, cap, "timed out");
+		return CLI_ETIMEOUT;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_USE_SSL_FAILED:
+		snprintf(msg, cap, "TLS failed: %s%s", why,
+			 c == CURLE_PEER_FAILED_VERIFICATION ?
+			 " (trust its CA with --cacert FILE or RACEBOARD_CACERT)" :
+			 "");
+		return CLI_ETLS;
+	case CURLE_OUT_OF_MEMORY:
+		snprintf(msg, cap, "out of memory");
+		return CLI_ENOMEM;
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+		snprintf(msg, cap, "connection lost: %s", why);
+		return CLI_EIO;
+	default:
+		snprintf(msg, cap, "%s", why);
 		return CLI_EPROTO;
-	*e = '\0';
-	hl = (size_t)(e - b->p) + 4;
-	bl = b->len - hl;
-	if (is_chunked(b->p)) {
-		long n = dechunk(e + 4, bl);
-
-		if (n < 0)
-			return CLI_EPROTO;
-		bl = (size_t)n;
-	} else if (cli_http_header(b->p, "content-length")) {
-		size_t cl = strtoul(cli_http_header(b->p, "content-length"),
-				    NULL, 10);
-
-		if (cl > bl)
-			return CLI_EPROTO;
-		bl = cl;
 	}
-	memmove(b->p, e + 4, bl);
-	b->p[bl] = '\0';
-	out->body = b->p;
-	out->body_len = bl;
-	b->p = NULL;
-	return CLI_OK;
+}
+
+/* Appends header line h to l; sets *oom when that fails. */
+static struct curl_slist *add_header(struct curl_slist *l, const char *h,
+				     int *oom)
+{
+	struct curl_slist *n = curl_slist_append(l, h);
+
+	if (!n)
+		*oom = 1;
+	return n ? n : l;
 }
 
 int cli_http_request(const struct cli_url *u, const char *token,
 		     const char *method, const char *path, const char *body,
 		     int timeout_ms, struct cli_http_response *out)
 {
-	int64_t deadline = cli_mono_ms() + timeout_ms;
-	size_t blen = body ? strlen(body) : 0;
+	char url[1024], auth[1100], detail[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs = NULL;
 	struct buf b = {0};
-	char head[2048];
-	int fd, rc, n;
+	CURL *c = NULL;
+	CURLcode cc;
+	long status = 0;
+	int rc = CLI_ENOMEM, n, oom = 0;
 
 	memset(out, 0, sizeof(*out));
-	n = snprintf(head, sizeof(head),
-		     "%s %s%s HTTP/1.1\r\nHost: %s:%s\r\n"
-		     "User-Agent: raceboard-cli/" RACEBOARD_VERSION "\r\n"
-		     "Accept: application/json\r\nConnection: close\r\n",
-		     method, u->base, path, u->host, u->port);
-	if (token && *token && n > 0 && (size_t)n < sizeof(head))
-		n += snprintf(head + n, sizeof(head) - (size_t)n,
-			      "Authorization: Bearer %s\r\n", token);
-	if (body && n > 0 && (size_t)n < sizeof(head))
-		n += snprintf(head + n, sizeof(head) - (size_t)n,
-			      "Content-Type: application/json\r\n"
-			      "Content-Length: %zu\r\n", blen);
-	else if (n > 0 && (size_t)n < sizeof(head) &&
-		 (!strcmp(method, "POST") || !strcmp(method, "PATCH")))
-		n += snprintf(head + n, sizeof(head) - (size_t)n,
-			      "Content-Length: 0\r\n");
-	if (n < 0 || (size_t)n + 3 > sizeof(head))
+	cli_url_format(u, url, sizeof(url));
+	n = (int)strlen(url);
+	if (snprintf(url + n, sizeof(url) - (size_t)n, "%s", path) >=
+	    (int)(sizeof(url) - (size_t)n)) {
+		snprintf(out->error, sizeof(out->error), "URL too long");
 		return CLI_EINVAL;
-	memcpy(head + n, "\r\n", 3);
-	n += 2;
-	fd = cli_net_connect(u, deadline);
-	if (fd < 0)
-		return fd;
-	rc = cli_net_send(fd, head, (size_t)n, deadline);
-	if (!rc && blen)
-		rc = cli_net_send(fd, body, blen, deadline);
-	if (!rc)
-		rc = read_all(fd, &b, deadline);
-	close(fd);
-	if (!rc)
-		rc = parse_response(&b, out);
+	}
+	pthread_once(&curl_once, init_curl);
+	if (curl_init_rc || !(c = curl_easy_init()))
+		goto fail;
+	hdrs = add_header(hdrs, "Accept: application/json", &oom);
+	/* No "Expect: 100-continue" wait before a large body. */
+	hdrs = add_header(hdrs, "Expect:", &oom);
+	if (body)
+		hdrs = add_header(hdrs, "Content-Type: application/json", &oom);
+	if (token && *token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		hdrs = add_header(hdrs, auth, &oom);
+	}
+	if (oom)
+		goto fail;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (body || !strcmp(method, "POST") || !strcmp(method, "PATCH")) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)(body ? strlen(body) : 0));
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_USERAGENT,
+			 "raceboard-cli/" RACEBOARD_VERSION);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, detail);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(
+		u->connect_timeout_ms > 0 && u->connect_timeout_ms < timeout_ms ?
+		u->connect_timeout_ms : timeout_ms));
+	/* No signals: the reporter of `run` calls this from a thread. */
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (u->cacert && *u->cacert)
+		curl_easy_setopt(c, CURLOPT_CAINFO, u->cacert);
+	cc = curl_easy_perform(c);
+	if (cc == CURLE_WRITE_ERROR && b.too_big) {
+		snprintf(out->error, sizeof(out->error), "reply too large");
+		rc = CLI_EPROTO;
+		goto fail;
+	}
+	if (cc) {
+		long os_errno = 0;
+
+		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+		rc = map_error(cc, os_errno, u, detail, out->error,
+			       sizeof(out->error));
+		goto fail;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (!b.p && !(b.p = calloc(1, 1)))
+		goto fail;
+	out->status = (int)status;
+	out->body = b.p;
+	out->body_len = b.len;
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	return CLI_OK;
+fail:
+	if (rc == CLI_ENOMEM && !out->error[0])
+		snprintf(out->error, sizeof(out->error), "out of memory");
 	free(b.p);
-	if (rc)
-		memset(out, 0, sizeof(*out));
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
 	return rc;
 }
 

@@ -1,9 +1,12 @@
 /*
- * http.h - a small blocking HTTP/1.1 client over POSIX sockets: one
- * request per connection (Connection: close), every step bounded by a
- * deadline so a hung server can never stall the caller for long.
+ * http.h - the CLI's HTTP client: one-shot requests through libcurl
+ * (http:// and https://, proxies from the environment as libcurl reads
+ * them, a CA file for private certificates), plus the deadline-bounded
+ * plain sockets that the WebSocket client (ws.c) runs on.
  *
- * Plain http:// only. Never includes libwebsockets.
+ * Every request is bounded by a total timeout and a connect timeout, so a
+ * hung server can never stall the caller for long. Never includes
+ * libwebsockets.
  */
 #ifndef RACEBOARD_CLI_HTTP_H
 #define RACEBOARD_CLI_HTTP_H
@@ -11,27 +14,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A parsed server URL: http://host[:port][/base]. */
+/* A parsed server URL, http[s]://host[:port][/base], and how to trust
+ * it. */
 struct cli_url {
-	char host[256];
+	int tls;        /* https:// */
+	char host[256]; /* without the brackets of an IPv6 literal */
 	char port[8];
 	char base[256]; /* path prefix without a trailing '/', may be "" */
+	const char *cacert; /* borrowed CA file for https, NULL: the system's */
+	int connect_timeout_ms; /* 0: the request's whole timeout */
 };
 
 struct cli_http_response {
 	int status;       /* HTTP status code */
 	char *body;       /* NUL-terminated, owned; NULL before a response */
 	size_t body_len;
+	char error[256];  /* on failure: one line saying what went wrong */
 };
 
 /*
- * Parses `url` into *out. Returns CLI_OK, or CLI_EINVAL (unsupported
- * scheme, missing host, bad port) with *out unchanged.
+ * Parses `url` into *out (cacert and the connect timeout zeroed).
+ * Returns CLI_OK, or CLI_EINVAL (unsupported scheme, missing host, bad
+ * port) with *out unchanged.
  */
 int cli_url_parse(const char *url, struct cli_url *out);
 
+/* Writes "scheme://host:port/base" into buf, for messages. */
+void cli_url_format(const struct cli_url *u, char *buf, size_t cap);
+
 /*
- * Opens a TCP connection to the URL's host, giving up at `deadline_ms`
+ * Opens a plain TCP connection (no TLS) to the URL's host, giving up at `deadline_ms`
  * (a cli_mono_ms() reading). Returns the connected, blocking fd, or a
  * negative cli_err (CLI_ECONNECT, CLI_ETIMEOUT).
  */
@@ -52,7 +64,9 @@ long cli_net_recv(int fd, void *buf, size_t cap, int64_t deadline_ms);
  * with `body` as application/json when non-NULL and a Bearer `token` when
  * non-NULL. The whole exchange must finish within `timeout_ms`. On CLI_OK
  * *out holds the status and the owned body, whatever the status; on
- * failure *out is zeroed. Free with cli_http_response_fini().
+ * failure (CLI_ERESOLVE, CLI_ECONNECT, CLI_ETLS, CLI_ETIMEOUT, CLI_EIO,
+ * CLI_EPROTO, CLI_ENOMEM) out->error says why in one line and the rest of
+ * *out is zeroed. Free with cli_http_response_fini(). Thread-safe.
  */
 int cli_http_request(const struct cli_url *u, const char *token,
 		     const char *method, const char *path, const char *body,

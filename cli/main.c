@@ -53,6 +53,8 @@ int main(int argc, char **argv)
 			rc = cli_global_option(&g, "", CLI_OPT_TOKEN, v);
 		else if ((v = take(argc, argv, &i, "--timeout", &missing)))
 			rc = cli_global_option(&g, "", CLI_OPT_TIMEOUT, v);
+		else if ((v = take(argc, argv, &i, "--cacert", &missing)))
+			rc = cli_global_option(&g, "", CLI_OPT_CACERT, v);
 		if (rc < 0)
 			return CLI_EXIT_USAGE;
 		if (!rc) {

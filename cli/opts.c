@@ -17,9 +17,11 @@ void cli_global_init(struct cli_global *g)
 {
 	const char *s = getenv("RACEBOARD_SERVER");
 	const char *t = getenv("RACEBOARD_TOKEN");
+	const char *ca = getenv("RACEBOARD_CACERT");
 
 	g->server = s && *s ? s : CLI_DEFAULT_SERVER;
 	g->token = t && *t ? t : NULL;
+	g->cacert = ca && *ca ? ca : NULL;
 	g->timeout_ms = 10000;
 }
 
@@ -34,6 +36,14 @@ int cli_global_option(struct cli_global *g, const char *cmd, int opt,
 		return 1;
 	case CLI_OPT_TOKEN:
 		g->token = *arg ? arg : NULL;
+		return 1;
+	case CLI_OPT_CACERT:
+		if (*arg && access(arg, R_OK)) {
+			cli_usage_error(cmd, "--cacert %s: %s", arg,
+					strerror(errno));
+			return CLI_EINVAL;
+		}
+		g->cacert = *arg ? arg : NULL;
 		return 1;
 	case CLI_OPT_TIMEOUT:
 		if (cli_parse_double(arg, &sec) || sec <= 0 || sec > 3600) {
@@ -53,10 +63,11 @@ int cli_global_api(const struct cli_global *g, const char *cmd,
 {
 	memset(api, 0, sizeof(*api));
 	if (cli_url_parse(g->server, &api->url)) {
-		cli_usage_error(cmd, "bad server URL '%s' (want http://HOST[:PORT])",
-				g->server);
+		cli_usage_error(cmd, "bad server URL '%s' (want "
+				"http[s]://HOST[:PORT][/PREFIX])", g->server);
 		return CLI_EINVAL;
 	}
+	api->url.cacert = g->cacert;
 	api->token = g->token;
 	api->timeout_ms = g->timeout_ms;
 	return CLI_OK;

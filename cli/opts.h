@@ -1,6 +1,6 @@
 /*
  * opts.h - command-line helpers shared by the subcommands: the global
- * options (--server, --token, --timeout), typed value parsing, -m pairs,
+ * options (--server, --token, --timeout, --cacert), typed value parsing, -m pairs,
  * JSON output and usage errors.
  */
 #ifndef RACEBOARD_CLI_OPTS_H
@@ -35,6 +35,7 @@ enum cli_opt_id {
 	CLI_OPT_TIMESTAMP,
 	CLI_OPT_HTTP,
 	CLI_OPT_PLAIN,
+	CLI_OPT_CACERT,
 };
 
 /* Where and how to reach the server; strings are borrowed from argv or
@@ -42,15 +43,17 @@ enum cli_opt_id {
 struct cli_global {
 	const char *server;
 	const char *token;
+	const char *cacert; /* CA file trusted for https://, NULL: system's */
 	int timeout_ms;
 };
 
-/* Fills *g from RACEBOARD_SERVER and RACEBOARD_TOKEN, else defaults. */
+/* Fills *g from RACEBOARD_SERVER, RACEBOARD_TOKEN and RACEBOARD_CACERT,
+ * else defaults. */
 void cli_global_init(struct cli_global *g);
 
 /*
- * Applies a global option (CLI_OPT_SERVER, CLI_OPT_TOKEN, CLI_OPT_TIMEOUT)
- * parsed by getopt_long. Returns 1 when `opt` was one, 0 when it is not a
+ * Applies a global option (CLI_OPT_SERVER, CLI_OPT_TOKEN, CLI_OPT_TIMEOUT,
+ * CLI_OPT_CACERT) parsed by getopt_long. Returns 1 when `opt` was one, 0 when it is not a
  * global option, or CLI_EINVAL (message printed) for a bad value.
  */
 int cli_global_option(struct cli_global *g, const char *cmd, int opt,

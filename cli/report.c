@@ -185,6 +185,7 @@ static int ws_request(struct cli_report *r, int create, json_object *body,
 	json_object *f = json_object_new_object(), *reply, *req;
 	int64_t deadline = cli_mono_ms() + r->cfg.api.timeout_ms, id = ++r->req;
 	const char *text, *msg;
+	char url[600];
 	size_t len;
 	int rc;
 
@@ -221,9 +222,8 @@ static int ws_request(struct cli_report *r, int create, json_object *body,
 		json_object_put(reply);
 		return CLI_ESERVER;
 	}
-	snprintf(err, cap, "WebSocket to http://%s:%s%s/ws: %s",
-		 r->cfg.api.url.host, r->cfg.api.url.port, r->cfg.api.url.base,
-		 cli_strerror(rc));
+	cli_url_format(&r->cfg.api.url, url, sizeof(url));
+	snprintf(err, cap, "WebSocket to %s/ws: %s", url, cli_strerror(rc));
 	cli_ws_close(r->ws);
 	r->ws = NULL;
 	return rc;
@@ -246,10 +246,13 @@ static int ws_ensure(struct cli_report *r, char *err, size_t cap)
 	}
 	if (!rc)
 		debug(r, "WebSocket connected");
-	if (rc)
-		snprintf(err, cap, "cannot reach http://%s:%s%s: %s",
-			 r->cfg.api.url.host, r->cfg.api.url.port,
-			 r->cfg.api.url.base, cli_strerror(rc));
+	if (rc) {
+		char url[600];
+
+		cli_url_format(&r->cfg.api.url, url, sizeof(url));
+		snprintf(err, cap, "cannot reach %s: %s", url,
+			 cli_strerror(rc));
+	}
 	return rc;
 }
 

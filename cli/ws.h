@@ -19,9 +19,9 @@ struct cli_ws;
  * (may be NULL) with a Bearer `token` (may be NULL), within timeout_ms.
  * Returns CLI_OK with *out set (owned; free with cli_ws_close), or
  * CLI_ESERVER when the server took the connection but refused or broke
- * the upgrade (no WebSocket there: fall back to REST), or CLI_ECONNECT /
- * CLI_ETIMEOUT. *out is NULL
- * on failure.
+ * the upgrade (no WebSocket there: fall back to REST), also for an
+ * https:// URL (this client has no TLS), or CLI_ECONNECT, CLI_EREFUSED,
+ * CLI_ERESOLVE, CLI_ETIMEOUT. *out is NULL on failure.
  */
 int cli_ws_connect(const struct cli_url *u, const char *path,
 		   const char *subprotocol, const char *token, int timeout_ms,

@@ -239,7 +239,7 @@ Test(cli_script, usage_errors_exit_2)
 	RUN(&r, "frobnicate");
 	cr_assert_eq(r.status, 2);
 	tcli_result_free(&r);
-	RUN(&r, "--server", "https://x", "get", "y");
+	RUN(&r, "--server", "ftp://x", "get", "y");
 	cr_assert_eq(r.status, 2);
 	tcli_result_free(&r);
 }

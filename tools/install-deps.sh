@@ -6,6 +6,7 @@ set -eu
 packages="gcc make pkg-config meson ninja-build
 libwebsockets-dev libjson-c-dev liblmdb-dev libcriterion-dev
 libnats-dev nats-server
+libcurl4-openssl-dev libssl-dev
 curl ca-certificates
 clang libclang-rt-14-dev valgrind"
 
