@@ -23,6 +23,7 @@
 #include "encode.h"
 #include "json.h"
 #include "race.h"
+#include "record.h"
 
 #define HEADROOM 16 /* stands in for LWS_PRE */
 #define T0 1735787045000LL

@@ -13,6 +13,7 @@
 #include "encode.h"
 #include "json.h"
 #include "race.h"
+#include "record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -107,14 +107,4 @@ int proto_codec_race_set(struct proto_race *r, uint32_t field, json_object *v);
  * contract as proto_json_event_from_object(). */
 int proto_codec_stored_event(json_object *v, struct proto_event *out);
 
-/*
- * The json-c encoding of a stored record: proto_json_race() plus "v" and
- * "hint_explicit", printed with JSON_C_TO_STRING_PLAIN. This was
- * proto_record_encode() before it wrote records directly (encode.c); it
- * is kept, same contract, as the reference the direct writer is tested
- * against byte for byte.
- */
-int proto_record_encode_json(const struct proto_race *r, char **out,
-			     size_t *len);
-
 #endif

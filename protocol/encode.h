@@ -1,5 +1,6 @@
 /*
- * encode.h - direct JSON writers for races, records and deltas.
+ * encode.h - direct JSON writers for races and deltas (the one for stored
+ * records, proto_record_write(), is declared in record.h).
  *
  * They write straight into a proto_buf, with no json-c tree, and produce
  * exactly the bytes the json-c encoders give:
@@ -52,12 +53,6 @@ int proto_race_write(struct proto_buf *b, const struct proto_race *r);
  * member, as server/ adds the progress prediction. */
 int proto_race_write_ex(struct proto_buf *b, const struct proto_race *r,
 			const struct proto_json_extra *extra);
-
-/*
- * Appends the stored record of `r` (borrowed): the bytes
- * proto_record_encode() returns. Same contract as proto_race_write().
- */
-int proto_record_write(struct proto_buf *b, const struct proto_race *r);
 
 /*
  * Appends a delta frame: the bytes of proto_delta_new(seq, server_time,

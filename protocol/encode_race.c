@@ -29,6 +29,7 @@
 
 #include "json.h"
 #include "json_writer.h"
+#include "record.h"
 
 /*
  * An event's data text. A record copies it: it is what json-c printed

@@ -91,35 +91,6 @@ const char *proto_json_field_name(uint32_t field);
 /* The event object {"type","data","timestamp"} (new, caller owns). */
 json_object *proto_json_event(const struct proto_event *ev);
 
-/*
- * Stored record format (version PROTO_RECORD_VERSION): the API object plus
- * "v" and the server-private fields (hint_explicit). A record of an older
- * version, or one that lacks the optional fields, decodes fine.
- * proto_record_encode returns PROTO_OK and a malloc'd buffer (*out, caller
- * frees) of *len bytes, or PROTO_ENOMEM.
- * proto_record_decode returns PROTO_OK and a new race in *out (caller
- * owns), or PROTO_EINVAL (corrupt or from a newer version) / PROTO_ENOMEM
- * with *out NULL.
- */
-#define PROTO_RECORD_VERSION 1
-int proto_record_encode(const struct proto_race *r, char **out, size_t *len);
-int proto_record_decode(const char *buf, size_t len, struct proto_race **out);
-
-/*
- * The two decoders behind proto_record_decode(), for tests and fuzzing.
- * proto_record_decode_direct() reads the shape proto_record_write()
- * produces in one pass, without json-c, and returns
- * PROTO_RECORD_DECLINED (nothing allocated) for anything else;
- * proto_record_decode_json() decodes any record through json-c and is
- * the reference: where the direct decoder answers PROTO_OK, both give
- * the same race.
- */
-#define PROTO_RECORD_DECLINED 1
-int proto_record_decode_direct(const char *buf, size_t len,
-			       struct proto_race **out);
-int proto_record_decode_json(const char *buf, size_t len,
-			     struct proto_race **out);
-
 /* Decodes a race object as the API shows it (all fields, server-owned
  * ones included): what a client rebuilds from a snapshot or a create
  * delta. Same contract as proto_record_decode. */

@@ -16,6 +16,7 @@
 #include "codec.h"
 
 #include "encode.h"
+#include "record.h"
 
 #include <stdlib.h>
 #include <string.h>

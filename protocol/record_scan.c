@@ -19,6 +19,7 @@
  * libwebsockets or LMDB.
  */
 #include "codec.h"
+#include "record.h"
 #include "scan.h"
 
 #include <stdlib.h>

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "json.h"
+#include "record.h"
 
 #define PROTO_SCAN_DECLINED PROTO_RECORD_DECLINED
 

@@ -18,9 +18,9 @@
 #include <string.h>
 
 #include "write_priv.h"
-#include "json.h"
 #include "learn.h"
 #include "metrics.h"
+#include "record.h"
 #include "util.h"
 
 static void kick(struct srv_write *wp);

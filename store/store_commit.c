@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "record.h"
 #include "store_priv.h"
 
 /* Growth steps one commit may take before it gives up with STORE_EFULL.

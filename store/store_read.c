@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "record.h"
 #include "store_priv.h"
 
 int store__decode_record(const MDB_val *k, const MDB_val *v,

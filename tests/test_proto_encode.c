@@ -21,6 +21,7 @@
 #include "encode.h"
 #include "json.h"
 #include "race.h"
+#include "record.h"
 
 #define T0 1735787045000LL
 #define API_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)

@@ -12,6 +12,7 @@
 
 #include "json.h"
 #include "race.h"
+#include "record.h"
 
 #define T0 1735787045000LL /* 2025-01-02T03:04:05.000Z */
 

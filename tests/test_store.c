@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "record.h"
 #include "store.h"
 
 #define NOW 1700000000000LL
