@@ -165,6 +165,11 @@ struct proto_race_update {
 	int update_interval_hint;
 	struct proto_kv *metadata;  /* patch entries; value NULL removes */
 	size_t n_metadata;
+	/* With PROTO_F_COMPLETED_AT: when a race that this update finishes
+	 * really finished (a CI webhook knows; the arrival time would be
+	 * late). Only server-side producers set it: the JSON decoders ignore
+	 * the server-owned completed_at, so a REST client cannot. */
+	int64_t completed_at;
 };
 
 /* Frees what an update owns and zeroes it. NULL is a no-op. */

@@ -347,6 +347,7 @@ static void commit_eta(struct proto_race *r, const struct proto_race_update *u,
 	*bits |= PROTO_F_ETA_REVISIONS;
 }
 
+/* `now` is when the race finished if this finishes it. */
 static void commit_state(struct proto_race *r, enum proto_state to,
 			 int64_t now, uint32_t *bits)
 {
@@ -443,7 +444,8 @@ static void commit(struct proto_race *r, const struct proto_race_update *u,
 				PROTO_F_ETA_CONFIDENCE, bits);
 	}
 	if (u->set & PROTO_F_STATE)
-		commit_state(r, u->state, now, bits);
+		commit_state(r, u->state, u->set & PROTO_F_COMPLETED_AT ?
+			     u->completed_at : now, bits);
 }
 
 int proto_race_apply(struct proto_race *r, const struct proto_race_update *u,

@@ -4,18 +4,24 @@
 # the NATS client outside cluster/.
 root=${1:-.}
 status=0
-for d in protocol store; do
+for d in protocol store hooks; do
 	if grep -rnE 'libwebsockets\.h|lws_[a-z_]+\(' "$root/$d"; then
 		echo "layering: $d/ must not use libwebsockets" >&2
 		status=1
 	fi
 done
-if grep -rnE 'lmdb\.h|mdb_[a-z_]+\(' "$root/protocol"; then
-	echo "layering: protocol/ must not use LMDB" >&2
-	status=1
-fi
-if grep -rnE 'gettimeofday|clock_gettime|time\(NULL\)|getrandom|[^_]rand\(' "$root/protocol"; then
-	echo "layering: protocol/ must stay pure (no clock, no randomness)" >&2
+for d in protocol hooks; do
+	if grep -rnE 'lmdb\.h|mdb_[a-z_]+\(' "$root/$d"; then
+		echo "layering: $d/ must not use LMDB" >&2
+		status=1
+	fi
+	if grep -rnE 'gettimeofday|clock_gettime|time\(NULL\)|getrandom|[^_]rand\(' "$root/$d"; then
+		echo "layering: $d/ must stay pure (no clock, no randomness)" >&2
+		status=1
+	fi
+done
+if grep -rnE 'openssl/|HMAC\(|EVP_' "$root/hooks"; then
+	echo "layering: hooks/ maps payloads; signatures are server/'s job" >&2
 	status=1
 fi
 # The NATS client lives in cluster/ alone.
