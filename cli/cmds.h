@@ -17,4 +17,8 @@ int cli_cmd_run(int argc, char **argv, struct cli_global *g);
 /* watch [options] (watch.c). */
 int cli_cmd_watch(int argc, char **argv, struct cli_global *g);
 
+/* hook claude-code [--install|--uninstall] [options] (hook.c): always
+ * exits 0 when handling an event. */
+int cli_cmd_hook(int argc, char **argv, struct cli_global *g);
+
 #endif

@@ -32,6 +32,7 @@ static const char overview[] =
 "    list      print all races as JSON\n"
 "    delete    dismiss a race\n"
 "    watch     live terminal view of the races\n"
+"    hook      report Claude Code prompts (hook claude-code)\n"
 "\n"
 "GLOBAL OPTIONS (accepted before or after the command)\n"
 "    --server URL     server base URL, http[s]://HOST[:PORT][/PREFIX]\n"
@@ -254,6 +255,46 @@ static const char watch_help[] =
 "    --id ID                only this race (repeatable)\n"
 "    --plain                print lines, never redraw\n";
 
+static const char hook_help[] =
+"NAME\n"
+"    raceboard hook claude-code - Claude Code prompts as races\n"
+"\n"
+"SYNOPSIS\n"
+"    raceboard hook claude-code [--send-prompt] [--budget MS] < EVENT\n"
+"    raceboard [--server URL] hook claude-code --install [--settings FILE]\n"
+"    raceboard hook claude-code --uninstall [--settings FILE]\n"
+"\n"
+"DESCRIPTION\n"
+"    Run by Claude Code as a hook: reads one hook event (JSON) on stdin.\n"
+"    UserPromptSubmit creates a race (source claude-code, title: the\n"
+"    prompt's first line, shortened); PreToolUse appends a \"stage\" event\n"
+"    naming the tool and sets metadata.stage; Stop marks the race passed;\n"
+"    SessionEnd cancels it if still open, as does the next prompt when\n"
+"    the user interrupted the last one.\n"
+"\n"
+"    It never gets in the agent's way: exit status 0 and nothing on\n"
+"    stdout whatever happens, and the server is given up on after the\n"
+"    budget. Nothing of the prompt but the title is sent unless\n"
+"    --send-prompt. RACEBOARD_DEBUG=1 traces failures on stderr.\n"
+"\n"
+"    --install adds the hook to Claude Code's settings file\n"
+"    ($CLAUDE_CONFIG_DIR/settings.json, else ~/.claude/settings.json),\n"
+"    keeping everything else there; running it again changes nothing.\n"
+"    --server, --cacert, --send-prompt and --budget given with it are\n"
+"    written into the hook's command. --uninstall removes the hook. Both\n"
+"    keep the previous file as settings.json.raceboard-backup.\n"
+"\n"
+"OPTIONS\n"
+"    --send-prompt          also send the whole prompt (metadata.prompt)\n"
+"    --budget MS            give up on the server after MS milliseconds\n"
+"                           (default 150)\n"
+"    --install, --uninstall add or remove the hook entries\n"
+"    --settings FILE        the settings file to change\n"
+"\n"
+"STATE\n"
+"    $XDG_STATE_HOME/raceboard/claude-code/SESSION (default\n"
+"    ~/.local/state/...) names the race of each session's current prompt.\n";
+
 static const struct {
 	const char *name;
 	const char *text;
@@ -263,6 +304,7 @@ static const struct {
 	{"event", event_help},   {"get", get_help},
 	{"list", list_help},     {"delete", delete_help},
 	{"run", run_help},       {"watch", watch_help},
+	{"hook", hook_help},
 };
 
 int cli_help_print(const char *cmd)

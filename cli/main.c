@@ -75,6 +75,8 @@ int main(int argc, char **argv)
 		       cli_help_print("raceboard");
 	if (!strcmp(argv[i], "run"))
 		return cli_cmd_run(argc - i, argv + i, &g);
+	if (!strcmp(argv[i], "hook"))
+		return cli_cmd_hook(argc - i, argv + i, &g);
 	if (!strcmp(argv[i], "watch"))
 		return cli_cmd_watch(argc - i, argv + i, &g);
 	return cli_cmd_race(argc - i, argv + i, &g);

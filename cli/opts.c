@@ -22,6 +22,7 @@ void cli_global_init(struct cli_global *g)
 	g->server = s && *s ? s : CLI_DEFAULT_SERVER;
 	g->token = t && *t ? t : NULL;
 	g->cacert = ca && *ca ? ca : NULL;
+	g->server_given = g->cacert_given = 0;
 	g->timeout_ms = 10000;
 }
 
@@ -33,6 +34,7 @@ int cli_global_option(struct cli_global *g, const char *cmd, int opt,
 	switch (opt) {
 	case CLI_OPT_SERVER:
 		g->server = arg;
+		g->server_given = 1;
 		return 1;
 	case CLI_OPT_TOKEN:
 		g->token = *arg ? arg : NULL;
@@ -44,6 +46,7 @@ int cli_global_option(struct cli_global *g, const char *cmd, int opt,
 			return CLI_EINVAL;
 		}
 		g->cacert = *arg ? arg : NULL;
+		g->cacert_given = 1;
 		return 1;
 	case CLI_OPT_TIMEOUT:
 		if (cli_parse_double(arg, &sec) || sec <= 0 || sec > 3600) {

@@ -45,6 +45,7 @@ struct cli_global {
 	const char *token;
 	const char *cacert; /* CA file trusted for https://, NULL: system's */
 	int timeout_ms;
+	int server_given, cacert_given; /* set by an option, not the env */
 };
 
 /* Fills *g from RACEBOARD_SERVER, RACEBOARD_TOKEN and RACEBOARD_CACERT,
