@@ -52,7 +52,7 @@ test-web: deps $(WEB_BUILD)/build.ninja
 		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund
 	node --test tests/web/
 	cd tests/browser && RACEBOARD_SERVER_BIN=$(CURDIR)/$(WEB_BUILD)/server/raceboard-server \
-		node --test e2e.test.mjs
+		node --test --test-concurrency=1 e2e.test.mjs daily.test.mjs
 
 # The server on DEMO_PORT with fresh data, fed by a producer of realistic
 # races; Ctrl-C stops both.

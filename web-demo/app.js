@@ -1,33 +1,36 @@
 /*
- * app.js - the Raceboard page: one WebSocket to /ws (raceboard.v1), the race
- * list, and a requestAnimationFrame loop that redraws overlays and
- * countdowns a few times a second. The rules (what to predict, when, how
- * the ETA reads) live in optimistic.js; this file only wires them to the
- * DOM and the socket. After load the only HTTP request it makes is the
- * DELETE of a dismissed race.
+ * app.js - the Raceboard page: one WebSocket to /ws (raceboard.v1), the
+ * race list (filtered, grouped, paged), the detail view of one race, and
+ * a requestAnimationFrame loop that redraws countdowns and overlays a few
+ * times a second. The rules live in pure modules (optimistic.js: progress
+ * and ETA; board.js: what is drawn, the URL, titles and words); rows.js,
+ * detail.js and alerts.js draw. After load the only HTTP request the page
+ * makes is the DELETE of a dismissed race: everything else is pushed.
  */
 import * as O from './optimistic.js';
+import * as B from './board.js';
+import { el, setText, createRow, createGroupRow, updateGroupRow, updateRowData, updateRowTime } from './rows.js';
+import { createDetail, openDetail, updateDetailData, updateDetailTime } from './detail.js';
+import { createAlerts } from './alerts.js';
 
 const TICK_MS = 200;             /* redraw of countdowns and overlays */
+const SYNC_MS = 120;             /* at most this often: re-sort and re-place rows */
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 15000;
+const UNDO_MS = 5000;            /* a finished race's dismissal waits this long for Undo */
 const ANNOUNCE_STATES = new Set(['passed', 'failed', 'canceled']);
-const STATE_LABEL = {
-	queued: 'Queued', running: 'Running', passed: 'Passed', failed: 'Failed', canceled: 'Canceled',
-};
-const FRESH_LABEL = {
-	fresh: 'Fresh: reported within its update interval',
-	predicting: 'Predicting: between updates, values are extrapolated',
-	stale: 'Stale: no update for a while',
-	queued: 'Queued', final: 'Finished',
-};
+const KEY_COLLAPSED = 'raceboard.collapsed';
 
 const $ = (id) => document.getElementById(id);
 const els = {
-	conn: $('conn'), connText: $('conn-text'), summary: $('summary'),
+	conn: $('conn'), connText: $('conn-text'), summary: $('summary'), main: document.querySelector('main'),
 	active: $('active-list'), finished: $('finished-list'), finishedGroup: $('finished-group'),
 	activeCount: $('active-count'), finishedCount: $('finished-count'),
-	empty: $('empty'), announcer: $('announcer'),
+	activeMore: $('active-more'), finishedMore: $('finished-more'),
+	empty: $('empty'), emptyText: $('empty-text'), onboarding: $('onboarding'), announcer: $('announcer'),
+	filter: $('filter'), stateChips: $('state-chips'), sourceChips: $('source-chips'), groupToggle: $('group-toggle'),
+	filterNote: $('filter-note'), confirm: $('confirm'), confirmTitle: $('confirm-title'), confirmBody: $('confirm-body'),
+	toast: $('toast'), toastText: $('toast-text'), toastUndo: $('toast-undo'),
 };
 
 /* ------------------------------------------------------------------ */
@@ -36,10 +39,21 @@ const els = {
 let feed = O.createFeed();
 let clock = O.createClock();
 const tracks = new Map();   /* id -> track (optimistic.js) */
-const rows = new Map();     /* id -> row record {li, parts, view, key} */
+const rows = new Map();     /* id -> row (rows.js), only for races drawn */
+const groupRows = new Map();/* key -> group header row */
 let structureDirty = true;
+let urgent = false;         /* a user action: redraw at the next frame */
 let lastTick = 0;
+let lastSync = 0;
 let framesSeen = 0;
+let filter = B.emptyFilter();
+let limits = { active: B.PAGE_SIZE, finished: B.PAGE_SIZE };
+let collapsed = loadCollapsed();
+let board = null;           /* the last selectBoard() result */
+let sourcesKey = '';
+let openedFromList = false; /* the detail view was pushed by a click: Back returns */
+const undo = { ids: new Set(), timer: 0, focusAfter: null };
+const detail = createDetail();
 
 const conn = {
 	ws: null, attempt: 0, timer: 0, watchdog: 0, heartbeatSec: 15,
@@ -47,6 +61,11 @@ const conn = {
 };
 
 const now = () => O.serverNow(clock, Date.now());
+
+const alerts = createAlerts({
+	favicon: $('favicon'), notifyBtn: $('notify-toggle'), soundBtn: $('sound-toggle'),
+	announce, openRace: (id) => openRace(id),
+});
 
 /* A read-only window on the page's state, for tests and curious people. */
 Object.defineProperty(window, 'raceboard', {
@@ -57,8 +76,23 @@ Object.defineProperty(window, 'raceboard', {
 		get status() { return conn.status; },
 		get frames() { return framesSeen; },
 		get raceIds() { return [...feed.races.keys()]; },
+		get drawnRows() { return rows.size; },
+		get filter() { return { ...filter }; },
+		get detailId() { return detail.raceId; },
+		get unseenFailures() { return alerts.state.unseenFailures; },
+		get notified() { return alerts.state.notified; },
+		get beeps() { return alerts.state.beeps; },
+		get pendingDismissals() { return [...undo.ids]; },
 	}),
 });
+
+function loadCollapsed() {
+	try {
+		return new Set(JSON.parse(localStorage.getItem(KEY_COLLAPSED) || '[]'));
+	} catch {
+		return new Set();
+	}
+}
 
 /* ------------------------------------------------------------------ */
 /* Connection                                                           */
@@ -155,7 +189,8 @@ function onMessage(data) {
 	const res = O.applyFrame(feed, frame);
 	feed = res.feed;
 	for (const c of res.changed) onRaceChanged(c, live && !res.reset);
-	if (res.changed.length) structureDirty = true;
+	if (res.changed.length || res.reset) structureDirty = true;
+	if (live) alerts.finished(B.finishesOf(res.changed, res.reset), feed.races);
 	if (res.gap) {
 		if (frame.type === 'heartbeat' && conn.gapSeq === frame.seq) {
 			/* A resume from our seq brought nothing: the server's seq moved
@@ -189,250 +224,56 @@ function announce(text) {
 }
 
 /* ------------------------------------------------------------------ */
-/* Rows                                                                 */
+/* Drawing the lists                                                    */
 
-function el(tag, cls, text) {
-	const e = document.createElement(tag);
-	if (cls) e.className = cls;
-	if (text !== undefined) e.textContent = text;
-	return e;
-}
-
-let uid = 0;
-
-function createRow(id) {
-	const n = ++uid;
-	const li = el('li', 'race');
-	li.dataset.id = id;
-	li.tabIndex = 0;
-
-	const head = el('div', 'race-head');
-	const dot = el('span', 'fresh-dot');
-	dot.setAttribute('role', 'img');
-	const titleWrap = el('h3', 'race-title');
-	titleWrap.id = `race-title-${n}`;
-	const badge = el('span', 'state-badge');
-	head.append(dot, titleWrap, badge);
-
-	const meta = el('p', 'race-meta');
-	const source = el('span', 'source');
-	const elapsed = el('span', 'elapsed');
-	const pct = el('span', 'pct');
-	const last = el('span', 'last-event');
-	meta.append(source, elapsed, pct, last);
-
-	const bar = el('div', 'bar');
-	bar.setAttribute('role', 'progressbar');
-	bar.setAttribute('aria-valuemin', '0');
-	bar.setAttribute('aria-valuemax', '100');
-	bar.setAttribute('aria-labelledby', titleWrap.id);
-	const overlay = el('div', 'bar-overlay');
-	const solid = el('div', 'bar-solid');
-	bar.append(overlay, solid);
-
-	const side = el('div', 'race-side');
-	const pill = el('span', 'pill', 'Revised ETA');
-	pill.hidden = true;
-	const etaWrap = el('div', 'eta-wrap');
-	const eta = el('span', 'eta');
-	eta.tabIndex = 0;
-	const tip = el('div', 'eta-tip');
-	tip.setAttribute('role', 'tooltip');
-	tip.id = `eta-tip-${n}`;
-	eta.setAttribute('aria-describedby', tip.id);
-	etaWrap.append(eta, tip);
-	const dismiss = el('button', 'dismiss');
-	dismiss.type = 'button';
-	dismiss.append(el('span', 'dismiss-icon'));
-	side.append(pill, etaWrap, dismiss);
-
-	li.append(head, meta, bar, side);
-	li.setAttribute('aria-labelledby', titleWrap.id);
-
-	dismiss.addEventListener('click', () => dismissRace(id));
-	eta.addEventListener('keydown', (ev) => {
-		if (ev.key === 'Escape') etaWrap.classList.add('tip-hidden');
-	});
-	eta.addEventListener('blur', () => etaWrap.classList.remove('tip-hidden'));
-	etaWrap.addEventListener('mouseleave', () => etaWrap.classList.remove('tip-hidden'));
-	li.addEventListener('keydown', (ev) => {
-		if (ev.target !== li) return;
-		if (ev.key === 'Delete' || ev.key === 'Backspace') {
-			ev.preventDefault();
-			dismissRace(id);
-		} else if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
-			ev.preventDefault();
-			const all = [...document.querySelectorAll('.race')];
-			const i = all.indexOf(li) + (ev.key === 'ArrowDown' ? 1 : -1);
-			if (all[i]) all[i].focus();
+/* Only rows on screen follow the clock: with a hundred rows drawn, ticking
+ * all of them cost more than everything else on the page. A row scrolling
+ * into view is brought up to date at once. */
+const onScreen = new Set();
+const viewport = new IntersectionObserver((entries) => {
+	const t = now();
+	for (const e of entries) {
+		const id = e.target.dataset.id;
+		if (!e.isIntersecting) {
+			onScreen.delete(id);
+			continue;
 		}
-	});
-
-	return {
-		li, view: null, raceRef: null, tipKey: '',
-		parts: { dot, titleWrap, badge, source, elapsed, pct, last, bar, overlay, solid, pill, eta, etaWrap, tip, dismiss },
-	};
-}
-
-function setText(node, text) {
-	if (node.textContent !== text) node.textContent = text;
-}
-
-function setData(node, key, value) {
-	const v = String(value);
-	if (node.dataset[key] !== v) node.dataset[key] = v;
-}
-
-function fmtPct(p) {
-	return `${Math.round(p)}%`;
-}
-
-function safeLink(url) {
-	try {
-		const u = new URL(url, location.href);
-		return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;
-	} catch {
-		return null;
+		onScreen.add(id);
+		const row = rows.get(id), race = feed.races.get(id);
+		if (row && race) updateRowTime(row, race, tracks.get(id), t);
 	}
-}
+}, { rootMargin: '200px 0px' });
 
-function eventSummary(race) {
-	const evs = race.events;
-	if (!Array.isArray(evs) || evs.length === 0) return '';
-	const e = evs[evs.length - 1];
-	let d = '';
-	if (typeof e.data === 'string') d = e.data;
-	else if (e.data && typeof e.data === 'object') {
-		d = typeof e.data.name === 'string' ? e.data.name
-			: typeof e.data.message === 'string' ? e.data.message : '';
+function rowFor(id) {
+	let row = rows.get(id);
+	if (!row) {
+		row = createRow(id, { open: (rid) => openRace(rid), dismiss: (rid) => requestDismiss(rid) });
+		rows.set(id, row);
+		viewport.observe(row.li);
 	}
-	const s = d ? `${e.type}: ${d}` : String(e.type || '');
-	return s.length > 60 ? `${s.slice(0, 57)}…` : s;
+	return row;
 }
 
-/* Static parts: only when the race object changed. */
-function updateRowData(row, race) {
-	if (row.raceRef === race) return;
-	row.raceRef = race;
-	const p = row.parts;
-	setData(row.li, 'state', race.state || 'running');
-
-	const link = race.deeplink ? safeLink(race.deeplink) : null;
-	const title = race.title || race.id;
-	const cur = p.titleWrap.firstChild;
-	if (link) {
-		if (!cur || cur.tagName !== 'A') {
-			p.titleWrap.replaceChildren(el('a', 'race-link'));
-		}
-		const a = p.titleWrap.firstChild;
-		a.href = link;
-		a.target = '_blank';
-		a.rel = 'noopener noreferrer';
-		setText(a, title);
-	} else if (!cur || cur.nodeType !== Node.TEXT_NODE || cur.textContent !== title) {
-		p.titleWrap.replaceChildren(document.createTextNode(title));
+function groupFor(item) {
+	let g = groupRows.get(item.key);
+	if (!g) {
+		g = createGroupRow(item.key, toggleGroup);
+		groupRows.set(item.key, g);
 	}
-	row.li.title = race.id;
-	setText(p.badge, STATE_LABEL[race.state] || race.state || '');
-	setText(p.source, race.source || '');
-	setText(p.last, eventSummary(race));
-	p.last.hidden = p.last.textContent === '';
-	p.dismiss.setAttribute('aria-label', `Dismiss ${title}`);
-	p.dismiss.title = 'Dismiss';
+	updateGroupRow(g, item);
+	return g;
+}
 
-	/* Tooltip: the recent ETA revisions. */
-	const revs = O.revisionRows(race);
-	const key = JSON.stringify(revs);
-	if (key !== row.tipKey) {
-		row.tipKey = key;
-		const head = el('p', 'tip-title', 'ETA revisions');
-		if (revs.length === 0) {
-			p.tip.replaceChildren(head, el('p', 'tip-empty', 'No ETA reported yet'));
-		} else {
-			const table = el('table', 'tip-table');
-			const thead = el('thead');
-			const hr = el('tr');
-			for (const h of ['Time', 'ETA', 'Source', 'Conf.']) hr.append(el('th', '', h));
-			thead.append(hr);
-			const tbody = el('tbody');
-			for (const r of revs) {
-				const tr = el('tr');
-				tr.append(
-					el('td', 'tip-time', Number.isFinite(r.at) ? new Date(r.at).toLocaleTimeString([], { hour12: false }) : '?'),
-					el('td', 'tip-eta', O.formatDuration(r.etaSec)),
-					el('td', 'tip-src', r.source),
-					el('td', 'tip-conf', r.confidence === null ? '–' : `${Math.round(r.confidence * 100)}%`));
-				tbody.append(tr);
-			}
-			table.append(thead, tbody);
-			p.tip.replaceChildren(head, table);
-		}
+/** Puts exactly `nodes` in `list`, in order, moving as little as it can. */
+function placeNodes(list, nodes) {
+	const want = new Set(nodes);
+	for (let c = list.firstElementChild; c;) {
+		const next = c.nextElementSibling;
+		if (!want.has(c)) c.remove();
+		c = next;
 	}
-}
-
-/* Moving parts: every tick. */
-function updateRowTime(row, race, track, t) {
-	const p = row.parts;
-	const view = O.raceView(race, track, t);
-	const prev = row.view;
-	row.view = view;
-
-	setData(p.dot, 'fresh', view.freshness);
-	if (p.dot.getAttribute('aria-label') !== FRESH_LABEL[view.freshness]) {
-		p.dot.setAttribute('aria-label', FRESH_LABEL[view.freshness]);
-		p.dot.title = FRESH_LABEL[view.freshness];
-	}
-	setText(p.elapsed, view.elapsed === null ? '' : O.formatDuration(Math.floor(view.elapsed)));
-
-	const solid = view.solid;
-	const hasProgress = Number.isFinite(race.progress) || race.state === 'passed';
-	setText(p.pct, hasProgress ? fmtPct(solid) : '');
-	p.pct.hidden = !hasProgress;
-
-	/* Bar: solid rail and overlay; the overlay retracts with a slower ease. */
-	const ret = O.retraction(prev, view);
-	if (ret.retracting) p.bar.classList.add('retracting');
-	else if (prev && view.overlay !== null && view.overlayTarget > prev.overlayTarget) p.bar.classList.remove('retracting');
-	const solidW = `${solid.toFixed(2)}%`;
-	const overW = `${view.overlayTarget.toFixed(2)}%`;
-	if (p.solid.style.width !== solidW) p.solid.style.width = solidW;
-	if (p.overlay.style.width !== overW) p.overlay.style.width = overW;
-	p.bar.classList.toggle('predicting', view.overlay !== null);
-	setData(p.bar, 'solid', Math.round(solid * 100) / 100);
-	setData(p.bar, 'overlay', view.overlay === null ? '' : Math.round(view.overlay * 100) / 100);
-	p.bar.setAttribute('aria-valuenow', String(Math.round(solid)));
-	const vt = view.overlay === null ? `${fmtPct(solid)} reported`
-		: `${fmtPct(solid)} reported, about ${fmtPct(view.overlay)} predicted`;
-	if (p.bar.getAttribute('aria-valuetext') !== vt) p.bar.setAttribute('aria-valuetext', vt);
-
-	/* ETA, or what a finished race took. */
-	let etaText = '';
-	if (view.eta) etaText = view.eta.text;
-	else if (O.isFinished(race.state)) etaText = view.elapsed === null ? '' : `Took ${O.formatDuration(Math.floor(view.elapsed))}`;
-	else etaText = 'No ETA';
-	setText(p.eta, etaText);
-	setData(p.eta, 'approx', view.eta ? view.eta.approx : false);
-	setData(p.eta, 'kind', view.eta ? (view.eta.remaining <= 0 ? 'soon' : 'eta') : 'none');
-
-	if (p.pill.hidden === view.revised) p.pill.hidden = !view.revised;
-}
-
-function sortActive(a, b) {
-	const sa = a.state === 'running' ? 0 : 1, sb = b.state === 'running' ? 0 : 1;
-	if (sa !== sb) return sa - sb;
-	return (O.parseTime(b.started_at) || 0) - (O.parseTime(a.started_at) || 0) || a.id.localeCompare(b.id);
-}
-
-function sortFinished(a, b) {
-	const ta = O.parseTime(a.completed_at) || O.parseTime(a.started_at) || 0;
-	const tb = O.parseTime(b.completed_at) || O.parseTime(b.started_at) || 0;
-	return tb - ta || a.id.localeCompare(b.id);
-}
-
-function placeRows(list, races) {
 	let node = list.firstElementChild;
-	for (const race of races) {
-		const li = rows.get(race.id).li;
+	for (const li of nodes) {
 		if (node === li) {
 			node = node.nextElementSibling;
 		} else {
@@ -443,87 +284,352 @@ function placeRows(list, races) {
 	}
 }
 
-function syncStructure() {
-	/* Remove rows of races that are gone, keeping focus on the list. */
-	for (const [id, row] of rows) {
-		if (!feed.races.has(id)) {
-			const focused = row.li.contains(document.activeElement);
-			const next = row.li.nextElementSibling || row.li.previousElementSibling;
-			row.li.remove();
-			rows.delete(id);
-			if (focused) (next || els.active).focus();
+function drawList(list, part) {
+	const nodes = [];
+	for (const item of part.items) {
+		if (item.group !== undefined) {
+			nodes.push(groupFor(item).li);
+		} else {
+			const row = rowFor(item.id);
+			updateRowData(row, feed.races.get(item.id));
+			nodes.push(row.li);
 		}
 	}
-	const active = [], finished = [];
-	for (const race of feed.races.values()) {
-		if (!rows.has(race.id)) rows.set(race.id, createRow(race.id));
-		updateRowData(rows.get(race.id), race);
-		(O.isFinished(race.state) ? finished : active).push(race);
-	}
-	active.sort(sortActive);
-	finished.sort(sortFinished);
-	placeRows(els.active, active);
-	placeRows(els.finished, finished);
+	return nodes;
+}
 
-	const running = active.filter((r) => r.state === 'running').length;
-	const queued = active.length - running;
-	const failed = finished.filter((r) => r.state === 'failed').length;
-	const parts = [`${running} running`];
-	if (queued) parts.push(`${queued} queued`);
-	parts.push(`${finished.length} finished`);
-	if (failed) parts.push(`${failed} failed`);
+function syncStructure() {
+	board = B.selectBoard(feed.races, filter, {
+		hide: undo.ids, collapsed, activeLimit: limits.active, finishedLimit: limits.finished,
+	});
+	const activeNodes = drawList(els.active, board.active);
+	const finishedNodes = drawList(els.finished, board.finished);
+
+	/* Rows no longer drawn go, keeping the keyboard's place in the list. */
+	const drawn = new Set([...activeNodes, ...finishedNodes]);
+	let focusNext = null;
+	for (const [id, row] of rows) {
+		if (drawn.has(row.li)) continue;
+		if (row.li.contains(document.activeElement)) {
+			focusNext = row.li.nextElementSibling || row.li.previousElementSibling || els.active;
+		}
+		viewport.unobserve(row.li);
+		onScreen.delete(id);
+		row.li.remove();
+		rows.delete(id);
+	}
+	for (const [key, g] of groupRows) if (!drawn.has(g.li)) groupRows.delete(key);
+	placeNodes(els.active, activeNodes);
+	placeNodes(els.finished, finishedNodes);
+	if (focusNext && focusNext.isConnected) focusNext.focus();
+
+	const c = board.counts;
+	const parts = [`${c.running} running`];
+	if (c.queued) parts.push(`${c.queued} queued`);
+	parts.push(`${c.passed + c.failed + c.canceled} finished`);
+	if (c.failed) parts.push(`${c.failed} failed`);
 	setText(els.summary, feed.seq === null ? '\u00a0' : parts.join(' · '));
-	setText(els.activeCount, active.length ? String(active.length) : '');
-	setText(els.finishedCount, finished.length ? String(finished.length) : '');
-	els.empty.hidden = active.length > 0 || feed.seq === null;
-	els.finishedGroup.hidden = finished.length === 0;
+	setText(els.activeCount, board.active.total ? String(board.active.total) : '');
+	setText(els.finishedCount, board.finished.total ? String(board.finished.total) : '');
+	drawMore(els.activeMore, board.active);
+	drawMore(els.finishedMore, board.finished);
+
+	const known = feed.seq !== null;
+	const filtering = B.filterActive(filter);
+	els.onboarding.hidden = !(known && c.total === 0 && !filtering);
+	els.empty.hidden = !(known && c.total > 0 && board.active.total === 0) && !(known && filtering && c.total === 0);
+	setText(els.emptyText, filtering ? 'No active race matches the filter.' : 'Nothing is running right now.');
+	els.finishedGroup.hidden = board.finished.total === 0;
+	const shown = board.active.total + board.finished.total;
+	els.filterNote.hidden = !filtering;
+	if (filtering) drawFilterNote(shown, c.total);
+	drawSourceChips(board.sources);
+	alerts.update(c);
+}
+
+function drawMore(btn, part) {
+	btn.hidden = part.more <= 0;
+	if (part.more > 0) setText(btn, `Show ${Math.min(part.more, B.PAGE_SIZE * 2)} more of ${part.more} not shown`);
+}
+
+function drawFilterNote(shown, total) {
+	const text = `Showing ${shown} of ${total} race${total === 1 ? '' : 's'}`;
+	if (els.filterNote.firstChild?.textContent !== text) {
+		const clear = el('button', 'link-btn', 'Clear filter');
+		clear.type = 'button';
+		clear.addEventListener('click', () => {
+			setFilter(B.emptyFilter());
+			els.filter.focus();
+		});
+		els.filterNote.replaceChildren(el('span', '', text), clear);
+	}
 }
 
 /* ------------------------------------------------------------------ */
-/* Dismiss: the one HTTP request after load                             */
+/* Filter, chips, grouping: all of it lives in the URL                  */
 
-async function dismissRace(id) {
+function chip(label, pressed, onClick) {
+	const b = el('button', 'chip', label);
+	b.type = 'button';
+	b.setAttribute('aria-pressed', String(pressed));
+	b.addEventListener('click', onClick);
+	return b;
+}
+
+function toggleIn(list, v) {
+	return list.includes(v) ? list.filter((x) => x !== v) : list.concat([v]);
+}
+
+function drawStateChips() {
+	const out = B.STATES.map((s) => {
+		const b = chip(s, filter.states.includes(s), () => setFilter({ ...filter, states: toggleIn(filter.states, s) }));
+		b.dataset.state = s;
+		return b;
+	});
+	els.stateChips.replaceChildren(...out);
+}
+
+function drawSourceChips(sources) {
+	const all = [...new Set([...sources, ...filter.sources])].sort();
+	const key = `${all.join('\n')}|${filter.sources.join('\n')}`;
+	if (key === sourcesKey) return;
+	sourcesKey = key;
+	const hadFocus = els.sourceChips.contains(document.activeElement) ? document.activeElement.textContent : null;
+	els.sourceChips.replaceChildren(...all.map((s) => {
+		const b = chip(s, filter.sources.includes(s), () => setFilter({ ...filter, sources: toggleIn(filter.sources, s) }));
+		b.dataset.source = s;
+		return b;
+	}));
+	els.sourceChips.hidden = all.length < 2 && filter.sources.length === 0;
+	if (hadFocus !== null) [...els.sourceChips.children].find((b) => b.textContent === hadFocus)?.focus();
+}
+
+function setFilter(f, { fromUrl = false } = {}) {
+	filter = { ...f };
+	if (els.filter.value !== filter.q) els.filter.value = filter.q;
+	els.groupToggle.setAttribute('aria-pressed', String(filter.group));
+	drawStateChips();
+	sourcesKey = '';
+	limits = { active: B.PAGE_SIZE, finished: B.PAGE_SIZE };
+	if (!fromUrl) {
+		/* The filter is part of the address (shareable, survives reload),
+		 * but typing is not a trail of history entries. */
+		const hash = B.formatRoute({ raceId: detail.raceId, filter });
+		history.replaceState(history.state, '', hash || `${location.pathname}${location.search}`);
+	}
+	structureDirty = true;
+	urgent = true;
+}
+
+function toggleGroup(key) {
+	if (collapsed.has(key)) collapsed.delete(key);
+	else collapsed.add(key);
+	try {
+		localStorage.setItem(KEY_COLLAPSED, JSON.stringify([...collapsed]));
+	} catch { /* private mode */ }
+	structureDirty = true;
+	urgent = true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Route: the detail view                                               */
+
+function openRace(id) {
+	openedFromList = true;
+	location.hash = B.formatRoute({ raceId: id, filter });
+}
+
+function closeDetail() {
+	if (detail.raceId === null) return;
+	if (openedFromList) {
+		history.back();
+	} else {
+		const hash = B.formatRoute({ raceId: null, filter });
+		history.pushState(null, '', hash || `${location.pathname}${location.search}`);
+		applyRoute();
+	}
+}
+
+function applyRoute() {
+	const r = B.parseRoute(location.hash);
+	/* A detail link without filter parameters keeps the current filter. */
+	if (r.raceId === null || B.filterActive(r.filter) || r.filter.group) {
+		if (B.formatRoute({ filter: r.filter }) !== B.formatRoute({ filter })) setFilter(r.filter, { fromUrl: true });
+	}
+	if (r.raceId === detail.raceId) return;
+	const returnTo = detail.raceId === null ? null : rows.get(detail.raceId)?.li;
+	openDetail(detail, r.raceId);
+	els.main.inert = r.raceId !== null;
+	document.body.classList.toggle('detail-open', r.raceId !== null);
+	if (r.raceId !== null) {
+		drawDetail(true);
+		detail.els.close.focus();
+	} else {
+		openedFromList = false;
+		if (returnTo && returnTo.isConnected) returnTo.focus();
+	}
+}
+
+function drawDetail(all) {
+	if (detail.raceId === null) return;
+	const race = undo.ids.has(detail.raceId) ? undefined : feed.races.get(detail.raceId);
+	updateDetailData(detail, race);
+	if (all || race) updateDetailTime(detail, race, tracks.get(detail.raceId), now());
+}
+
+/* ------------------------------------------------------------------ */
+/* Dismissal: confirm while running, Undo once finished                 */
+
+function requestDismiss(id) {
+	const race = feed.races.get(id);
+	if (!race) return;
+	if (B.dismissMode(race) === 'confirm') {
+		const t = B.confirmText(race);
+		setText(els.confirmTitle, t.title);
+		setText(els.confirmBody, t.body);
+		els.confirm.returnValue = '';
+		els.confirm.dataset.id = id;
+		els.confirm.showModal();
+		return;
+	}
+	/* Finished: hide it now, send the DELETE when the Undo time is up. */
 	const row = rows.get(id);
-	if (!row || row.li.classList.contains('leaving')) return;
-	row.li.classList.add('leaving');
-	row.parts.dismiss.disabled = true;
+	undo.focusAfter = row ? (row.li.nextElementSibling || row.li.previousElementSibling) : null;
+	undo.ids.add(id);
+	clearTimeout(undo.timer);
+	undo.timer = setTimeout(commitDismissals, UNDO_MS);
+	const n = undo.ids.size;
+	setText(els.toastText, n === 1 ? `Dismissed “${race.title || id}” for everyone.` : `Dismissed ${n} races for everyone.`);
+	els.toast.hidden = false;
+	if (detail.raceId === id) closeDetail();
+	structureDirty = true;
+	urgent = true;
+}
+
+function undoDismissals() {
+	clearTimeout(undo.timer);
+	const ids = [...undo.ids];
+	undo.ids.clear();
+	els.toast.hidden = true;
+	structureDirty = true;
+	urgent = true;
+	announce(`Restored ${ids.length === 1 ? feed.races.get(ids[0])?.title || ids[0] : `${ids.length} races`}`);
+	requestAnimationFrame(() => rows.get(ids[0])?.li.focus());
+}
+
+function commitDismissals({ keepalive = false } = {}) {
+	clearTimeout(undo.timer);
+	const ids = [...undo.ids];
+	els.toast.hidden = true;
+	for (const id of ids) sendDelete(id, keepalive);
+}
+
+async function sendDelete(id, keepalive = false) {
+	const row = rows.get(id);
+	if (row) {
+		row.li.classList.add('leaving');
+		row.parts.dismiss.disabled = true;
+	}
 	let ok = false;
 	try {
-		const res = await fetch(`/race/${encodeURIComponent(id)}`, { method: 'DELETE' });
+		const res = await fetch(`/race/${encodeURIComponent(id)}`, { method: 'DELETE', keepalive });
 		ok = res.ok || res.status === 404;
 	} catch {
 		ok = false;
 	}
+	undo.ids.delete(id);
 	if (!ok) {
-		row.li.classList.remove('leaving');
-		row.parts.dismiss.disabled = false;
+		const r = rows.get(id);
+		if (r) {
+			r.li.classList.remove('leaving');
+			r.parts.dismiss.disabled = false;
+		}
+		structureDirty = true;
 		announce(`Could not dismiss ${feed.races.get(id)?.title || id}`);
 	}
 	/* On success the delete delta removes the row. */
 }
+
+els.confirm.addEventListener('close', () => {
+	const id = els.confirm.dataset.id;
+	if (els.confirm.returnValue === 'ok' && id) {
+		if (detail.raceId === id) closeDetail();
+		sendDelete(id);
+	}
+	const row = rows.get(id);
+	if (els.confirm.returnValue !== 'ok' && row) row.li.focus();
+});
+els.toastUndo.addEventListener('click', undoDismissals);
+/* Leaving with a dismissal still waiting for Undo: it was meant, send it. */
+window.addEventListener('pagehide', () => { if (undo.ids.size) commitDismissals({ keepalive: true }); });
+
+/* ------------------------------------------------------------------ */
+/* Keyboard                                                             */
+
+function typing(t) {
+	return t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable);
+}
+
+document.addEventListener('keydown', (ev) => {
+	if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+	if (els.confirm.open) return; /* the dialog handles its own keys */
+	if (ev.key === '/' && !typing(ev.target) && detail.raceId === null) {
+		ev.preventDefault();
+		els.filter.focus();
+		els.filter.select();
+	} else if (ev.key === 'Escape') {
+		if (detail.raceId !== null) {
+			ev.preventDefault();
+			closeDetail();
+		} else if (ev.target === els.filter) {
+			if (els.filter.value) setFilter({ ...filter, q: '' });
+			else els.filter.blur();
+		}
+	} else if (ev.key === 'ArrowDown' && ev.target === els.filter) {
+		ev.preventDefault();
+		document.querySelector('.race, .group-toggle')?.focus();
+	}
+});
 
 /* ------------------------------------------------------------------ */
 /* Render loop                                                          */
 
 function frame(ts) {
 	requestAnimationFrame(frame);
-	if (!structureDirty && ts - lastTick < TICK_MS) return;
-	lastTick = ts;
-	if (structureDirty) {
+	if (structureDirty && (urgent || ts - lastSync >= SYNC_MS)) {
 		structureDirty = false;
+		urgent = false;
+		lastSync = ts;
 		syncStructure();
+		drawDetail(false);
 	}
+	if (ts - lastTick < TICK_MS) return;
+	lastTick = ts;
 	const t = now();
-	for (const [id, row] of rows) {
-		const race = feed.races.get(id);
-		if (race) updateRowTime(row, race, tracks.get(id), t);
+	for (const id of onScreen) {
+		const row = rows.get(id), race = feed.races.get(id);
+		if (row && race) updateRowTime(row, race, tracks.get(id), t);
 	}
+	if (detail.raceId !== null) drawDetail(true);
 	if (conn.status === 'offline') setStatus('offline', retryText());
 }
 
 function init() {
-	const code = document.querySelector('.empty-code code');
-	if (code) code.textContent = code.textContent.replace('localhost:7777', location.host || 'localhost:7777');
+	const host = location.host || 'localhost:7777';
+	const curl = $('onboarding-curl');
+	curl.textContent = curl.textContent.replace('localhost:7777', host);
+	if (host !== '127.0.0.1:7777' && host !== 'localhost:7777') {
+		$('onboarding-run').textContent = `RACEBOARD_SERVER=${location.protocol}//${host} raceboard run -- make all`;
+	}
+	els.filter.addEventListener('input', () => setFilter({ ...filter, q: els.filter.value }));
+	els.groupToggle.addEventListener('click', () => setFilter({ ...filter, group: !filter.group }));
+	els.activeMore.addEventListener('click', () => { limits.active += B.PAGE_SIZE * 2; structureDirty = true; urgent = true; });
+	els.finishedMore.addEventListener('click', () => { limits.finished += B.PAGE_SIZE * 2; structureDirty = true; urgent = true; });
+	detail.els.close.addEventListener('click', closeDetail);
+	detail.els.dismiss.addEventListener('click', () => requestDismiss(detail.raceId));
+	window.addEventListener('hashchange', applyRoute);
+	setFilter(B.parseRoute(location.hash).filter, { fromUrl: true });
+	applyRoute();
 	connect();
 	requestAnimationFrame(frame);
 	/* A hidden tab gets no animation frames; catch up when it shows again. */

@@ -154,14 +154,19 @@ export function applyFrame(feed, frame, opts = {}) {
 		return out;
 	}
 	case 'delta':
-		return applyDelta(out, frame, opts);
-	case 'batch':
-		for (const d of Array.isArray(frame.deltas) ? frame.deltas : []) {
-			const r = applyDelta({ feed: out.feed, changed: out.changed, reset: false, gap: false }, d, opts);
-			out.feed = r.feed;
-			out.gap = out.gap || r.gap;
+	case 'batch': {
+		/* One copy of the map per frame, however many deltas it carries:
+		 * with thousands of races a copy per delta costs more than the
+		 * deltas themselves. The copy is private to this call until it
+		 * is returned, so the feed the caller holds never changes. */
+		const deltas = frame.type === 'delta' ? [frame] : Array.isArray(frame.deltas) ? frame.deltas : [];
+		const work = { races: null, seq: feed.seq };
+		for (const d of deltas) applyDelta(out, work, feed, d, opts);
+		if (work.races !== null || work.seq !== feed.seq) {
+			out.feed = { seq: work.seq, races: work.races || feed.races };
 		}
 		return out;
+	}
 	case 'heartbeat':
 		if (Number.isFinite(frame.seq) && feed.seq !== null && frame.seq > feed.seq && !opts.filtered) {
 			out.gap = true;
@@ -172,12 +177,11 @@ export function applyFrame(feed, frame, opts = {}) {
 	}
 }
 
-function applyDelta(out, d, opts) {
-	if (!d || d.type !== 'delta' || typeof d.id !== 'string') return out;
-	const feed = out.feed;
-	if (Number.isFinite(d.seq) && feed.seq !== null && d.seq <= feed.seq) return out;
-	const races = new Map(feed.races);
-	const prev = races.get(d.id);
+function applyDelta(out, work, feed, d, opts) {
+	if (!d || d.type !== 'delta' || typeof d.id !== 'string') return;
+	if (Number.isFinite(d.seq) && work.seq !== null && d.seq <= work.seq) return;
+	const cur = work.races || feed.races;
+	const prev = cur.get(d.id);
 	let race;
 	if (d.op === 'create' && d.race && typeof d.race === 'object') {
 		race = cloneRace({ ...d.race, id: d.id });
@@ -190,18 +194,20 @@ function applyDelta(out, d, opts) {
 	} else if (d.op === 'delete') {
 		race = undefined;
 	} else {
-		return out;
+		return;
 	}
 	if (race && opts.matches && !opts.matches(race)) race = undefined;
-	if (race) {
-		races.set(d.id, race);
-		out.changed.push({ op: prev ? 'update' : 'create', id: d.id, race, prev });
-	} else if (prev) {
-		races.delete(d.id);
-		out.changed.push({ op: 'delete', id: d.id, race: undefined, prev });
+	if (race || prev) {
+		if (work.races === null) work.races = new Map(feed.races);
+		if (race) {
+			work.races.set(d.id, race);
+			out.changed.push({ op: prev ? 'update' : 'create', id: d.id, race, prev });
+		} else {
+			work.races.delete(d.id);
+			out.changed.push({ op: 'delete', id: d.id, race: undefined, prev });
+		}
 	}
-	out.feed = { seq: Number.isFinite(d.seq) ? d.seq : feed.seq, races };
-	return out;
+	if (Number.isFinite(d.seq)) work.seq = d.seq;
 }
 
 /** The subscribe frame for a (re)connection after a hello. */

@@ -318,12 +318,15 @@ describe('producers, dismissal and reconnection', () => {
 		await server.create({ id: a, source: 'cmd', title: 'dismiss me', progress: 50 });
 		await server.create({ id: b, source: 'cmd', title: 'dismiss me by keyboard', progress: 50 });
 		const p = await openPage();
+		// A running race: the dismissal is confirmed first (see daily.test.mjs).
 		await row(p.page, a).locator('.dismiss').click();
+		await p.page.locator('#confirm-ok').click();
 		await row(p.page, a).waitFor({ state: 'detached', timeout: 4000 });
 		assert.equal((await server.rest('GET', `/race/${a}`)).status, 404);
-		// Keyboard: focus the row, press Delete.
+		// Keyboard: focus the row, press Delete, confirm.
 		await row(p.page, b).focus();
 		await p.page.keyboard.press('Delete');
+		await p.page.locator('#confirm-ok').click();
 		await row(p.page, b).waitFor({ state: 'detached', timeout: 4000 });
 		assert.equal((await server.rest('GET', `/race/${b}`)).status, 404);
 		assert.deepEqual(p.requests, [`DELETE /race/${a}`, `DELETE /race/${b}`], 'the only requests after load');

@@ -20,7 +20,8 @@ export const CHROMIUM = process.env.RACEBOARD_CHROMIUM || '/usr/bin/chromium';
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class Server {
-	constructor() {
+	constructor({ webRoot = WEB_ROOT } = {}) {
+		this.webRoot = webRoot;
 		this.dir = mkdtempSync(join(tmpdir(), 'raceboard-e2e-'));
 		this.dataDir = join(this.dir, 'data');
 		this.port = 0;
@@ -34,7 +35,7 @@ export class Server {
 		}
 		const portFile = join(this.dir, `port-${Date.now()}`);
 		const args = ['--port', String(this.port), '--port-file', portFile, '--data-dir', this.dataDir,
-			'--web-root', WEB_ROOT, '--log-level', 'warn', '--no-sync', '--heartbeat', '5'];
+			'--web-root', this.webRoot, '--log-level', 'warn', '--no-sync', '--heartbeat', '5'];
 		for (let attempt = 0; ; attempt++) {
 			const proc = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
 			proc.stdout.on('data', (d) => { this.log += d; });
