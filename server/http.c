@@ -35,8 +35,14 @@ struct http_pss {
 	char path[PATH_CAP];
 	char q_state[ARG_CAP];    /* "state=..." as lws copies it */
 	char q_source[ARG_CAP];
+	char q_limit[ARG_CAP];
+	char q_before[ARG_CAP];
+	char q_before_id[ARG_CAP];
 	const char *arg_state;    /* the value inside q_state, or NULL */
 	const char *arg_source;
+	const char *arg_limit;
+	const char *arg_before;
+	const char *arg_before_id;
 
 	char *body;               /* request body, NUL-terminated */
 	size_t body_len, body_cap;
@@ -87,6 +93,9 @@ static void dispatch(struct http_pss *pss, int resumed)
 		.body_len = pss->body_len,
 		.q_state = pss->arg_state,
 		.q_source = pss->arg_source,
+		.q_limit = pss->arg_limit,
+		.q_before = pss->arg_before,
+		.q_before_id = pss->arg_before_id,
 		.resumed = resumed,
 	};
 
@@ -242,6 +251,13 @@ static int on_request(struct http_pss *pss, struct lws *wsi)
 					    sizeof(pss->q_state));
 	pss->arg_source = lws_get_urlarg_by_name(wsi, "source=", pss->q_source,
 					     sizeof(pss->q_source));
+	pss->arg_limit = lws_get_urlarg_by_name(wsi, "limit=", pss->q_limit,
+					    sizeof(pss->q_limit));
+	pss->arg_before = lws_get_urlarg_by_name(wsi, "before=", pss->q_before,
+					     sizeof(pss->q_before));
+	pss->arg_before_id = lws_get_urlarg_by_name(wsi, "before_id=",
+						pss->q_before_id,
+						sizeof(pss->q_before_id));
 	pss->started_ms = srv_now_ms();
 	if (check_access(pss, wsi))
 		return 0;

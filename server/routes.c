@@ -2,7 +2,8 @@
  * routes.c - the REST API: which path and method does what.
  *
  *   GET    /health              store and server status
- *   GET    /races               every race, newest first (?state=, ?source=)
+ *   GET    /races               races, newest first (?state=, ?source=,
+ *                                ?limit=, ?before= with ?before_id=)
  *   POST   /race                create (or update, when the id exists)
  *   GET    /race/{id}
  *   PATCH  /race/{id}
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "rfc3339.h"
 #include "server.h"
 #include "util.h"
 
@@ -159,15 +161,79 @@ static void get_metrics(struct srv_ctx *srv, struct srv_requester *rq)
 	reply_result(rq, &res);
 }
 
+/* The most races one GET /races page may ask for. */
+#define RACES_LIMIT_MAX 10000
+
+/* The races a GET /races page holds: ?limit= and the cursor ?before=
+ * (a started_at) with ?before_id= (the id of the last race seen, for races
+ * that started in the same millisecond). Parsed before anything is read. */
+struct races_page {
+	size_t limit;            /* 0: no limit */
+	int has_before;
+	int64_t before;
+	const char *before_id;   /* NULL: every race at `before` is past */
+};
+
+/* 0, or -1 after replying 400 naming the field. */
+static int parse_page(const struct srv_http_request *req,
+		      struct srv_requester *rq, struct races_page *pg)
+{
+	memset(pg, 0, sizeof(*pg));
+	if (req->q_limit) {
+		const char *p = req->q_limit;
+		unsigned long long v = 0;
+
+		for (; *p >= '0' && *p <= '9' && v <= RACES_LIMIT_MAX; p++)
+			v = v * 10 + (unsigned long long)(*p - '0');
+		if (p == req->q_limit || *p || v < 1 || v > RACES_LIMIT_MAX) {
+			srv_reply_error(rq, 400, "invalid_value", "limit",
+					"limit must be an integer from 1 to "
+					"10000");
+			return -1;
+		}
+		pg->limit = (size_t)v;
+	}
+	if (req->q_before) {
+		if (proto_time_parse(req->q_before, &pg->before)) {
+			srv_reply_error(rq, 400, "invalid_value", "before",
+					"before must be an RFC 3339 timestamp "
+					"(a race's started_at)");
+			return -1;
+		}
+		pg->has_before = 1;
+	}
+	if (req->q_before_id) {
+		if (!pg->has_before) {
+			srv_reply_error(rq, 400, "invalid_value", "before_id",
+					"before_id needs before");
+			return -1;
+		}
+		pg->before_id = req->q_before_id;
+	}
+	return 0;
+}
+
+/* 1 when `r` comes after the cursor in newest-first order (started_at
+ * descending, then id ascending, as srv_table_newest_first sorts). */
+static int past_cursor(const struct races_page *pg, const struct proto_race *r)
+{
+	if (!pg->has_before || r->started_at < pg->before)
+		return 1;
+	if (r->started_at > pg->before || !pg->before_id)
+		return 0;
+	return strcmp(r->id, pg->before_id) > 0;
+}
+
 static void get_races(struct srv_ctx *srv, const struct srv_http_request *req,
 		      struct srv_requester *rq)
 {
 	enum proto_state want = PROTO_STATE_RUNNING;
 	int64_t now = srv_now_ms();
 	struct proto_race **all;
+	struct races_page pg;
 	struct proto_buf b;
-	size_t n, len = 0;
-	int rc, any = 0;
+	size_t n, len = 0, any = 0;
+	int rc;
 	char *buf;
 
 	if (req->q_state && proto_state_parse(req->q_state, &want)) {
@@ -176,11 +242,17 @@ static void get_races(struct srv_ctx *srv, const struct srv_http_request *req,
 				"failed, canceled");
 		return;
 	}
+	if (parse_page(req, rq, &pg))
+		return;
 	all = srv_table_newest_first(srv_core_table(srv->core), NULL, NULL,
 				     &n);
 	proto_buf_init(&b, LWS_PRE);
 	rc = all ? proto_buf_append(&b, "[", 1) : PROTO_ENOMEM;
 	for (size_t i = 0; i < n && rc == PROTO_OK; i++) {
+		if (pg.limit && any == pg.limit)
+			break;
+		if (!past_cursor(&pg, all[i]))
+			continue;
 		if (req->q_state && all[i]->state != want)
 			continue;
 		if (req->q_source && strcmp(all[i]->source, req->q_source))

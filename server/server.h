@@ -47,6 +47,9 @@ struct srv_http_request {
 	size_t body_len;
 	const char *q_state;     /* ?state=, or NULL */
 	const char *q_source;    /* ?source=, or NULL */
+	const char *q_limit;     /* ?limit=, or NULL */
+	const char *q_before;    /* ?before= (an RFC 3339 started_at), or NULL */
+	const char *q_before_id; /* ?before_id=, or NULL */
 	int resumed;             /* 1 when re-run after srv_write_wait() */
 };
 

@@ -194,6 +194,95 @@ Test(rest, get_races_lists_newest_first_and_filters)
 	json_object_put(o);
 }
 
+/* The ids of a GET /races reply, comma-joined, for one-line asserts. */
+static void ids_of(const char *path, char *out, size_t cap)
+{
+	int st;
+	json_object *o = call("GET", path, NULL, &st);
+
+	cr_assert_eq(st, 200, "GET %s: %d", path, st);
+	out[0] = '\0';
+	for (size_t i = 0; i < json_object_array_length(o); i++) {
+		const char *id = str(json_object_array_get_idx(o, i), "id");
+
+		if (i)
+			strncat(out, ",", cap - strlen(out) - 1);
+		strncat(out, id, cap - strlen(out) - 1);
+	}
+	json_object_put(o);
+}
+
+Test(rest, races_page_with_limit_and_a_started_at_cursor)
+{
+	static const char *const races[][2] = {
+		{"a", "2025-01-01T00:00:03Z"}, {"b", "2025-01-01T00:00:02Z"},
+		{"c", "2025-01-01T00:00:02Z"}, {"d", "2025-01-01T00:00:02Z"},
+		{"e", "2025-01-01T00:00:01Z"},
+	};
+	char body[256], got[128];
+	int st;
+
+	for (size_t i = 0; i < sizeof(races) / sizeof(races[0]); i++) {
+		snprintf(body, sizeof(body),
+			 "{\"id\":\"%s\",\"source\":\"%s\",\"title\":\"t\","
+			 "\"started_at\":\"%s\"}", races[i][0],
+			 i == 2 ? "gitlab" : "cmd", races[i][1]);
+		json_object_put(call("POST", "/race", body, &st));
+		cr_assert_eq(st, 201);
+	}
+	ids_of("/races", got, sizeof(got));
+	cr_assert_str_eq(got, "a,b,c,d,e", "newest first, ties by id");
+	ids_of("/races?limit=2", got, sizeof(got));
+	cr_assert_str_eq(got, "a,b");
+	/* The next page starts after the last race seen: three races share
+	 * its started_at, and none is repeated or skipped. */
+	ids_of("/races?limit=2&before=2025-01-01T00:00:02Z&before_id=b", got,
+	       sizeof(got));
+	cr_assert_str_eq(got, "c,d");
+	ids_of("/races?limit=2&before=2025-01-01T00:00:02.000Z&before_id=d",
+	       got, sizeof(got));
+	cr_assert_str_eq(got, "e");
+	ids_of("/races?limit=2&before=2025-01-01T00:00:01Z&before_id=e", got,
+	       sizeof(got));
+	cr_assert_str_eq(got, "");
+	/* Without before_id, before is strict: everything from that moment
+	 * on is past. */
+	ids_of("/races?before=2025-01-01T00:00:02Z", got, sizeof(got));
+	cr_assert_str_eq(got, "e");
+	/* Filters apply within the page, the limit to what matches. */
+	ids_of("/races?source=cmd&limit=3&before=2025-01-01T00:00:03Z", got,
+	       sizeof(got));
+	cr_assert_str_eq(got, "b,d,e");
+	ids_of("/races?limit=10000", got, sizeof(got));
+	cr_assert_str_eq(got, "a,b,c,d,e");
+}
+
+Test(rest, races_page_rejects_bad_limit_and_cursor_naming_the_field)
+{
+	static const char *const bad[][2] = {
+		{"/races?limit=0", "limit"},
+		{"/races?limit=10001", "limit"},
+		{"/races?limit=-1", "limit"},
+		{"/races?limit=12abc", "limit"},
+		{"/races?limit=", "limit"},
+		{"/races?limit=99999999999999999999999", "limit"},
+		{"/races?before=yesterday", "before"},
+		{"/races?before=", "before"},
+		{"/races?before_id=x", "before_id"},
+	};
+	int st;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_object *o = call("GET", bad[i][0], NULL, &st);
+
+		cr_assert_eq(st, 400, "%s: %d", bad[i][0], st);
+		cr_assert_str_eq(str(o, "error"), "invalid_value", "%s",
+				 bad[i][0]);
+		cr_assert_str_eq(str(o, "field"), bad[i][1], "%s", bad[i][0]);
+		json_object_put(o);
+	}
+}
+
 Test(rest, delete_dismisses_and_unknown_ids_are_404)
 {
 	int st;
