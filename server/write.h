@@ -38,13 +38,31 @@
 
 struct srv_write;
 
+/*
+ * Why a request failed, as both edges name it: REST's error body
+ * {"error":code,"message":...,"field":...} and the WebSocket error frame.
+ */
+#define SRV_ERROR_MESSAGE_MAX (PROTO_ID_MAX + 64)
+struct srv_error {
+	const char *code;   /* static, e.g. "not_found"; NULL: no error */
+	const char *field;  /* static: the field at fault; NULL: none */
+	char message[SRV_ERROR_MESSAGE_MAX];
+};
+
+/* Fills *err (code and field must be static; message is copied,
+ * truncated to fit). */
+void srv_error_set(struct srv_error *err, const char *code,
+		   const char *field, const char *message);
+
 /* The outcome of one queued request. */
 struct srv_result {
 	int status;      /* HTTP status: 200, 201, 4xx, 5xx */
 	uint64_t seq;    /* the change's sequence number; 0 for no change */
-	char *buf;       /* owned reply buffer: LWS_PRE headroom, then JSON */
+	char *buf;       /* owned reply buffer: LWS_PRE headroom, then JSON
+	                  * (for an error, the REST error body of `err`) */
 	size_t len;      /* bytes of JSON at buf + LWS_PRE */
 	const char *content_type; /* static; NULL: application/json */
+	struct srv_error err; /* status >= 400 from the write path: why */
 };
 
 /*
@@ -138,10 +156,6 @@ void srv_write_event(struct srv_write *wp, struct srv_requester *rq,
 		    const char *id, struct proto_event *ev);
 void srv_write_delete(struct srv_write *wp, struct srv_requester *rq,
 		     const char *id);
-
-/* Queues a ready-made error reply, keeping request order (WebSocket). */
-void srv_write_fail(struct srv_write *wp, struct srv_requester *rq, int status,
-		   const char *code, const char *field, const char *message);
 
 /*
  * 1 when writes are waiting to be committed or committing. A reader that

@@ -14,6 +14,7 @@
  * itself, and the hand-over to and from the writer thread, are in
  * write_commit.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,23 +105,30 @@ struct batch_entry *srv_write__queue(struct srv_write *wp,
 	return queue(wp, rq, 0);
 }
 
-/* Puts an error into an entry. An allocation failure leaves buf NULL,
- * which the requester answers as a bare status. */
+void srv_error_set(struct srv_error *err, const char *code,
+		   const char *field, const char *message)
+{
+	err->code = code;
+	err->field = field;
+	snprintf(err->message, sizeof(err->message), "%s", message);
+}
+
+/* Puts an error into a result: the error itself and, for REST, its body.
+ * An allocation failure leaves buf NULL, which HTTP answers as a bare
+ * status. */
+static void result_error(struct srv_result *res, int status,
+			 const char *code, const char *field,
+			 const char *message)
+{
+	res->status = status;
+	srv_error_set(&res->err, code, field, message);
+	res->buf = srv_error_json(code, field, message, LWS_PRE, &res->len);
+}
+
 void srv_write__set_error(struct batch_entry *e, int status, const char *code,
 			 const char *field, const char *message)
 {
-	e->res.status = status;
-	e->res.buf = srv_error_json(code, field, message, LWS_PRE,
-				    &e->res.len);
-}
-
-void srv_write_fail(struct srv_write *wp, struct srv_requester *rq, int status,
-		   const char *code, const char *field, const char *message)
-{
-	struct batch_entry *e = srv_write__queue(wp, rq);
-
-	if (e)
-		srv_write__set_error(e, status, code, field, message);
+	result_error(&e->res, status, code, field, message);
 }
 
 /* Records that the accumulating batch writes race `id`, once per race. */
@@ -405,11 +413,10 @@ static void pay_owed(struct srv_write *wp)
 		}
 		/* The callbacks may change the list: start over after. */
 		while (owed--) {
-			struct srv_result res = {.status = 503};
+			struct srv_result res = {0};
 
-			res.buf = srv_error_json("out_of_memory", NULL,
-						 "the server is out of memory",
-						 LWS_PRE, &res.len);
+			result_error(&res, 503, "out_of_memory", NULL,
+				     "the server is out of memory");
 			rq->complete(rq, &res);
 			free(res.buf);
 		}

@@ -1,7 +1,7 @@
 /*
  * ws_reply.c - what a WebSocket session sends back to one client: the
  * queue of reply frames (hello, acks, errors) and the producer writes in
- * flight. Acks are built around the reply bytes the core already encoded
+ * flight. Acks are built around the reply bytes the write path encoded
  * (no re-encode) and leave in request order, only once the write is
  * durable. A producer that pipelines too far is paused (rx flow control)
  * until its replies drain. Service thread only.
@@ -83,14 +83,16 @@ void srv_ws_add_time(json_object *o, int64_t now)
 		proto_time_format(now, ts)));
 }
 
-/* An error frame. `status` mirrors the HTTP status REST would answer. */
-void srv_ws_push_error(struct ws_pss *pss, const char *req, int status,
-		       const char *code, const char *field, const char *msg)
+/* An error frame (LWS_PRE headroom; NULL when out of memory). `status`
+ * mirrors the HTTP status REST would answer. */
+static char *error_frame(const char *req, int status, const char *code,
+			 const char *field, const char *msg, size_t *len)
 {
 	json_object *o = json_object_new_object();
+	char *buf;
 
 	if (!o)
-		return;
+		return NULL;
 	json_object_object_add(o, "type", json_object_new_string("error"));
 	add_req(o, req);
 	json_object_object_add(o, "status", json_object_new_int(status));
@@ -100,10 +102,23 @@ void srv_ws_push_error(struct ws_pss *pss, const char *req, int status,
 		json_object_object_add(o, "field",
 				       json_object_new_string(field));
 	srv_ws_add_time(o, srv_now_ms());
-	srv_ws_push_json(pss, o);
+	buf = srv_json_encode(o, LWS_PRE, len);
+	json_object_put(o);
+	return buf;
 }
 
-/* Builds an ack around the reply body the core encoded (no re-encode). */
+void srv_ws_push_error(struct ws_pss *pss, const char *req, int status,
+		       const char *code, const char *field, const char *msg)
+{
+	size_t len = 0;
+	char *buf = error_frame(req, status, code, field, msg, &len);
+
+	if (buf)
+		srv_ws_push_reply(pss, buf, len);
+}
+
+/* Builds an ack around the reply body the write path encoded (no
+ * re-encode). */
 static void push_ack(struct ws_pss *pss, const struct pending *p,
 		     const struct srv_result *res)
 {
@@ -150,37 +165,41 @@ static void resume_reading(struct ws_pss *pss)
 	}
 }
 
-/* The core's answer to the oldest in-flight write. */
-void srv_ws_complete(struct srv_requester *rq, struct srv_result *res)
+/* Takes the oldest entry off the in-flight ring (there is one). */
+static struct pending *pop_pending(struct ws_pss *pss)
 {
-	struct ws_pss *pss = srv_ws_pss_of(rq);
 	struct pending *p = &pss->inflight[pss->inflight_head];
 
 	pss->inflight_head = (pss->inflight_head + 1) % pss->inflight_cap;
 	pss->n_inflight--;
-	if (res->status < 400) {
-		push_ack(pss, p, res);
-		return;
-	}
-	{
-		json_object *e = res->buf ? json_tokener_parse(res->buf + LWS_PRE)
-					  : NULL;
-		json_object *code = NULL, *msg = NULL, *field = NULL;
+	return p;
+}
 
-		json_object_object_get_ex(e, "error", &code);
-		json_object_object_get_ex(e, "message", &msg);
-		json_object_object_get_ex(e, "field", &field);
+/* The write path's answer to the oldest in-flight write; then the local
+ * errors that waited behind it go out. */
+void srv_ws_complete(struct srv_requester *rq, struct srv_result *res)
+{
+	struct ws_pss *pss = srv_ws_pss_of(rq);
+	struct pending *p = pop_pending(pss);
+
+	if (res->status < 400)
+		push_ack(pss, p, res);
+	else
 		srv_ws_push_error(pss, p->req, res->status,
-			   code ? json_object_get_string(code) : "error",
-			   field ? json_object_get_string(field) : NULL,
-			   msg ? json_object_get_string(msg) : "request failed");
-		json_object_put(e);
+				  res->err.code ? res->err.code : "error",
+				  res->err.field,
+				  res->err.code ? res->err.message
+						: "request failed");
+	while (pss->n_inflight && pss->inflight[pss->inflight_head].frame) {
+		p = pop_pending(pss);
+		srv_ws_push_reply(pss, p->frame, p->frame_len);
+		p->frame = NULL;
 	}
 }
 
-/* Records a write about to be queued in the core. Returns -1 when out of
- * memory (the caller answers with an error instead). */
-int srv_ws_track(struct ws_pss *pss, const struct proto_client_msg *m)
+/* A new entry at the end of the in-flight ring; stops reading when too
+ * many are in flight. NULL when out of memory. */
+static struct pending *push_pending(struct ws_pss *pss)
 {
 	struct pending *p;
 
@@ -189,7 +208,7 @@ int srv_ws_track(struct ws_pss *pss, const struct proto_client_msg *m)
 		struct pending *ring = malloc(cap * sizeof(*ring));
 
 		if (!ring)
-			return -1;
+			return NULL;
 		for (size_t i = 0; i < pss->n_inflight; i++)
 			ring[i] = pss->inflight[(pss->inflight_head + i) %
 						pss->inflight_cap];
@@ -200,15 +219,28 @@ int srv_ws_track(struct ws_pss *pss, const struct proto_client_msg *m)
 	}
 	p = &pss->inflight[(pss->inflight_head + pss->n_inflight) %
 			   pss->inflight_cap];
-	memcpy(p->req, m->req, sizeof(p->req));
-	memcpy(p->id, m->id, sizeof(p->id));
-	p->is_delete = m->type == PROTO_MSG_DELETE;
 	pss->n_inflight++;
 	if (!pss->rx_paused &&
 	    pss->n_inflight + pss->n_replies >= INFLIGHT_HIGH) {
 		pss->rx_paused = 1;
 		lws_rx_flow_control(pss->wsi, 0);
 	}
+	return p;
+}
+
+/* Records a write about to be queued in the write path. Returns -1 when
+ * out of memory (the caller answers with an error instead). */
+int srv_ws_track(struct ws_pss *pss, const struct proto_client_msg *m)
+{
+	struct pending *p = push_pending(pss);
+
+	if (!p)
+		return -1;
+	memcpy(p->req, m->req, sizeof(p->req));
+	memcpy(p->id, m->id, sizeof(p->id));
+	p->is_delete = m->type == PROTO_MSG_DELETE;
+	p->frame = NULL;
+	p->frame_len = 0;
 	return 0;
 }
 
@@ -238,19 +270,27 @@ void srv_ws_error_in_order(struct ws_pss *pss, const char *req, int status,
 			   const char *code, const char *field,
 			   const char *msg)
 {
-	struct proto_client_msg m;
+	struct pending *p;
+	size_t len = 0;
+	char *buf;
 
-	if (pss->n_inflight) {
-		memset(&m, 0, sizeof(m));
-		m.type = PROTO_MSG_PATCH;
-		snprintf(m.req, sizeof(m.req), "%s", req);
-		if (srv_ws_track(pss, &m) == 0) {
-			srv_write_fail(pss->vhd->srv->core, &pss->rq, status,
-				      code, field, msg);
-			return;
-		}
+	if (!pss->n_inflight) {
+		srv_ws_push_error(pss, req, status, code, field, msg);
+		return;
 	}
-	srv_ws_push_error(pss, req, status, code, field, msg);
+	/* Behind the writes in flight: it goes out after the answer to the
+	 * last of them (srv_ws_complete), without touching the write path. */
+	buf = error_frame(req, status, code, field, msg, &len);
+	if (!buf)
+		return;
+	p = push_pending(pss);
+	if (!p) {
+		srv_ws_push_reply(pss, buf, len); /* out of order, not lost */
+		return;
+	}
+	memset(p, 0, sizeof(*p));
+	p->frame = buf;
+	p->frame_len = len;
 }
 
 void srv_ws_replies_free(struct ws_pss *pss)
@@ -264,6 +304,8 @@ void srv_ws_replies_free(struct ws_pss *pss)
 	}
 	pss->replies_tail = &pss->replies;
 	pss->n_replies = 0;
+	while (pss->n_inflight)
+		free(pop_pending(pss)->frame);
 	free(pss->inflight);
 	pss->inflight = NULL;
 	pss->n_inflight = pss->inflight_cap = 0;

@@ -15,21 +15,21 @@
 #include "hub.h"
 #include "server.h"
 
-#define REPLIES_PER_WRITABLE 64
-#define INFLIGHT_HIGH 1024      /* stop reading a producer above this */
-#define INFLIGHT_LOW 256        /* and resume below this */
-
 struct reply {
 	struct reply *next;
 	char *buf;                  /* LWS_PRE headroom, then the frame */
 	size_t len;
 };
 
-/* A producer write waiting for its result, in request order. */
+/* A producer write waiting for its result, or an error frame waiting
+ * behind such writes, in request order. */
 struct pending {
 	char req[PROTO_REQ_MAX + 1];
 	char id[PROTO_ID_MAX + 1];  /* for a delete's ack */
 	int is_delete;
+	char *frame;                /* NULL: a write; else a local error
+	                             * frame (owned, LWS_PRE headroom) */
+	size_t frame_len;
 };
 
 enum sub_state { SUB_NONE, SUB_WAITING, SUB_LIVE };
