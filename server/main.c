@@ -159,6 +159,14 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	srv_write_set_metrics(srv.core, &srv.metrics);
+	/* The write path publishes every committed change to the hub, which
+	 * fans it out to the WebSocket subscribers (docs/WRITE-PATH.md). */
+	srv.hub = srv_hub_new(&cfg, srv.core);
+	if (!srv.hub) {
+		lwsl_err("out of memory\n");
+		goto done;
+	}
+	srv_write_set_publisher(srv.core, srv_hub_publish, srv.hub);
 	srv.guard = srv_guard_new(&cfg, &srv.metrics);
 	if (!srv.guard || srv_guard_set_web_root(srv.guard, web_root)) {
 		lwsl_err("out of memory\n");
@@ -238,7 +246,8 @@ done:
 		srv_write_detach(srv.core);
 	if (srv.lws)
 		lws_context_destroy(srv.lws);
-	srv_write_free(srv.core);
+	srv_write_free(srv.core); /* may still publish: the hub goes after */
+	srv_hub_free(srv.hub);
 	srv_guard_free(srv.guard);
 	store_close(srv.store);
 	return status;

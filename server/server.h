@@ -22,7 +22,7 @@ struct srv_ctx {
 	const struct srv_cfg *cfg;
 	struct store *store;
 	struct srv_write *core;
-	struct srv_hub *hub;          /* set by the WebSocket protocol */
+	struct srv_hub *hub;          /* the fan-out the write path feeds */
 	struct lws_context *lws;
 	struct srv_guard *guard;      /* admission and access checks */
 	struct srv_metrics metrics;   /* counters for GET /metrics */

@@ -524,12 +524,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 			return -1;
 		vhd->ctx = lws_get_context(wsi);
 		vhd->srv = lws_context_user(vhd->ctx);
-		vhd->hub = srv_hub_new(vhd->srv->cfg, vhd->srv->core);
+		/* main() wired the hub to the write path. */
+		vhd->hub = vhd->srv->hub;
 		if (!vhd->hub)
 			return -1;
-		vhd->srv->hub = vhd->hub;
-		srv_write_set_publisher(vhd->srv->core, srv_hub_publish,
-				       vhd->hub);
 		lws_sul_schedule(vhd->ctx, 0, &vhd->tick, tick_cb,
 				 LWS_US_PER_SEC);
 		return 0;
@@ -537,10 +535,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (!vhd)
 			return 0;
 		lws_sul_cancel(&vhd->tick);
-		srv_write_set_publisher(vhd->srv->core, NULL, NULL);
-		vhd->srv->hub = NULL;
-		srv_hub_free(vhd->hub);
-		vhd->hub = NULL;
+		vhd->hub = NULL; /* main() frees it */
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		if (check_path(wsi))
