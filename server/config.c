@@ -79,6 +79,15 @@ static const char usage[] =
 	"      --max-subs-per-ip N WebSocket subscriptions per client address\n"
 	"                          (default 0: only --ws-max-conns applies)\n"
 	"\n"
+	"CI webhooks (see docs/WEBHOOKS.md):\n"
+	"      --github-secret SECRET  enable POST /hooks/github; deliveries must\n"
+	"                          be signed with SECRET [RACEBOARD_GITHUB__SECRET]\n"
+	"      --gitlab-secret SECRET  enable POST /hooks/gitlab; deliveries must\n"
+	"                          carry X-Gitlab-Token: SECRET\n"
+	"                          [RACEBOARD_GITLAB__SECRET]\n"
+	"      --hook-max-body BYTES  largest webhook delivery accepted\n"
+	"                          (default 1048576, at most 26214400)\n"
+	"\n"
 	"      --no-sync           do not fsync at commit: survives a crash of the\n"
 	"                          server, not of the machine (benchmarks, tests)\n"
 	"  -h, --help              show this help and exit\n"
@@ -107,6 +116,7 @@ void srv_cfg_defaults(struct srv_cfg *cfg)
 	cfg->http_timeout_sec = 20;
 	cfg->max_connections = 10000;
 	cfg->rate_limit = 100000;
+	cfg->hook_max_body = 1024 * 1024;
 }
 
 /* Parses a whole decimal number within [min, max]; 0 on success. */
@@ -152,7 +162,8 @@ enum {
 	OPT_ALLOW_ORIGIN, OPT_ALLOW_ORIGINS, OPT_ALLOW_HOST, OPT_ALLOW_HOSTS,
 	OPT_TOKEN, OPT_TOKEN_FOR_READS, OPT_INSECURE, OPT_HTTP_TIMEOUT,
 	OPT_MAX_CONNECTIONS, OPT_MAX_CONNS_PER_IP, OPT_RATE_LIMIT,
-	OPT_MAX_SUBS_PER_IP, OPT_CONTEXT_KEY,
+	OPT_MAX_SUBS_PER_IP, OPT_CONTEXT_KEY, OPT_GITHUB_SECRET,
+	OPT_GITLAB_SECRET, OPT_HOOK_MAX_BODY,
 };
 
 /* An origin as browsers send it: scheme://host[:port], no path, no
@@ -236,6 +247,21 @@ static int set_token(struct srv_cfg *cfg, const char *v)
 		if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
 			return -1;
 	memcpy(cfg->token, v, n + 1);
+	return 0;
+}
+
+/* A webhook secret: 1 to 255 bytes, no control characters (it travels
+ * in a header, for GitLab). */
+static int set_secret(char dst[SRV_CFG_NAME_MAX], const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n < 1 || n >= SRV_CFG_NAME_MAX)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return -1;
+	memcpy(dst, v, n + 1);
 	return 0;
 }
 
@@ -344,12 +370,27 @@ static int apply(struct srv_cfg *cfg, int opt, const char *name,
 		rc = parse_u64(val, 0, 1000000, &v);
 		cfg->max_subs_per_ip = (unsigned)v;
 		break;
+	case OPT_GITHUB_SECRET:
+		rc = set_secret(cfg->github_secret, val);
+		break;
+	case OPT_GITLAB_SECRET:
+		rc = set_secret(cfg->gitlab_secret, val);
+		break;
+	case OPT_HOOK_MAX_BODY:
+		/* GitHub caps its payloads at 25 MB. */
+		rc = parse_u64(val, 1024, 25 * 1024 * 1024, &v);
+		cfg->hook_max_body = (size_t)v;
+		break;
 	default:
 		rc = -1;
 	}
 	if (rc && opt == OPT_TOKEN) /* never echo a secret */
 		fprintf(err, "raceboard-server: invalid value for %s: a token "
 			"is 8 to 255 visible ASCII characters\n", name);
+	else if (rc && (opt == OPT_GITHUB_SECRET || opt == OPT_GITLAB_SECRET))
+		fprintf(err, "raceboard-server: invalid value for %s: a "
+			"webhook secret is 1 to 255 bytes without control "
+			"characters\n", name);
 	else if (rc)
 		fprintf(err, "raceboard-server: invalid value for %s: '%s'\n",
 			name, val);
@@ -370,6 +411,10 @@ static const struct {
 	{"RACEBOARD_SERVER__ALLOW_HOSTS", OPT_ALLOW_HOSTS,
 	 "RACEBOARD_SERVER__ALLOW_HOSTS"},
 	{"RACEBOARD_TOKEN", OPT_TOKEN, "RACEBOARD_TOKEN"},
+	{"RACEBOARD_GITHUB__SECRET", OPT_GITHUB_SECRET,
+	 "RACEBOARD_GITHUB__SECRET"},
+	{"RACEBOARD_GITLAB__SECRET", OPT_GITLAB_SECRET,
+	 "RACEBOARD_GITLAB__SECRET"},
 };
 
 /* The long name of a flag, for messages ("port" for 'p'). */
@@ -414,6 +459,9 @@ int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
 		{"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
 		{"max-subs-per-ip", required_argument, NULL,
 		 OPT_MAX_SUBS_PER_IP},
+		{"github-secret", required_argument, NULL, OPT_GITHUB_SECRET},
+		{"gitlab-secret", required_argument, NULL, OPT_GITLAB_SECRET},
+		{"hook-max-body", required_argument, NULL, OPT_HOOK_MAX_BODY},
 		{"no-sync", no_argument, NULL, OPT_NO_SYNC},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},

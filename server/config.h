@@ -51,6 +51,10 @@ struct srv_cfg {
 	unsigned max_conns_per_ip; /* per peer address; 0: no such cap */
 	unsigned rate_limit;      /* requests or messages per second per
 	                           * connection; 0: no limit */
+	/* CI webhooks (docs/WEBHOOKS.md): "" = the route answers 404. */
+	char github_secret[SRV_CFG_NAME_MAX]; /* HMAC key of X-Hub-Signature-256 */
+	char gitlab_secret[SRV_CFG_NAME_MAX]; /* expected X-Gitlab-Token */
+	size_t hook_max_body;     /* bytes of one webhook delivery */
 	unsigned max_subs_per_ip; /* WebSocket subscriptions per peer
 	                           * address; 0: no such cap */
 };

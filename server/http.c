@@ -57,6 +57,7 @@ struct http_pss {
 	int close_after;
 	const char *content_type; /* NULL: application/json */
 
+	struct srv_hook_headers *hook; /* below /hooks: its headers (owned) */
 	int64_t started_ms;       /* the body must be in by http_timeout */
 	int has_origin;           /* sent Origin: the reply varies by it */
 	int preflight;            /* a CORS preflight answer */
@@ -81,6 +82,8 @@ static void complete(struct srv_requester *rq, struct srv_result *res)
 	pss->resp_sent = 0;
 	pss->state = REPLY_HEADERS;
 	res->buf = NULL;
+	if (pss->hook)
+		srv_hooks_answered(pss->srv, pss->hook, pss->status);
 	lws_callback_on_writable(pss->wsi);
 }
 
@@ -96,6 +99,7 @@ static void dispatch(struct http_pss *pss, int resumed)
 		.q_limit = pss->arg_limit,
 		.q_before = pss->arg_before,
 		.q_before_id = pss->arg_before_id,
+		.hook = pss->hook,
 		.resumed = resumed,
 	};
 
@@ -121,6 +125,7 @@ static void reset(struct http_pss *pss)
 {
 	free(pss->body);
 	free(pss->resp);
+	free(pss->hook);
 	memset(pss, 0, sizeof(*pss));
 }
 
@@ -202,7 +207,9 @@ static int check_access(struct http_pss *pss, struct lws *wsi)
 		pss->rq.complete(&pss->rq, &res);
 		return 1;
 	}
-	if ((write || cfg->token_for_reads) &&
+	/* A webhook proves its sender with its own signature or token
+	 * (hooks_http.c); GitHub and GitLab cannot send a bearer token. */
+	if ((write || cfg->token_for_reads) && !pss->hook &&
 	    !srv_guard_bearer_ok(cfg, header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
 					     auth, sizeof(auth)))) {
 		pss->close_after = write;
@@ -231,7 +238,12 @@ static int on_request(struct http_pss *pss, struct lws *wsi)
 {
 	char *uri = NULL, cl[32];
 	int uri_len = 0, m = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+	static const char too_large[] =
+		"the request body is over the size limit (--max-body)";
+	static const char hook_too_large[] =
+		"the webhook delivery is over the size limit (--hook-max-body)";
 	unsigned long long length;
+	size_t cap;
 	char *end;
 
 	pss->rq.complete = complete;
@@ -259,6 +271,15 @@ static int on_request(struct http_pss *pss, struct lws *wsi)
 						pss->q_before_id,
 						sizeof(pss->q_before_id));
 	pss->started_ms = srv_now_ms();
+	if (srv_hooks_is_path(pss->path)) {
+		pss->hook = srv_hooks_capture(wsi, pss->path);
+		if (!pss->hook) {
+			pss->close_after = 1;
+			srv_reply_error(&pss->rq, 503, "out_of_memory", NULL,
+					"the server is out of memory");
+			return 0;
+		}
+	}
 	if (check_access(pss, wsi))
 		return 0;
 
@@ -283,15 +304,19 @@ static int on_request(struct http_pss *pss, struct lws *wsi)
 				"Content-Length", "Content-Length is not a number");
 		return 0;
 	}
-	if (length > DISCARD_MAX) {
+	/* Webhook deliveries have their own, larger cap (GitHub's payloads
+	 * can reach 25 MB). */
+	cap = pss->hook ? pss->srv->cfg->hook_max_body :
+			  pss->srv->cfg->max_body;
+	if (length > cap && length > DISCARD_MAX) {
 		pss->close_after = 1;
 		srv_reply_error(&pss->rq, 413, "body_too_large", NULL,
-				"the request body is over the size limit");
+				pss->hook ? hook_too_large : too_large);
 		return 0;
 	}
-	if (length > pss->srv->cfg->max_body)
+	if (length > cap)
 		reject(pss, 413, "body_too_large",
-		       "the request body is over the size limit");
+		       pss->hook ? hook_too_large : too_large);
 	else if (!json_content_type(wsi))
 		reject(pss, 415, "unsupported_media_type",
 		       "send the body as application/json");
@@ -501,7 +526,9 @@ static void release(struct http_pss *pss, struct lws *wsi)
 		srv_core_forget(srv->core, &pss->rq);
 	free(pss->body);
 	free(pss->resp);
+	free(pss->hook);
 	pss->body = pss->resp = NULL;
+	pss->hook = NULL;
 }
 
 int srv_http_callback(struct lws *wsi, enum lws_callback_reasons reason,

@@ -167,8 +167,10 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	srv_write_set_publisher(srv.core, srv_hub_publish, srv.hub);
+	srv.hooks = srv_hooks_new();
 	srv.guard = srv_guard_new(&cfg, &srv.metrics);
-	if (!srv.guard || srv_guard_set_web_root(srv.guard, web_root)) {
+	if (!srv.hooks || !srv.guard ||
+	    srv_guard_set_web_root(srv.guard, web_root)) {
 		lwsl_err("out of memory\n");
 		goto done;
 	}
@@ -249,6 +251,7 @@ done:
 	srv_write_free(srv.core); /* may still publish: the hub goes after */
 	srv_hub_free(srv.hub);
 	srv_guard_free(srv.guard);
+	srv_hooks_free(srv.hooks);
 	store_close(srv.store);
 	return status;
 }

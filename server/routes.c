@@ -10,6 +10,7 @@
  *   DELETE /race/{id}           dismiss
  *   POST   /race/{id}/event     append an event
  *   GET    /metrics             Prometheus counters (metrics.c)
+ *   POST   /hooks/github, /hooks/gitlab  CI webhooks (hooks_http.c)
  *
  * Decoding happens here (protocol/ validates); writes go through core.c so
  * REST and WebSocket producers share one path. No lws calls: replies go
@@ -382,7 +383,7 @@ static void race_item(struct srv_ctx *srv, const struct srv_http_request *req,
 }
 
 const char *const srv_api_mounts[SRV_API_MOUNTS + 1] = {
-	"/race", "/races", "/health", "/metrics", NULL,
+	"/race", "/races", "/health", "/metrics", "/hooks", NULL,
 };
 
 int srv_is_api_path(const char *uri)
@@ -418,6 +419,8 @@ void srv_routes_handle(struct srv_ctx *srv, const struct srv_http_request *req,
 			post_race(srv, req, rq);
 	} else if (!strncmp(p, "/race/", 6)) {
 		race_item(srv, req, p + 6, rq);
+	} else if (srv_hooks_is_path(p)) {
+		srv_hooks_handle(srv, req, rq);
 	} else if (!strcmp(p, "/metrics") || !strcmp(p, "/metrics/")) {
 		if (req->method != SRV_HTTP_GET)
 			method_not_allowed(rq);

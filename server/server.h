@@ -14,6 +14,7 @@
 #include "config.h"
 #include "write.h"
 #include "guard.h"
+#include "hooks_http.h"
 #include "hub.h"
 #include "metrics.h"
 #include "store.h"
@@ -26,6 +27,7 @@ struct srv_ctx {
 	struct lws_context *lws;
 	struct srv_guard *guard;      /* admission and access checks */
 	struct srv_metrics metrics;   /* counters for GET /metrics */
+	struct srv_hooks *hooks;      /* webhook deliveries seen */
 };
 
 enum srv_http_method {
@@ -50,12 +52,13 @@ struct srv_http_request {
 	const char *q_limit;     /* ?limit=, or NULL */
 	const char *q_before;    /* ?before= (an RFC 3339 started_at), or NULL */
 	const char *q_before_id; /* ?before_id=, or NULL */
+	struct srv_hook_headers *hook; /* below /hooks: its headers */
 	int resumed;             /* 1 when re-run after srv_write_wait() */
 };
 
 /* The path prefixes the REST routes serve (each mounted on the srv-http
  * protocol; everything else is a static file), NULL-terminated. */
-#define SRV_API_MOUNTS 4
+#define SRV_API_MOUNTS 5
 extern const char *const srv_api_mounts[SRV_API_MOUNTS + 1];
 
 /* 1 when `uri` is one of srv_api_mounts or below it ("/race/x"). */

@@ -89,3 +89,45 @@ Test(config, help_and_version_ask_to_exit)
 	cr_assert_eq(parse(&cfg, (char *[]){"s", "-V", NULL}, 2, no_env),
 		     SRV_CFG_EXIT_OK);
 }
+
+static char *hook_env(const char *name)
+{
+	if (!strcmp(name, "RACEBOARD_GITHUB__SECRET"))
+		return "from-env";
+	if (!strcmp(name, "RACEBOARD_GITLAB__SECRET"))
+		return "gl-env";
+	return NULL;
+}
+
+/* Webhook secrets: environment, then flags; off by default; a secret is
+ * never echoed in an error. */
+Test(config, webhook_secrets_from_environment_and_flags)
+{
+	struct srv_cfg cfg;
+	char *argv[] = {"s", "--github-secret", "from-flag",
+			"--hook-max-body", "2000000", NULL};
+	char *bad[] = {"s", "--gitlab-secret", "line\nbreak", NULL};
+	char *big[] = {"s", "--hook-max-body", "30000000", NULL};
+	char err[512] = "";
+	FILE *out;
+
+	cr_assert_eq(parse(&cfg, argv, 1, no_env), SRV_CFG_OK);
+	cr_expect_str_eq(cfg.github_secret, "");
+	cr_expect_str_eq(cfg.gitlab_secret, "");
+	cr_expect_eq(cfg.hook_max_body, 1024 * 1024);
+	cr_assert_eq(parse(&cfg, argv, 1, hook_env), SRV_CFG_OK);
+	cr_expect_str_eq(cfg.github_secret, "from-env");
+	cr_expect_str_eq(cfg.gitlab_secret, "gl-env");
+	cr_assert_eq(parse(&cfg, argv, 5, hook_env), SRV_CFG_OK);
+	cr_expect_str_eq(cfg.github_secret, "from-flag");
+	cr_expect_eq(cfg.hook_max_body, 2000000);
+	cr_expect_eq(parse(&cfg, big, 3, no_env), SRV_CFG_ERROR);
+
+	out = fmemopen(err, sizeof(err) - 1, "w");
+	srv_cfg_defaults(&cfg);
+	cr_expect_eq(srv_cfg_parse(&cfg, 3, bad, no_env, out, out),
+		     SRV_CFG_ERROR);
+	fclose(out);
+	cr_expect(strstr(err, "gitlab-secret"), "%s", err);
+	cr_expect(!strstr(err, "break"), "the secret was echoed: %s", err);
+}
