@@ -3,7 +3,8 @@
 #   make test  install what is missing, build with ASan+UBSan, run every test
 #
 # Other targets: make build (release-ish build in build/), make demo,
-# make test-web (the page's unit and browser tests), make clean. BUILD,
+# make test-web (the page's unit and browser tests), make test-openapi
+# (docs/openapi.yaml against the server), make clean. BUILD,
 # TEST_BUILD and WEB_BUILD name the Meson build directories.
 
 BUILD ?= build
@@ -13,7 +14,7 @@ WEB_BUILD ?= build-web
 DEMO_PORT ?= 7777
 SERVER_FLAGS ?=
 
-.PHONY: all deps build run test test-web demo clean
+.PHONY: all deps build run test test-web test-openapi demo clean
 
 all: build
 
@@ -41,7 +42,18 @@ test: deps $(TEST_BUILD)/build.ninja
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		meson test -C $(TEST_BUILD) --print-errorlogs $(TEST_ARGS)
 	./tests/valgrind-server.sh $(VALGRIND_BUILD)
+	$(MAKE) test-openapi
 	$(MAKE) test-web
+
+# docs/openapi.yaml against real replies of the server (tests/openapi/:
+# Ajv, JSON Schema 2020-12), so the description cannot drift.
+test-openapi: deps $(WEB_BUILD)/build.ninja
+	@RACEBOARD_WITH_NPM=1 ./tools/install-deps.sh
+	meson compile -C $(WEB_BUILD) raceboard-server
+	@[ -d tests/openapi/node_modules/ajv ] || \
+		npm ci --prefix tests/openapi --no-audit --no-fund
+	cd tests/openapi && RACEBOARD_SERVER_BIN=$(CURDIR)/$(WEB_BUILD)/server/raceboard-server \
+		node --test openapi.test.mjs
 
 # The page (web-demo/): node unit tests of its rules, then end-to-end tests
 # in Debian's headless Chromium against the real server binary.

@@ -15,6 +15,11 @@ clang libclang-rt-14-dev valgrind"
 if [ "${RACEBOARD_WITH_NODE:-0}" = 1 ]; then
 	command -v node >/dev/null 2>&1 || packages="$packages nodejs"
 fi
+# The OpenAPI check (tests/openapi/) needs Node.js with npm.
+if [ "${RACEBOARD_WITH_NPM:-0}" = 1 ]; then
+	command -v node >/dev/null 2>&1 || packages="$packages nodejs"
+	command -v npm >/dev/null 2>&1 || packages="$packages npm"
+fi
 if [ "${RACEBOARD_WITH_BROWSER:-0}" = 1 ]; then
 	packages="$packages chromium"
 	command -v node >/dev/null 2>&1 || packages="$packages nodejs"
