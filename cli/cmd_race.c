@@ -10,9 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cmds.h"
+#include "table.h"
 
 /* Which options a subcommand accepts. */
 enum {
@@ -65,6 +68,19 @@ static const struct option long_opts[] = {
 	{0},
 };
 
+/* list's own: --json asks for JSON (a flag here, not a body). */
+static const struct option list_opts[] = {
+	{"server", required_argument, NULL, CLI_OPT_SERVER},
+	{"token", required_argument, NULL, CLI_OPT_TOKEN},
+	{"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},
+	{"cacert", required_argument, NULL, CLI_OPT_CACERT},
+	{"help", no_argument, NULL, 'h'},
+	{"source", required_argument, NULL, CLI_OPT_SOURCE},
+	{"state", required_argument, NULL, CLI_OPT_STATE},
+	{"json", no_argument, NULL, CLI_OPT_JSON},
+	{0},
+};
+
 /* What the command line asked for, before it becomes a request. */
 struct args {
 	const struct subcmd *sc;
@@ -75,6 +91,7 @@ struct args {
 	const char *filter_state, *filter_source;
 	const char *event_type, *event_data, *event_ts;
 	int print;
+	int json_out;            /* list --json */
 };
 
 static int set_int(struct args *a, const char *key, const char *opt,
@@ -304,6 +321,13 @@ static int perform(struct args *a, struct cli_global *g)
 	if (!strcmp(name, "create")) {
 		if (reply && json_object_object_get_ex(reply, "id", &v))
 			puts(json_object_get_string(v));
+	} else if (reply && !strcmp(name, "list") && !a->json_out &&
+		   isatty(STDOUT_FILENO)) {
+		struct winsize ws;
+		int cols = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) || !ws.ws_col ?
+			   80 : ws.ws_col;
+
+		cli_table_print(stdout, reply, cols, cli_now_ms());
 	} else if (reply && (a->print || !strcmp(name, "get") ||
 			     !strcmp(name, "list"))) {
 		cli_print_json(reply);
@@ -327,8 +351,9 @@ int cli_cmd_race(int argc, char **argv, struct cli_global *g)
 		return CLI_EXIT_SERVER;
 	optind = 1;
 	opterr = 0;
-	while (!rc && (opt = getopt_long(argc, argv, ":m:ph", long_opts,
-					 NULL)) != -1) {
+	while (!rc && (opt = getopt_long(argc, argv, ":m:ph",
+					 a.sc->accept & ACCEPT_FILTER ?
+					 list_opts : long_opts, NULL)) != -1) {
 		if (opt == 'h') {
 			cli_help_print(a.sc->name);
 			goto done;
@@ -340,7 +365,10 @@ int cli_cmd_race(int argc, char **argv, struct cli_global *g)
 					     argv[optind - 1]);
 			break;
 		}
-		rc = apply_option(&a, g, opt, optarg);
+		if (opt == CLI_OPT_JSON && (a.sc->accept & ACCEPT_FILTER))
+			a.json_out = 1;
+		else
+			rc = apply_option(&a, g, opt, optarg);
 	}
 	if (rc)
 		goto done;

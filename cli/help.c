@@ -166,14 +166,18 @@ static const char list_help[] =
 "    raceboard list - print all races\n"
 "\n"
 "SYNOPSIS\n"
-"    raceboard list [--state STATE] [--source NAME]\n"
+"    raceboard list [--state STATE] [--source NAME] [--json]\n"
 "\n"
 "DESCRIPTION\n"
-"    GET /races: a JSON array, newest first, indented on a terminal.\n"
+"    GET /races, newest first. On a terminal: a table (state, progress,\n"
+"    ETA or how long it took, source, id, title) that fits the width.\n"
+"    With --json, or when stdout is not a terminal: the JSON array, as\n"
+"    the server sent it, for scripts and jq.\n"
 "\n"
 "OPTIONS\n"
 "    --state STATE          only races in this state\n"
-"    --source NAME          only races from this source\n";
+"    --source NAME          only races from this source\n"
+"    --json                 print JSON even on a terminal\n";
 
 static const char delete_help[] =
 "NAME\n"
@@ -238,6 +242,7 @@ static const char watch_help[] =
 "\n"
 "SYNOPSIS\n"
 "    raceboard watch [--state STATE] [--source NAME] [--id ID] [--plain]\n"
+"    raceboard watch ID [--exit-status] [--plain]\n"
 "\n"
 "DESCRIPTION\n"
 "    Subscribes over the server's WebSocket and redraws the races in place:\n"
@@ -246,13 +251,21 @@ static const char watch_help[] =
 "    last_progress_update exceeds update_interval_hint, at most 20 points\n"
 "    ahead, never for exact ETAs). \"ETA 2m 30s\" is fresh; \"ETA ~2m 30s\"\n"
 "    (shown with the almost-equal sign) is counted down since the last\n"
-"    report. Ctrl-C exits. When stdout is not a terminal, or with --plain,\n"
-"    it prints one line per change instead.\n"
+"    report. Every line fits the terminal (titles end in an ellipsis, wide\n"
+"    characters count two columns), a resize redraws at once, and the\n"
+"    header stays on the first line. Ctrl-C exits. When stdout is not a\n"
+"    terminal, or with --plain, it prints one line per change instead.\n"
+"\n"
+"    With an ID it follows that one race and exits when the race finishes,\n"
+"    printing its last line; like `gh run watch`, a script can wait on it.\n"
+"    A race that is not on the server (or is dismissed) ends it with an\n"
+"    error and status 1.\n"
 "\n"
 "OPTIONS\n"
 "    --state STATE          only races in this state (repeatable)\n"
 "    --source NAME          only races from this source (repeatable)\n"
 "    --id ID                only this race (repeatable)\n"
+"    --exit-status          with ID: exit 1 unless the race passed\n"
 "    --plain                print lines, never redraw\n";
 
 static const char hook_help[] =

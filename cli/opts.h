@@ -36,6 +36,7 @@ enum cli_opt_id {
 	CLI_OPT_HTTP,
 	CLI_OPT_PLAIN,
 	CLI_OPT_CACERT,
+	CLI_OPT_EXIT_STATUS,
 };
 
 /* Where and how to reach the server; strings are borrowed from argv or

@@ -344,6 +344,14 @@ static void service_ws(struct cli_report *r)
 	}
 }
 
+/* When news of progress may go out: at once for the first progress of
+ * the race (the leading edge, so even a short job shows it on the board),
+ * then no sooner than one interval after the last send. */
+static int64_t progress_due(const struct cli_report *r)
+{
+	return r->sent_progress < 0 ? 0 : r->last_send_ms + r->cfg.interval_ms;
+}
+
 /* Milliseconds until the next send is due, or -1 for "only on wake". */
 static int next_timeout(struct cli_report *r, const struct snap *s)
 {
@@ -354,7 +362,7 @@ static int next_timeout(struct cli_report *r, const struct snap *s)
 	if (!r->created)
 		due = r->next_try_ms;
 	else if (s->progress > r->sent_progress)
-		due = r->last_send_ms + r->cfg.interval_ms;
+		due = progress_due(r);
 	else
 		return -1; /* after a drop, reconnect when there is news */
 	return due <= now ? 0 : (int)(due - now);
@@ -394,8 +402,7 @@ static void *reporter_main(void *arg)
 			continue;
 		}
 		if (!r->disabled && (!r->created ? now >= r->next_try_ms :
-		    s.progress > r->sent_progress &&
-		    now >= r->last_send_ms + r->cfg.interval_ms))
+		    s.progress > r->sent_progress && now >= progress_due(r)))
 			send_state(r, &s);
 		timeout = next_timeout(r, &s);
 		if (r->ws)

@@ -2,11 +2,13 @@
  * watch.c - `raceboard watch`: a live terminal view of the races over the
  * server's WebSocket (raceboard.v1 subscribe, snapshot + deltas).
  *
- * On a terminal it redraws in place on the alternate screen; otherwise
- * (or with --plain) it prints one line whenever a race changes. The
- * race model and the dual-rail rules live in board.c; this file is the
- * connection loop and the drawing. Ctrl-C restores the terminal and
- * exits 0.
+ * On a terminal it redraws in place on the alternate screen, every line
+ * fitted to the width (redrawn on SIGWINCH) under a header; otherwise
+ * (or with --plain) it prints one line whenever a race changes. With an
+ * ID it follows that race and exits when it finishes (--exit-status: 1
+ * unless it passed). The race model and the dual-rail rules live in
+ * board.c, display widths in width.c; this file is the connection loop
+ * and the drawing. Ctrl-C restores the terminal and exits 0.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,11 +24,14 @@
 #include "board.h"
 #include "cli.h"
 #include "cmds.h"
+#include "width.h"
 #include "ws.h"
 
 #define MAX_FILTER 16
 #define MAX_SHOWN 200
-#define BAR_CELLS 24
+#define BAR_CELLS 24     /* at 80 columns and wider; less below */
+#define BAR_MIN 6        /* narrower than this, no bar at all */
+#define EXIT_RACE_FAILED 1 /* --exit-status: the race did not pass */
 #define REDRAW_MS 1000   /* countdowns move even when nothing arrives */
 #define RECV_SLICE_MS 250
 
@@ -53,8 +58,14 @@ struct watch {
 		*ids[MAX_FILTER + 1];
 	int nstates, nsources, nids;
 	int tty;               /* redraw in place */
+	const char *follow;    /* watch ID: the race followed, or NULL */
+	int exit_status;       /* --exit-status */
+	int snapshot_seen;     /* a snapshot arrived since connecting */
+	int done;              /* the followed race finished (or went) */
+	int result;            /* exit code once done */
 	struct cli_ws *ws;
-	char status[160];      /* "live", "connecting: ..." */
+	char status[160];      /* "live", "connecting: ...", no escapes */
+	int status_ok;         /* green when live, yellow otherwise */
 	json_object *printed;  /* plain mode: id -> last line printed */
 	json_object *shown[MAX_SHOWN]; /* borrowed from board, per draw */
 };
@@ -68,6 +79,7 @@ static const struct option long_opts[] = {
 	{"source", required_argument, NULL, CLI_OPT_SOURCE},
 	{"id", required_argument, NULL, CLI_OPT_ID},
 	{"plain", no_argument, NULL, CLI_OPT_PLAIN},
+	{"exit-status", no_argument, NULL, CLI_OPT_EXIT_STATUS},
 	{0},
 };
 
@@ -97,6 +109,7 @@ static int parse_opts(int argc, char **argv, struct cli_global *g,
 		switch (opt) {
 		case 'h': return -1;
 		case CLI_OPT_PLAIN: plain = 1; break;
+		case CLI_OPT_EXIT_STATUS: w->exit_status = 1; break;
 		case CLI_OPT_STATE:
 			rc = add_filter(w->states, &w->nstates, optarg);
 			break;
@@ -114,9 +127,17 @@ static int parse_opts(int argc, char **argv, struct cli_global *g,
 		if (rc)
 			return rc;
 	}
+	if (optind < argc) {
+		w->follow = argv[optind++];
+		rc = add_filter(w->ids, &w->nids, w->follow);
+		if (rc)
+			return rc;
+	}
 	if (optind < argc)
 		return cli_usage_error("watch", "unexpected argument '%s'",
 				       argv[optind]);
+	if (w->exit_status && !w->follow)
+		return cli_usage_error("watch", "--exit-status needs a race ID");
 	w->tty = !plain && isatty(STDOUT_FILENO);
 	return 0;
 }
@@ -177,41 +198,33 @@ static const char *state_color(const char *state)
 	return "\033[2m";
 }
 
-/* Display cells of UTF-8 text (one per code point: no wide glyphs here). */
-static int cells(const char *s)
+/* Appends text to buf, as much as fits. */
+static void cat(char *buf, size_t cap, const char *text)
 {
-	int n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
+	strncat(buf, text, cap - strlen(buf) - 1);
 }
 
-/* Appends at most `cols` display cells of UTF-8 text s to buf. */
-static void append_cut(char *buf, size_t cap, const char *s, int cols)
+/* Bar cells for a terminal `cols` wide: the full bar from 80 columns,
+ * one cell less per column below, none when it would be too thin. */
+static int bar_cells(int cols)
 {
-	size_t n = strlen(buf);
+	int n = cols >= 80 ? BAR_CELLS : BAR_CELLS - (80 - cols);
 
-	for (; *s && n + 5 < cap; s++) {
-		if (((unsigned char)*s & 0xc0) != 0x80 && cols-- <= 0)
-			break;
-		buf[n++] = *s;
-	}
-	buf[n] = '\0';
+	return n >= BAR_MIN ? n : 0;
 }
 
 /* The bar: solid cells, overlay cells, then the empty track. */
 static void draw_bar(char *buf, size_t cap, const struct cli_rail *r,
-		     int color)
+		     int color, int cells)
 {
-	int solid = r->solid > 0 ? r->solid * BAR_CELLS / 100 : 0;
-	int over = r->predicted > 0 ? r->predicted * BAR_CELLS / 100 - solid : 0;
+	int solid = r->solid > 0 ? r->solid * cells / 100 : 0;
+	int over = r->predicted > 0 ? r->predicted * cells / 100 - solid : 0;
 
 	if (over < 0)
 		over = 0;
-	if (r->predicted > r->solid && over == 0 && solid < BAR_CELLS)
+	if (r->predicted > r->solid && over == 0 && solid < cells)
 		over = 1; /* a visible sliver for any prediction */
-	for (int i = 0; i < BAR_CELLS; i++) {
+	for (int i = 0; i < cells; i++) {
 		const char *cell = i < solid ? "\u2588" :
 				   i < solid + over ? "\u2592" : "\u2591";
 
@@ -223,14 +236,16 @@ static void draw_bar(char *buf, size_t cap, const struct cli_rail *r,
 		strncat(buf, "\033[22m", cap - strlen(buf) - 1);
 }
 
-/* One race as a line of at most `cols` cells (plus escapes). */
+/* One race as a line of at most `cols` - 1 cells (plus escapes): the
+ * last column stays empty, so no terminal ever wraps the line. */
 static void race_line(struct watch *w, json_object *race, int64_t now,
 		      int cols, char *buf, size_t cap)
 {
-	const char *state = str_of(race, "state"), *title = str_of(race, "title");
+	const char *state = str_of(race, "state"), *title = str_of(race, "title"),
+		   *id = str_of(race, "id");
 	struct cli_rail r;
-	char pct[16] = "  - ", eta[48] = "", d[24];
-	int color = w->tty, used;
+	char pct[16] = "  - ", eta[48] = "", d[24], cut[1024];
+	int color = w->tty, bar = bar_cells(cols), room, used;
 	json_object *v;
 
 	cli_board_rail(race, now, &r);
@@ -248,21 +263,30 @@ static void race_line(struct watch *w, json_object *race, int64_t now,
 	}
 	snprintf(buf, cap, "%s%-8s%s ", color ? state_color(state) : "",
 		 state ? state : "?", color ? "\033[0m" : "");
-	draw_bar(buf, cap, &r, color);
-	used = (int)strlen(buf);
-	snprintf(buf + used, cap - (size_t)used, " %s  ", pct);
-	append_cut(buf, cap, eta, 16);
-	for (int pad = 16 - cells(eta); pad > 0; pad--)
-		strncat(buf, " ", cap - strlen(buf) - 1);
-	strncat(buf, " ", cap - strlen(buf) - 1);
-	/* state 9 + bar + " " + pct 4 + 2 + eta 16 + 1 */
-	used = 9 + BAR_CELLS + 1 + 4 + 2 + 16 + 1;
-	append_cut(buf, cap, title ? title : "", cols - used > 0 ? cols - used : 0);
-	if (str_of(race, "id") && cols - used > 12) {
-		strncat(buf, color ? "  \033[2m" : "  ", cap - strlen(buf) - 1);
-		append_cut(buf, cap, str_of(race, "id"), 40);
+	if (bar) {
+		draw_bar(buf, cap, &r, color, bar);
+		cat(buf, cap, " ");
+	}
+	cat(buf, cap, pct);
+	cat(buf, cap, "  ");
+	used = cli_width_fit(cut, sizeof(cut), eta, 16);
+	cat(buf, cap, cut);
+	for (; used < 16; used++)
+		cat(buf, cap, " ");
+	cat(buf, cap, " ");
+	/* state 9 + bar and its space + pct 4 + 2 + eta 16 + 1 */
+	room = cols - 1 - (9 + (bar ? bar + 1 : 0) + 4 + 2 + 16 + 1);
+	used = cli_width_fit(cut, sizeof(cut), title ? title : "",
+			     room > 0 ? room : 0);
+	cat(buf, cap, cut);
+	/* The id, dimmed, when at least a few cells of it fit. */
+	if (id && room - used >= 2 + 6) {
+		cli_width_fit(cut, sizeof(cut), id, room - used - 2 < 40 ?
+			      room - used - 2 : 40);
+		cat(buf, cap, color ? "  \033[2m" : "  ");
+		cat(buf, cap, cut);
 		if (color)
-			strncat(buf, "\033[0m", cap - strlen(buf) - 1);
+			cat(buf, cap, "\033[0m");
 	}
 }
 
@@ -287,23 +311,29 @@ static void redraw(struct watch *w)
 	int64_t now = cli_board_server_now(&w->board, cli_now_ms());
 	size_t n = cli_board_sorted(&w->board, list, MAX_SHOWN);
 	int rows, cols;
-	char line[2048], clock[16];
+	char line[2048], head[512], clock[16];
 	time_t t = time(NULL);
 	struct tm tm;
 
 	term_size(&rows, &cols);
 	localtime_r(&t, &tm);
 	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
-	printf("\033[H\033[1mraceboard watch\033[0m  %s:%s  %s  %zu race%s"
-	       "  %s\033[K\n\033[K\n", w->api.url.host, w->api.url.port,
-	       w->status, n, n == 1 ? "" : "s", clock);
+	/* The header: always on the first line, cut to the width. */
+	snprintf(line, sizeof(line), "%s:%s  %s  %zu race%s  %s",
+		 w->api.url.host, w->api.url.port, w->status, n,
+		 n == 1 ? "" : "s", clock);
+	cli_width_fit(head, sizeof(head), line, cols - 1 - 17);
+	printf("\033[H\033[1mraceboard watch\033[0m  %s%s\033[0m\033[K\n\033[K\n",
+	       w->status_ok ? "" : "\033[33m", head);
 	for (size_t i = 0; i < n && i < MAX_SHOWN && (int)i < rows - 4; i++) {
 		race_line(w, list[i], now, cols, line, sizeof(line));
 		printf("%s\033[K\n", line);
 	}
 	if (!n)
-		printf("\033[2m(no races)\033[0m\033[K\n");
-	printf("\033[K\n\033[2mCtrl-C quits\033[0m\033[J");
+		printf("\033[2m%s\033[0m\033[K\n", w->follow ?
+		       "(waiting for the race)" : "(no races)");
+	printf("\033[K\n\033[2m%s\033[0m\033[J", w->follow ?
+	       "Ctrl-C quits; ends when the race finishes" : "Ctrl-C quits");
 	fflush(stdout);
 }
 
@@ -337,13 +367,59 @@ static void print_changes(struct watch *w)
 	fflush(stdout);
 }
 
+/* Following one race: done once it is finished, or gone (never there,
+ * or dismissed). */
+static void check_followed(struct watch *w)
+{
+	json_object *race;
+	const char *state;
+
+	if (!json_object_object_get_ex(w->board.races, w->follow, &race)) {
+		w->done = 1;
+		w->result = EXIT_RACE_FAILED;
+		return;
+	}
+	state = str_of(race, "state");
+	if (state && (!strcmp(state, "passed") || !strcmp(state, "failed") ||
+		      !strcmp(state, "canceled"))) {
+		w->done = 1;
+		w->result = w->exit_status && strcmp(state, "passed") ?
+			    EXIT_RACE_FAILED : CLI_EXIT_OK;
+	}
+}
+
+/* The followed race's last line, printed after the screen is restored. */
+static void print_outcome(struct watch *w)
+{
+	json_object *race;
+	char line[2048];
+	int rows, cols;
+
+	if (!json_object_object_get_ex(w->board.races, w->follow, &race)) {
+		fprintf(stderr, "raceboard watch: no race '%s' on the server "
+			"(never created, expired or dismissed)\n", w->follow);
+		return;
+	}
+	if (!w->tty)
+		return; /* its last change was the last line printed */
+	term_size(&rows, &cols);
+	race_line(w, race, cli_board_server_now(&w->board, cli_now_ms()),
+		  cols, line, sizeof(line));
+	printf("%s\n", line);
+}
+
 /* Handles one frame; returns 1 when the view changed. */
 static int on_frame(struct watch *w, const char *msg)
 {
 	json_object *f = json_tokener_parse(msg);
 	int changed = f ? cli_board_apply(&w->board, f, cli_now_ms()) : -1;
+	const char *type = str_of(f, "type");
 
+	if (type && !strcmp(type, "snapshot"))
+		w->snapshot_seen = 1;
 	json_object_put(f);
+	if (w->follow && w->snapshot_seen)
+		check_followed(w);
 	return changed > 0;
 }
 
@@ -358,16 +434,17 @@ static void connect_ws(struct watch *w)
 	if (rc) {
 		cli_ws_close(w->ws);
 		w->ws = NULL;
-		snprintf(w->status, sizeof(w->status), "%sconnecting: %s%s",
-			 w->tty ? "\033[33m" : "", rc == CLI_ESERVER ?
-			 "no WebSocket at /ws" : cli_strerror(rc),
-			 w->tty ? "\033[0m" : "");
+		snprintf(w->status, sizeof(w->status), "connecting: %s",
+			 rc == CLI_ESERVER ? "no WebSocket at /ws" :
+			 cli_strerror(rc));
+		w->status_ok = 0;
 		if (!w->tty)
 			fprintf(stderr, "raceboard watch: %s\n", w->status);
 		return;
 	}
-	snprintf(w->status, sizeof(w->status), "%slive%s",
-		 w->tty ? "\033[32m\u25cf " : "", w->tty ? "\033[0m" : "");
+	snprintf(w->status, sizeof(w->status), "%slive", w->tty ? "\u25cf " : "");
+	w->status_ok = 1;
+	w->snapshot_seen = 0;
 }
 
 static void loop(struct watch *w)
@@ -375,7 +452,7 @@ static void loop(struct watch *w)
 	int64_t last_draw = 0, retry_at = 0;
 	int backoff = 500;
 
-	while (!stop_requested) {
+	while (!stop_requested && !w->done) {
 		int dirty = resized, rc;
 		const char *msg;
 		size_t len;
@@ -396,15 +473,15 @@ static void loop(struct watch *w)
 			if (!rc) {
 				dirty |= on_frame(w, msg);
 				/* Drain what is already here before drawing. */
-				while (!cli_ws_recv(w->ws, 0, &msg, &len))
+				while (!w->done &&
+				       !cli_ws_recv(w->ws, 0, &msg, &len))
 					dirty |= on_frame(w, msg);
 			} else if (rc != CLI_ETIMEOUT) {
 				cli_ws_close(w->ws);
 				w->ws = NULL;
 				snprintf(w->status, sizeof(w->status),
-					 "%sreconnecting%s",
-					 w->tty ? "\033[33m" : "",
-					 w->tty ? "\033[0m" : "");
+					 "reconnecting");
+				w->status_ok = 0;
 				dirty = 1;
 			}
 		} else {
@@ -447,9 +524,11 @@ int cli_cmd_watch(int argc, char **argv, struct cli_global *g)
 	loop(&w);
 	if (w.tty)
 		fputs("\033[?25h\033[?1049l", stdout);
+	if (w.done)
+		print_outcome(&w);
 	fflush(stdout);
 	cli_ws_close(w.ws);
 	cli_board_fini(&w.board);
 	json_object_put(w.printed);
-	return CLI_EXIT_OK;
+	return w.done ? w.result : CLI_EXIT_OK;
 }

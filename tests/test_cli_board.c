@@ -7,6 +7,7 @@
 
 #include "board.h"
 #include "rfc3339.h"
+#include "width.h"
 
 /* 2026-11-28T23:00:00.000Z */
 #define T0 1795906800000LL
@@ -215,4 +216,54 @@ Test(board, sorted_newest_first)
 	cr_assert_str_eq(json_object_get_string(
 		json_object_object_get(list[0], "id")), "new");
 	cli_board_fini(&b);
+}
+
+/* Terminal cells of UTF-8 text (width.c): the widths watch and list fit
+ * their lines with. */
+Test(width, cells_of_ascii_wide_combining_and_emoji)
+{
+	cr_assert_eq(cli_width(""), 0);
+	cr_assert_eq(cli_width("make all"), 8);
+	cr_assert_eq(cli_width("\u2588\u2592\u2591 \u2248"), 5, "one each");
+	cr_assert_eq(cli_width("\u4e16\u754c"), 4, "CJK takes two");
+	cr_assert_eq(cli_width("\U0001F680"), 2, "emoji takes two");
+	cr_assert_eq(cli_width("e\u0301"), 1, "combining mark takes none");
+	cr_assert_eq(cli_width("\xff\xfe"), 2, "invalid bytes one each");
+}
+
+Test(width, fit_cuts_with_an_ellipsis_inside_the_width)
+{
+	char buf[64];
+
+	cr_assert_eq(cli_width_fit(buf, sizeof(buf), "short", 10), 5);
+	cr_assert_str_eq(buf, "short");
+	cr_assert_eq(cli_width_fit(buf, sizeof(buf), "exactly10!", 10), 10);
+	cr_assert_str_eq(buf, "exactly10!");
+	cr_assert_eq(cli_width_fit(buf, sizeof(buf), "a longer title", 8), 8);
+	cr_assert_str_eq(buf, "a longe\u2026");
+	/* A wide character never straddles the edge. */
+	cr_assert_eq(cli_width_fit(buf, sizeof(buf), "ab\u4e16\u754c", 4), 3);
+	cr_assert_str_eq(buf, "ab\u2026");
+	cr_assert_eq(cli_width_fit(buf, sizeof(buf), "anything", 0), 0);
+	cr_assert_str_eq(buf, "");
+	cr_assert_eq(cli_width_fit(buf, sizeof(buf), "abc", 1), 1);
+	cr_assert_str_eq(buf, "\u2026");
+}
+
+Test(width, fit_turns_control_characters_into_spaces)
+{
+	char buf[64];
+
+	cli_width_fit(buf, sizeof(buf), "red\033[31m\nline", 40);
+	cr_assert_str_eq(buf, "red [31m line");
+	cr_assert_null(strchr(buf, '\033'));
+}
+
+Test(width, fit_never_overflows_a_small_buffer)
+{
+	char buf[8];
+
+	cli_width_fit(buf, sizeof(buf), "\u4e16\u754c\u4f60\u597d", 40);
+	cr_assert_lt(strlen(buf), sizeof(buf));
+	cr_assert_gt(strlen(buf), 0);
 }

@@ -138,6 +138,50 @@ Test(cli_run, updates_are_paced)
 		  "%lld changes for one fast run", after - before);
 }
 
+/* The first progress goes out as soon as the command prints it, not one
+ * interval later: with --interval 60 the command below would end long
+ * before a paced update. It waits for the test to see "[3/10]" on the
+ * board (or for 30 s, when the test fails) before it exits. */
+Test(cli_run, first_progress_is_sent_at_once)
+{
+	char dir[] = "/tmp/raceboard-cli-XXXXXX", script[512], flag[64];
+	const char *argv[] = {"raceboard", "run", "--http", "--id", "lead",
+			      "--interval", "60", "--", "sh", "-c", script,
+			      NULL};
+	struct cli_result r;
+	long long progress = -1;
+	pid_t pid;
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(flag, sizeof(flag), "%s/seen", dir);
+	snprintf(script, sizeof(script),
+		 "echo '[3/10] compiling'; i=0; "
+		 "while [ ! -e %s ] && [ $i -lt 300 ]; do sleep 0.1; "
+		 "i=$((i+1)); done; rm -f %s; echo '[4/10] linking'", flag,
+		 flag);
+	pid = tcli_spawn(argv, srv.port, dir);
+	for (int i = 0; i < 400 && progress != 30; i++) {
+		json_object *race = tcli_get_race(srv.port, "lead");
+
+		progress = race ? tcli_int(race, "progress") : -1;
+		json_object_put(race);
+		if (progress != 30)
+			tcli_sleep_ms(50);
+	}
+	f = fopen(flag, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	cr_assert_eq(tcli_wait(pid, dir, &r), 0);
+	unlink(flag); /* the command removed it, unless it timed out */
+	rmdir(dir);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	tcli_result_free(&r);
+	cr_assert_eq(progress, 30,
+		     "the first progress reached the board while the command "
+		     "ran (last seen: %lld)", progress);
+}
+
 Test(cli_run, fixed_eta)
 {
 	struct cli_result r;
