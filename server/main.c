@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "server.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -118,8 +119,11 @@ int main(int argc, char **argv)
 	struct lws_http_mount mounts[SRV_API_MOUNTS + 1];
 	char web_root[PATH_MAX];
 	struct store_opts sopts = {0};
-	struct lws_protocols protocols[5];
+	struct lws_protocols protocols[6];
+	struct srv_listen lsn = {0};
 	struct lws_vhost *vh;
+	char msg[512], where[SRV_LISTEN_MAX * 64];
+	size_t wn = 0;
 	int rc, err = 0, status = 1;
 
 	srv_cfg_defaults(&cfg);
@@ -136,10 +140,22 @@ int main(int argc, char **argv)
 			cfg.bind);
 		return 2;
 	}
+	/* Bound before anything else is opened, so a wrong --bind costs
+	 * nothing; a name the rule above took for loopback must resolve to
+	 * loopback only. */
+	rc = srv_listen_open(&lsn, cfg.bind, cfg.port,
+			     srv_guard_bind_is_loopback(cfg.bind), msg,
+			     sizeof(msg));
+	if (rc) {
+		fprintf(stderr, "raceboard-server: %s%s\n", msg, rc == -2 ?
+			"; set --token, or pass --insecure if the network is "
+			"trusted" : "");
+		return rc == -2 ? 2 : 1;
+	}
 
 	if (!realpath(cfg.web_root, web_root)) {
 		lwsl_err("web root %s: %s\n", cfg.web_root, strerror(errno));
-		return 1;
+		goto done;
 	}
 
 	sopts.dir = cfg.data_dir;
@@ -150,7 +166,7 @@ int main(int argc, char **argv)
 	if (rc) {
 		lwsl_err("cannot open the data directory %s: %s\n",
 			 cfg.data_dir, store_strerror(rc));
-		return 1;
+		goto done;
 	}
 	srv.core = srv_write_new(srv.store, &cfg, &err);
 	if (!srv.core) {
@@ -194,12 +210,14 @@ int main(int argc, char **argv)
 		.name = "raceboard-write", .callback = srv_write_callback,
 		.user = srv.core,
 	};
-	memset(&protocols[4], 0, sizeof(protocols[4]));
+	protocols[4] = srv_listen_protocol;
+	memset(&protocols[5], 0, sizeof(protocols[5]));
 	raise_fd_limit();
 
 	memset(&info, 0, sizeof(info));
-	info.port = cfg.port; /* 0: the kernel picks a free port */
-	info.iface = cfg.bind;
+	/* A server vhost without a listener of its own: listen.c's sockets
+	 * feed it (lws 4.1.6 binds [::] when given "127.0.0.1"). */
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.protocols = protocols;
 	info.mounts = &mounts[0];
 	info.user = &srv;
@@ -220,19 +238,26 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	vh = lws_get_vhost_by_name(srv.lws, "default");
-	if (!vh || lws_get_vhost_listen_port(vh) <= 0) {
-		lwsl_err("cannot listen on %s:%d\n", cfg.bind, cfg.port);
+	if (!vh || srv_listen_attach(&lsn, vh)) {
+		lwsl_err("cannot serve the listening sockets\n");
 		goto done;
 	}
 	srv_write_attach(srv.core, srv.lws);
-	if (cfg.port_file[0] &&
-	    write_port_file(cfg.port_file, lws_get_vhost_listen_port(vh))) {
+	if (cfg.port_file[0] && write_port_file(cfg.port_file, lsn.port)) {
 		lwsl_err("cannot write %s: %s\n", cfg.port_file,
 			 strerror(errno));
 		goto done;
 	}
-	lwsl_notice("listening on http://%s:%d/ (data in %s)\n", cfg.bind,
-		    lws_get_vhost_listen_port(vh), cfg.data_dir);
+	/* Where the kernel says the sockets are, not what --bind said. */
+	where[0] = '\0';
+	for (unsigned i = 0; i < lsn.n; i++) {
+		char a[64];
+
+		srv_listen_name(&lsn, i, a, sizeof(a));
+		wn += (size_t)snprintf(where + wn, sizeof(where) - wn,
+				       "%shttp://%s/", i ? " and " : "", a);
+	}
+	lwsl_notice("listening on %s (data in %s)\n", where, cfg.data_dir);
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -253,5 +278,6 @@ done:
 	srv_guard_free(srv.guard);
 	srv_hooks_free(srv.hooks);
 	store_close(srv.store);
+	srv_listen_close(&lsn);
 	return status;
 }

@@ -8,9 +8,11 @@
 #include "server_proc.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,4 +159,89 @@ long server_rss_kb(const struct server_proc *s)
 			break;
 	fclose(f);
 	return kb;
+}
+
+/* The inodes of pid's sockets; returns how many (at most max). */
+static int socket_inodes(pid_t pid, unsigned long *ino, int max)
+{
+	char path[64], link[64], *end;
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while (n < max && (de = readdir(d))) {
+		char fdpath[330];
+		ssize_t len;
+
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
+		len = readlink(fdpath, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (strncmp(link, "socket:[", 8))
+			continue;
+		ino[n] = strtoul(link + 8, &end, 10);
+		if (*end == ']')
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Adds pid's listening sockets found in one /proc/PID/net/tcp* table. */
+static int scan_table(pid_t pid, int v6, const unsigned long *ino, int nino,
+		      char (*out)[64], int n, int max)
+{
+	char path[64], line[512], hex[40], ip[INET6_ADDRSTRLEN];
+	unsigned port, st;
+	unsigned long inode;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/tcp%s", (int)pid,
+		 v6 ? "6" : "");
+	f = fopen(path, "r");
+	if (!f)
+		return n;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		unsigned char addr[16];
+		int mine = 0;
+
+		if (sscanf(line, " %*d: %39[0-9A-Fa-f]:%x %*s %x %*s %*s %*s "
+			   "%*s %*s %lu", hex, &port, &st, &inode) != 4 ||
+		    st != 0x0A)
+			continue;
+		for (int i = 0; i < nino; i++)
+			mine |= ino[i] == inode;
+		if (!mine || strlen(hex) != (v6 ? 32u : 8u))
+			continue;
+		/* Each 32-bit word is printed as the number it is in memory. */
+		for (int w = 0; w < (v6 ? 4 : 1); w++) {
+			char word[9];
+			uint32_t v;
+
+			memcpy(word, hex + 8 * w, 8);
+			word[8] = '\0';
+			v = (uint32_t)strtoul(word, NULL, 16);
+			memcpy(addr + 4 * w, &v, 4);
+		}
+		inet_ntop(v6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
+		snprintf(out[n++], 64, v6 ? "[%s]:%u" : "%s:%u", ip, port);
+	}
+	fclose(f);
+	return n;
+}
+
+int server_listening(const struct server_proc *s, char (*out)[64], int max)
+{
+	unsigned long ino[256];
+	int nino = socket_inodes(s->pid, ino, 256), n;
+
+	if (nino < 0)
+		return -1;
+	n = scan_table(s->pid, 0, ino, nino, out, 0, max);
+	return scan_table(s->pid, 1, ino, nino, out, n, max);
 }

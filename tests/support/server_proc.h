@@ -31,6 +31,14 @@ void server_kill(struct server_proc *s);
 /* The server's resident memory in kB (VmRSS), or -1. */
 long server_rss_kb(const struct server_proc *s);
 
+/*
+ * The addresses the server listens on, as the kernel has them: its own
+ * sockets (by inode, from /proc/PID/fd) in LISTEN state in its network
+ * namespace's /proc/PID/net/tcp and tcp6, as "127.0.0.1:7777" or
+ * "[::1]:7777". Returns how many (at most max), or -1.
+ */
+int server_listening(const struct server_proc *s, char (*out)[64], int max);
+
 /* Removes the temp dir. */
 void server_cleanup(struct server_proc *s);
 
