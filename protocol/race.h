@@ -8,6 +8,8 @@
  * This layer is pure: no I/O, no clock, no randomness, no hidden state.
  * Time comes in as milliseconds since the Unix epoch ("ms"), ids come in
  * as arguments. It never includes libwebsockets or LMDB.
+ *
+ * Adding a field to the race: protocol/FIELDS.md lists every place.
  */
 #ifndef RACEBOARD_PROTOCOL_RACE_H
 #define RACEBOARD_PROTOCOL_RACE_H
