@@ -5,6 +5,7 @@
  *
  *   predict-eval [--no-context] [--strict] [--dump OUT.csv] [CSV]
  *   predict-eval --trace FILE...      (see eval_trace.c)
+ *   predict-eval --eta [--dump OUT] tests/data/traces/JOB.txt...  (eval_eta.c)
  *
  * CSV columns: job,build,date,duration_sec,commit (the job may be quoted).
  * Rows are replayed in file order (the file is sorted by date, build, job,
@@ -28,6 +29,7 @@
 #include <string.h>
 
 int eval_traces(int argc, char **argv);
+int eval_eta(int argc, char **argv);
 
 #define LINE_MAX_LEN 4096
 #define BANDS 4
@@ -410,6 +412,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--trace") == 0)
 			return eval_traces(argc - i - 1, argv + i + 1);
+		else if (strcmp(argv[i], "--eta") == 0)
+			return eval_eta(argc - i - 1, argv + i + 1);
 		else if (strcmp(argv[i], "--no-context") == 0)
 			use_context = 0;
 		else if (strcmp(argv[i], "--strict") == 0)
@@ -423,7 +427,8 @@ int main(int argc, char **argv)
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "usage: predict-eval [--no-context] "
 				"[--strict] [--dump OUT.csv] [CSV] | "
-				"--trace FILE...\n");
+				"--trace FILE... | --eta [--dump OUT.csv] "
+				"FILE...\n");
 			return 2;
 		} else
 			path = argv[i];

@@ -16,7 +16,7 @@
  *               the similar-key fallback, per-source typical durations and
  *               the build-context table; pred_model_predict() applies the
  *               fallback order. strmap.c holds its hash maps.
- *   progress.c  pred_revise(), struct pred_track (cadence, rate) and
+ *   progress.c  pred_live(), struct pred_track (cadence, rate) and
  *               pred_progress().
  * See docs/PREDICTION.md for the method and the measured accuracy.
  *
@@ -158,6 +158,7 @@ enum pred_source {
 	PRED_SRC_NONE = 0,
 	PRED_SRC_HISTORY = 3,  /* this key's history, or a similar key's */
 	PRED_SRC_DEFAULT = 4,  /* the source's typical duration */
+	PRED_SRC_PROGRESS = 5, /* a running race's own progress (pred_live) */
 };
 
 /* Which data a history prediction used (finer than eta_source). */
@@ -276,30 +277,22 @@ size_t pred_model_count(const struct pred_model *m);
 /* Running races (progress.c)                                          */
 /* ------------------------------------------------------------------ */
 
-struct pred_revision {
-	double remaining_sec;
-	double confidence;
-};
-
-/*
- * Revises the remaining time of a running race from the predicted total
- * (total_sec, with total_conf) and the time elapsed since it started.
- * Without progress (progress < 0) remaining = total - elapsed, floored at
- * 5 % of the total once overdue, with confidence falling as the race runs
- * past its prediction. With progress p in 1..99 and a rate (percent per
- * second, <= 0 to use the average p / elapsed), the progress estimate
- * (100 - p) / rate is blended in with weight p / 100.
- * Returns PRED_OK, or PRED_EINVAL (total_sec <= 0 without progress,
- * negative elapsed) with *out unchanged.
- */
-int pred_revise(double total_sec, double total_conf, double elapsed_sec,
-		int progress, double rate_per_sec, struct pred_revision *out);
-
 #define PRED_TRACK_GAPS 20       /* gaps kept for the cadence */
 #define PRED_TRACK_POINTS 8      /* progress reports kept for the rate */
 #define PRED_CADENCE_MIN_GAPS 3
 #define PRED_CADENCE_MIN_SEC 2
 #define PRED_CADENCE_MAX_SEC 300
+
+/*
+ * What was known about a race's total duration before it ran: the
+ * prediction it was created with (pred_model_predict), or nothing.
+ */
+struct pred_prior {
+	int has;               /* 0: no prediction (no ETA when created) */
+	double total_sec;      /* > 0 */
+	double confidence;     /* 0..1: P(the run lands within +-20 %) */
+	int source;            /* PRED_SRC_HISTORY or PRED_SRC_DEFAULT */
+};
 
 /* Per running race: recent progress reports. Embedded; init with zeroes. */
 struct pred_track {
@@ -308,6 +301,22 @@ struct pred_track {
 	size_t n_points;                   /* total reports seen */
 	double gaps[PRED_TRACK_GAPS];      /* ring of gaps, seconds */
 	size_t n_gaps;                     /* total gaps seen */
+	/* Set by pred_track_begin(); without it pred_live() has no start. */
+	int begun;
+	int64_t started_ms;
+	struct pred_prior prior;
+	/* The first report seen (pred_live's anchor: the time before it is
+	 * start-up, not work, so rates are measured from it). */
+	int64_t anchor_ms;
+	int anchor_pct;
+	/* How steady this race's rate has been (pred_live): the log of the
+	 * total that the average rate since the anchor implies at the last
+	 * report, its g = (1 - f) / f with f the share of the work left at
+	 * the anchor that is done, and the sums of squared steps of that log
+	 * and of the spans of g between reports. */
+	int have_last;
+	double last_log_total, last_g;
+	double sum_sq_step, sum_g_span;
 };
 
 /* Zeroes a tracker. */
@@ -319,6 +328,14 @@ void pred_track_init(struct pred_track *t);
  * same value as the last one still counts for the cadence.
  */
 int pred_track_observe(struct pred_track *t, int64_t now_ms, int progress);
+
+/*
+ * Starts a tracker for a race that started at started_ms with the given
+ * prior (borrowed; NULL: none). Call before the first pred_track_observe:
+ * reports observed before it do not count towards the steadiness.
+ */
+void pred_track_begin(struct pred_track *t, int64_t started_ms,
+		      const struct pred_prior *prior);
 
 /*
  * Learned update cadence: the 90th percentile of the last (up to 20)
@@ -334,6 +351,52 @@ int pred_track_cadence(const struct pred_track *t, int *hint_sec);
  */
 int pred_track_rate(const struct pred_track *t, int64_t started_ms,
 		    double *rate_per_sec);
+
+/*
+ * The server's live estimate of a running race (pred_live): the prior
+ * total, truncated at the elapsed time, and the total that the average
+ * rate since the first report implies (t_a + (t - t_a) / f, f the share
+ * of the work left at the first report that is now done), combined in
+ * log space by inverse variance. The
+ * evidence's variance is k^2 (1 - f) / f plus whole-percent rounding, with
+ * k^2 learned from how much t / f moved between this race's own reports
+ * (shrunk towards a global value), so a steady race trusts its progress
+ * early and an erratic one leans on its history longer.
+ * docs/PREDICTION.md has the derivation and the measured errors.
+ */
+struct pred_live {
+	double remaining_sec;  /* as of now_ms, >= 0 */
+	double total_sec;      /* elapsed + remaining */
+	double sigma;          /* sd of log(total) */
+	double confidence;     /* P(remaining within +-20 %), calibrated */
+	double w_progress;     /* share of the evidence in the estimate */
+	int source;            /* PRED_SRC_PROGRESS when w_progress >= 0.5,
+				  else the prior's source */
+};
+
+/*
+ * The live estimate at now_ms (>= the last report) from a tracker that
+ * pred_track_begin() started. Without reports it is the prior alone,
+ * truncated at the elapsed time. Returns PRED_OK, PRED_ENODATA when
+ * nothing trustworthy is known (no prior and too little progress), or
+ * PRED_EINVAL (NULL, not begun, now before the start); *out zeroed on
+ * failure.
+ */
+int pred_live(const struct pred_track *t, int64_t now_ms,
+	      struct pred_live *out);
+
+/*
+ * Whether a new live estimate should be recorded as an ETA revision:
+ * only when it differs from what the current ETA (cur_eta_sec as of
+ * cur_at_ms; has_cur 0: none) implies at now_ms by more than
+ * max(PRED_REVISE_MIN_SEC, PRED_REVISE_SHARE of it), and no sooner than
+ * hint_sec after the last revision. Returns 1 or 0.
+ */
+#define PRED_REVISE_SHARE 0.10
+#define PRED_REVISE_MIN_SEC 1.0
+int pred_live_should_revise(int has_cur, double cur_eta_sec,
+			    int64_t cur_at_ms, double new_remaining_sec,
+			    int64_t now_ms, int hint_sec);
 
 enum pred_progress_source {
 	PRED_PROGRESS_REPORTED,
@@ -353,6 +416,10 @@ struct pred_progress_in {
 	double eta_sec;            /* remaining, as of eta_at_ms */
 	int64_t eta_at_ms;
 	double eta_confidence;
+	/* 1 when the ETA is the server's own live estimate (eta_source 3, 4
+	 * or 5): the rate is then the one that ETA implies, so the progress
+	 * prediction and the revised ETA tell the same story. */
+	int eta_is_server;
 };
 
 struct pred_progress {

@@ -1,6 +1,7 @@
 /*
- * progress.c - what the server says about a race while it runs: revised
- * remaining time, the learned update cadence and the progress prediction.
+ * progress.c - what the server says about a race while it runs: the live
+ * remaining-time estimate (pred_live), the learned update cadence and the
+ * progress prediction.
  *
  * Pure: "now" and every report time come in as arguments; the per-race
  * struct pred_track is embedded in the caller's race state.
@@ -10,7 +11,6 @@
 #include <math.h>
 #include <string.h>
 
-#define OVERDUE_FLOOR 0.05   /* remaining >= 5 % of the total once overdue */
 #define CADENCE_PCTL 0.9
 #define CONF_REPORTED 0.9
 #define CONF_INTERPOLATED 0.7
@@ -19,47 +19,6 @@
 static double clampd(double v, double lo, double hi)
 {
 	return v < lo ? lo : (v > hi ? hi : v);
-}
-
-int pred_revise(double total_sec, double total_conf, double elapsed_sec,
-		int progress, double rate_per_sec, struct pred_revision *out)
-{
-	if (!out || !(elapsed_sec >= 0) || progress > 100)
-		return PRED_EINVAL;
-	int have_progress = progress > 0 && progress < 100;
-	if (!(total_sec > 0) && !have_progress)
-		return PRED_EINVAL;
-
-	double hist = 0, conf_hist = 0;
-	if (total_sec > 0) {
-		hist = total_sec - elapsed_sec;
-		double floor_sec = OVERDUE_FLOOR * total_sec;
-		if (hist < floor_sec)
-			hist = floor_sec;
-		/* Running past the prediction erodes trust in it. */
-		double over = elapsed_sec > total_sec ?
-			(elapsed_sec - total_sec) / total_sec : 0;
-		conf_hist = clampd(total_conf, 0, 1) / (1.0 + 4.0 * over);
-	}
-	if (!have_progress) {
-		out->remaining_sec = hist;
-		out->confidence = conf_hist;
-		return PRED_OK;
-	}
-	double rate = rate_per_sec > 0 ? rate_per_sec :
-		(elapsed_sec > 0 ? progress / elapsed_sec : 0);
-	if (!(rate > 0)) {
-		out->remaining_sec = hist;
-		out->confidence = conf_hist;
-		return PRED_OK;
-	}
-	double by_rate = (100 - progress) / rate;
-	/* Progress earns trust as it advances: weight p / 100. */
-	double w = total_sec > 0 ? progress / 100.0 : 1.0;
-	out->remaining_sec = (1 - w) * hist + w * by_rate;
-	/* Rate-based remaining is about as good as the progress is far. */
-	out->confidence = clampd((1 - w) * conf_hist + w * (0.4 + 0.5 * w), 0, 1);
-	return PRED_OK;
 }
 
 void pred_track_init(struct pred_track *t)
@@ -73,6 +32,68 @@ static size_t point_at(const struct pred_track *t, size_t k)
 	return (t->n_points - 1 - k) % PRED_TRACK_POINTS;
 }
 
+void pred_track_begin(struct pred_track *t, int64_t started_ms,
+		      const struct pred_prior *prior)
+{
+	pred_track_init(t);
+	t->begun = 1;
+	t->started_ms = started_ms;
+	if (prior && prior->has && prior->total_sec > 0)
+		t->prior = *prior;
+}
+
+/* The evidence at a report: the total that the average rate since the
+ * anchor implies, as log, and g = (1 - f) / f. 0 when there is none yet:
+ * no progress since the anchor, or the anchor itself is the report. */
+static int evidence_at(const struct pred_track *t, int64_t at_ms, int progress,
+		       double *log_total, double *g, double *q)
+{
+	double ta = (double)(t->anchor_ms - t->started_ms) / 1000.0;
+	double el = (double)(at_ms - t->started_ms) / 1000.0;
+	int pa = t->anchor_pct;
+
+	if (progress <= pa || at_ms <= t->anchor_ms || pa >= 100) {
+		/* Only the start to go by: the average rate since then. */
+		if (progress <= 0 || !(el > 0))
+			return 0;
+		ta = 0;
+		pa = 0;
+	}
+	double f = (double)(progress - pa) / (100.0 - pa);
+	*log_total = log(ta + (el - ta) / f);
+	*g = (1 - f) / f;
+	*q = 0.5 / (progress - pa);  /* whole-percent rounding */
+	return 1;
+}
+
+/* Steadiness: how far the implied log total moved since the last report,
+ * against how much of g was used up (see struct pred_track). */
+static void track_steadiness(struct pred_track *t, int64_t now_ms,
+			     int progress)
+{
+	double lt, g, q;
+
+	if (!t->begun)
+		return;
+	if (t->n_points == 0) {
+		t->anchor_ms = now_ms;
+		t->anchor_pct = progress;
+		return;
+	}
+	if (progress >= 100 || !evidence_at(t, now_ms, progress, &lt, &g, &q))
+		return;
+	if (t->have_last && t->last_g > g) {
+		double d = lt - t->last_log_total;
+		t->sum_sq_step += d * d;
+		t->sum_g_span += t->last_g - g;
+	}
+	if (!t->have_last || t->last_g > g) {
+		t->last_log_total = lt;
+		t->last_g = g;
+		t->have_last = 1;
+	}
+}
+
 int pred_track_observe(struct pred_track *t, int64_t now_ms, int progress)
 {
 	if (!t || progress < 0 || progress > 100)
@@ -84,6 +105,7 @@ int pred_track_observe(struct pred_track *t, int64_t now_ms, int progress)
 		t->gaps[t->n_gaps % PRED_TRACK_GAPS] = (double)(now_ms - last) / 1000.0;
 		t->n_gaps++;
 	}
+	track_steadiness(t, now_ms, progress);
 	size_t i = t->n_points % PRED_TRACK_POINTS;
 	t->t_ms[i] = now_ms;
 	t->pct[i] = progress;
@@ -137,6 +159,160 @@ int pred_track_rate(const struct pred_track *t, int64_t started_ms,
 	}
 	*rate_per_sec = dp > 0 ? dp / dt : 0;
 	return PRED_OK;
+}
+
+/* ---- the live estimate ---------------------------------------------- */
+
+/* Global steadiness k^2 that a race's own steps are shrunk towards, with
+ * the weight of PRED_LIVE_W0 units of (1 - f) / f; chosen on the trace
+ * corpus (docs/PREDICTION.md). */
+#ifndef PRED_LIVE_K0
+#define PRED_LIVE_K0 0.3
+#endif
+#ifndef PRED_LIVE_W0
+#define PRED_LIVE_W0 1.0
+#endif
+#ifndef PRED_LIVE_RECENT
+#define PRED_LIVE_RECENT 0.5
+#endif
+#ifndef PRED_LIVE_CONF_SCALE
+#define PRED_LIVE_CONF_SCALE 3.0
+#endif
+#ifndef PRED_LIVE_NU
+#define PRED_LIVE_NU 2.0
+#endif
+/* Without a prior, an ETA from progress alone needs sd(log total) below
+ * this: "no ETA" beats a confident-looking wrong one. */
+#define LIVE_MAX_SIGMA 0.5
+#define SIGMA_MIN 0.01
+
+/* The sd of log(total) that makes P(|error| < 20 %) = conf, for a normal
+ * error in log space: conf = erf(0.2 / (sqrt 2 sigma)). Bisection. */
+static double sigma_of_conf(double conf)
+{
+	double c = clampd(conf, 0.02, 0.98), lo = 0.005, hi = 20;
+
+	for (int i = 0; i < 60; i++) {
+		double mid = 0.5 * (lo + hi);
+		if (erf(0.2 / (M_SQRT2 * mid)) > c)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return 0.5 * (lo + hi);
+}
+
+/* The prior N(m, s^2) of log(total) once the race has run `a` (log
+ * seconds): it cannot end before, so the mean becomes that of the normal
+ * conditioned on x > a. */
+static void truncate_normal(double *m, double *s, double a)
+{
+	double z = (a - *m) / *s;
+	if (z < -8)
+		return;
+	double tail = 0.5 * erfc(z / M_SQRT2);
+	double phi = exp(-0.5 * z * z) / sqrt(2 * M_PI);
+	double lambda = tail > 1e-300 ? phi / tail : z;
+	*m = fmax(*m + *s * lambda, a);
+	/* Not the truncated normal's narrower sd: a run that outlives its
+	 * prediction says the prediction was off, and real durations have
+	 * heavier tails than a normal. Trust falls as the overrun grows. */
+	if (z > 0)
+		*s *= 1 + z;
+}
+
+int pred_live(const struct pred_track *t, int64_t now_ms,
+	      struct pred_live *out)
+{
+	if (!out)
+		return PRED_EINVAL;
+	memset(out, 0, sizeof *out);
+	if (!t || !t->begun || now_ms < t->started_ms)
+		return PRED_EINVAL;
+	double now = (double)(now_ms - t->started_ms) / 1000.0;
+	double lnow = log(fmax(now, 1e-3));
+	double w_prior = 0, m_prior = 0, s_prior = 0;
+	if (t->prior.has) {
+		m_prior = log(t->prior.total_sec);
+		s_prior = sigma_of_conf(t->prior.confidence);
+		truncate_normal(&m_prior, &s_prior, lnow);
+		w_prior = 1 / (s_prior * s_prior);
+	}
+
+	/* The evidence: the total the last report implies. */
+	double w_ev = 0, m_ev = 0;
+	double lt, g, q;
+	if (t->n_points > 0 &&
+	    evidence_at(t, t->t_ms[point_at(t, 0)], t->pct[point_at(t, 0)],
+			&lt, &g, &q)) {
+		double k2 = (t->sum_sq_step + PRED_LIVE_K0 * PRED_LIVE_K0 *
+			     PRED_LIVE_W0) / (t->sum_g_span + PRED_LIVE_W0);
+		/* k^2 g: the rate's own noise, shrinking as the work is
+		 * done; q^2: whole-percent rounding. (A constant term for
+		 * what no rate model sees did not help on the corpus.) */
+		double var = k2 * g + q * q;
+		m_ev = fmax(lt, lnow);
+		w_ev = 1 / fmax(var, SIGMA_MIN * SIGMA_MIN);
+		/* The rate over the last reports, for a race that changed
+		 * pace (a build's link step, git's phases): blended into the
+		 * evidence's log total by a fixed share. */
+		double rate, el = (double)(t->t_ms[point_at(t, 0)] -
+					   t->started_ms) / 1000.0;
+		int p = t->pct[point_at(t, 0)];
+		if (p < 100 && t->n_points > 2 &&
+		    pred_track_rate(t, t->started_ms, &rate) == PRED_OK &&
+		    rate > 0) {
+			double lr = log(el + (100 - p) / rate);
+			m_ev = fmax((1 - PRED_LIVE_RECENT) * m_ev +
+				    PRED_LIVE_RECENT * lr, lnow);
+		}
+	}
+	if (w_prior > 0 && w_ev > 0) {
+		/* Prior and evidence that disagree far beyond their spreads:
+		 * one of them is wrong, and the race's own progress is about
+		 * this run. Student-t weighting (PRED_LIVE_NU degrees of
+		 * freedom) discounts the prior instead of averaging the two
+		 * into a value neither supports. */
+		double z2 = (m_prior - m_ev) * (m_prior - m_ev) *
+			    w_prior * w_ev / (w_prior + w_ev);
+		w_prior *= fmin(1, (PRED_LIVE_NU + 1) / (PRED_LIVE_NU + z2));
+	}
+	if (w_prior + w_ev <= 0)
+		return PRED_ENODATA;
+	double sigma = 1 / sqrt(w_prior + w_ev);
+	if (!t->prior.has && sigma > LIVE_MAX_SIGMA)
+		return PRED_ENODATA;
+	double m = (w_prior * m_prior + w_ev * m_ev) / (w_prior + w_ev);
+	double total = fmax(exp(m), now);
+	out->total_sec = total;
+	out->remaining_sec = total - now;
+	out->sigma = sigma;
+	out->w_progress = w_ev / (w_prior + w_ev);
+	out->source = out->w_progress >= 0.5 || !t->prior.has ?
+		PRED_SRC_PROGRESS : t->prior.source;
+	/* Within +-20 % of the remaining time: |log error| below
+	 * 0.2 remaining / total. sigma is the model's; real errors on the
+	 * trace corpus are about PRED_LIVE_CONF_SCALE times wider (shapes
+	 * and tails no rate model sees), and with it the stated confidence
+	 * matches the hit rate on average (docs/PREDICTION.md). */
+	double tol = 0.2 * fmax(out->remaining_sec, 1e-3) / total;
+	out->confidence = clampd(erf(tol / (M_SQRT2 * sigma *
+					    PRED_LIVE_CONF_SCALE)), 0, 0.99);
+	return PRED_OK;
+}
+
+int pred_live_should_revise(int has_cur, double cur_eta_sec,
+			    int64_t cur_at_ms, double new_remaining_sec,
+			    int64_t now_ms, int hint_sec)
+{
+	if (!has_cur)
+		return 1;
+	double since = (double)(now_ms - cur_at_ms) / 1000.0;
+	if (since < (hint_sec > 0 ? hint_sec : PRED_CADENCE_MIN_SEC))
+		return 0;
+	double implied = fmax(cur_eta_sec - since, 0);
+	return fabs(new_remaining_sec - implied) >
+		fmax(PRED_REVISE_MIN_SEC, PRED_REVISE_SHARE * implied);
 }
 
 const char *pred_progress_source_name(int source)
@@ -194,6 +370,16 @@ int pred_progress(const struct pred_progress_in *in, struct pred_progress *out)
 		age = 0;
 	double rate = 0;
 	int have_rate = pred_track_rate(t, in->started_ms, &rate) == PRED_OK;
+	if (in->has_eta && in->eta_is_server && last < 100) {
+		/* The server's ETA as of the last report: the same rate model
+		 * as the revision (pred_live), also after a restart. */
+		double rem = in->eta_sec -
+			(double)(t->t_ms[b] - in->eta_at_ms) / 1000.0;
+		if (rem >= 1) {
+			rate = (100 - last) / rem;
+			have_rate = 1;
+		}
+	}
 
 	if (age <= in->hint_sec) {
 		out->source = PRED_PROGRESS_REPORTED;

@@ -492,16 +492,137 @@ Test(progress, estimated_from_eta_without_reports)
 	cr_assert_eq(pred_progress(&in, &p), PRED_EINVAL);
 }
 
-Test(progress, revise_blends_history_and_rate)
+/* ---- the live estimate (issue 17) ------------------------------- */
+
+static void steady(struct pred_track *t, int to_pct, int64_t ms_per_pct)
 {
-	struct pred_revision r;
-	cr_assert_eq(pred_revise(100, 0.8, 30, -1, 0, &r), PRED_OK);
-	cr_assert_float_eq(r.remaining_sec, 70, 1e-9);
-	cr_assert_eq(pred_revise(100, 0.8, 200, -1, 0, &r), PRED_OK);
-	cr_assert_float_eq(r.remaining_sec, 5, 1e-9);  /* overdue floor */
-	cr_assert(r.confidence < 0.8);
-	/* 50 % done at 1 %/s: history says 70 s, the rate says 50 s. */
-	cr_assert_eq(pred_revise(100, 0.8, 30, 50, 1.0, &r), PRED_OK);
-	cr_assert_float_eq(r.remaining_sec, 60, 1e-9);
-	cr_assert_eq(pred_revise(0, 0, 10, -1, 0, &r), PRED_EINVAL);
+	for (int p = 1; p <= to_pct; p++)
+		pred_track_observe(t, p * ms_per_pct, p);
+}
+
+Test(live, no_eta_until_something_is_trustworthy)
+{
+	struct pred_track t;
+	struct pred_live lv;
+	pred_track_begin(&t, 0, NULL);
+	cr_assert_eq(pred_live(&t, 1000, &lv), PRED_ENODATA);
+	pred_track_observe(&t, 1000, 1);  /* 1 % after 1 s: anything goes */
+	cr_assert_eq(pred_live(&t, 1000, &lv), PRED_ENODATA);
+	steady(&t, 50, 1000);             /* 1 %/s, steady, to 50 % */
+	cr_assert_eq(pred_live(&t, 50000, &lv), PRED_OK);
+	cr_assert_eq(lv.source, PRED_SRC_PROGRESS);
+	cr_assert_float_eq(lv.remaining_sec, 50, 1.0);
+	cr_assert(lv.confidence > 0 && lv.confidence < 1);
+	cr_assert_eq(pred_live(NULL, 0, &lv), PRED_EINVAL);
+	struct pred_track fresh;
+	pred_track_init(&fresh);          /* not begun: no start time */
+	cr_assert_eq(pred_live(&fresh, 0, &lv), PRED_EINVAL);
+}
+
+Test(live, prior_alone_then_truncated_once_overdue)
+{
+	struct pred_prior pr = { .has = 1, .total_sec = 100,
+				 .confidence = 0.9, .source = PRED_SRC_HISTORY };
+	struct pred_track t;
+	struct pred_live lv;
+	pred_track_begin(&t, 0, &pr);
+	cr_assert_eq(pred_live(&t, 30000, &lv), PRED_OK);
+	cr_assert_float_eq(lv.remaining_sec, 70, 0.5);
+	cr_assert_eq(lv.source, PRED_SRC_HISTORY);
+	double early = lv.confidence;
+	/* 150 s in: the run cannot end before now; some time remains, and
+	 * the estimate is less sure of it than of the whole. */
+	cr_assert_eq(pred_live(&t, 150000, &lv), PRED_OK);
+	cr_assert(lv.remaining_sec > 0 && lv.total_sec > 150, "%f", lv.remaining_sec);
+	cr_assert(lv.confidence < early);
+}
+
+Test(live, evidence_weighs_more_as_progress_grows)
+{
+	struct pred_prior pr = { .has = 1, .total_sec = 100,
+				 .confidence = 0.8, .source = PRED_SRC_HISTORY };
+	struct pred_track t;
+	struct pred_live a, b;
+	pred_track_begin(&t, 0, &pr);
+	steady(&t, 10, 2000);  /* half the speed the prior expects */
+	cr_assert_eq(pred_live(&t, 20000, &a), PRED_OK);
+	steady(&t, 60, 2000);
+	cr_assert_eq(pred_live(&t, 120000, &b), PRED_OK);
+	cr_assert(b.w_progress > a.w_progress);
+	cr_assert_eq(b.source, PRED_SRC_PROGRESS);
+	/* 60 % at 120 s, steadily: about 80 s left, not the prior's 0. */
+	cr_assert_float_eq(b.remaining_sec, 80, 8);
+	cr_assert(a.remaining_sec > 0);
+}
+
+Test(live, an_erratic_race_trusts_its_progress_less)
+{
+	struct pred_prior pr = { .has = 1, .total_sec = 100,
+				 .confidence = 0.8, .source = PRED_SRC_HISTORY };
+	struct pred_track s, e;
+	struct pred_live ls, le;
+	pred_track_begin(&s, 0, &pr);
+	pred_track_begin(&e, 0, &pr);
+	for (int p = 1; p <= 30; p++) {
+		pred_track_observe(&s, p * 1000, p);
+		/* the same end point, reached in bursts and stalls */
+		pred_track_observe(&e, p * 1000 + (p % 2 ? 700 : -700) *
+				   (p < 30), p);
+	}
+	cr_assert_eq(pred_live(&s, 30000, &ls), PRED_OK);
+	cr_assert_eq(pred_live(&e, 30000, &le), PRED_OK);
+	cr_assert(le.w_progress < ls.w_progress, "%f %f", le.w_progress,
+		  ls.w_progress);
+}
+
+Test(live, a_weak_fallback_gives_way_to_progress)
+{
+	/* Issue 17: a cmd race guessed at 8 s from other jobs reported 50 %
+	 * 6 s in; the ETA must move towards the ~6 s that remain. */
+	struct pred_prior pr = { .has = 1, .total_sec = 8,
+				 .confidence = 0.2, .source = PRED_SRC_DEFAULT };
+	struct pred_track t;
+	struct pred_live lv;
+	pred_track_begin(&t, 0, &pr);
+	for (int p = 10; p <= 50; p += 10)
+		pred_track_observe(&t, p * 120, p);
+	cr_assert_eq(pred_live(&t, 6000, &lv), PRED_OK);
+	cr_assert(lv.remaining_sec > 4 && lv.remaining_sec < 7, "%f",
+		  lv.remaining_sec);
+	cr_assert_eq(lv.source, PRED_SRC_PROGRESS);
+	cr_assert(lv.confidence < 0.9);
+}
+
+Test(live, revisions_only_when_they_matter)
+{
+	/* No ETA yet: the first estimate is recorded. */
+	cr_assert(pred_live_should_revise(0, 0, 0, 30, 1000, 5));
+	/* Within the cadence: never, however far it moved. */
+	cr_assert(!pred_live_should_revise(1, 60, 0, 10, 4000, 5));
+	/* 60 s given at 0, 10 s later it implies 50 s. */
+	cr_assert(!pred_live_should_revise(1, 60, 0, 46, 10000, 5));
+	cr_assert(pred_live_should_revise(1, 60, 0, 44, 10000, 5));
+	cr_assert(pred_live_should_revise(1, 60, 0, 56, 10000, 5));
+	/* Near the end the absolute floor (1 s) holds back churn. */
+	cr_assert(!pred_live_should_revise(1, 8, 0, 2.5, 5000, 5));
+}
+
+Test(live, progress_prediction_uses_the_etas_rate)
+{
+	struct pred_track t;
+	pred_track_init(&t);
+	pred_track_observe(&t, 10000, 10);
+	pred_track_observe(&t, 20000, 20);  /* the track says 1 %/s */
+	struct pred_progress_in in = {
+		.now_ms = 40000, .started_ms = 0, .hint_sec = 5, .track = &t,
+		.has_eta = 1, .eta_sec = 40, .eta_at_ms = 20000,
+		.eta_confidence = 0.7, .eta_is_server = 1,
+	};
+	struct pred_progress p;
+	cr_assert_eq(pred_progress(&in, &p), PRED_OK);
+	/* 80 % left in the ETA's 40 s: 2 %/s, the revision's rate. */
+	cr_assert_float_eq(p.rate_per_sec, 2, 1e-9);
+	in.eta_is_server = 0;  /* a producer's ETA: the track's own rate */
+	cr_assert_eq(pred_progress(&in, &p), PRED_OK);
+	cr_assert_float_eq(p.rate_per_sec, 1, 1e-9);
 }
