@@ -57,6 +57,9 @@ enum proto_eta_source {
 	PROTO_ETA_ADAPTER = 2,  /* a producer's own estimate */
 	PROTO_ETA_HISTORY = 3,  /* the server's prediction from finished races */
 	PROTO_ETA_DEFAULT = 4,  /* a per-source typical duration */
+	/* The server's live estimate from the race's own progress (issue
+	 * 17); only the server sets it: a producer's update may carry 1..4. */
+	PROTO_ETA_PROGRESS = 5,
 };
 
 /*

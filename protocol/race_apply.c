@@ -68,7 +68,7 @@ static int validate(const struct proto_race_update *u)
 	    (u->eta_sec < 0 || u->eta_sec > PROTO_ETA_MAX_SEC))
 		return PROTO_EINVAL;
 	if ((s & PROTO_F_ETA_SOURCE) && (u->eta_source < PROTO_ETA_EXACT ||
-					 u->eta_source > PROTO_ETA_DEFAULT))
+					 u->eta_source > PROTO_ETA_PROGRESS))
 		return PROTO_EINVAL;
 	/* Written so that NaN fails too. */
 	if ((s & PROTO_F_ETA_CONFIDENCE) &&

@@ -107,7 +107,7 @@ static int set_revisions(struct proto_race *r, json_object *v)
 		    proto_codec_time(f[1], "timestamp", &rev->timestamp,
 				     NULL) ||
 		    proto_codec_int(f[2], "source", PROTO_ETA_EXACT,
-				    PROTO_ETA_DEFAULT, 0, &src, NULL) ||
+				    PROTO_ETA_PROGRESS, 0, &src, NULL) ||
 		    proto_codec_double(f[3], "confidence", 0.0, 1.0,
 				       &rev->confidence, NULL))
 			return PROTO_EINVAL;
@@ -266,7 +266,7 @@ int proto_codec_race_set(struct proto_race *r, uint32_t field, json_object *v)
 		return set_opt_int(r, field, &r->progress, v, 0, 100);
 	case PROTO_F_ETA_SOURCE:
 		return set_opt_int(r, field, &r->eta_source, v,
-				   PROTO_ETA_EXACT, PROTO_ETA_DEFAULT);
+				   PROTO_ETA_EXACT, PROTO_ETA_PROGRESS);
 	case PROTO_F_UPDATE_INTERVAL_HINT:
 		return set_opt_int(r, field, &r->update_interval_hint, v, 1,
 				   PROTO_HINT_MAX_SEC);

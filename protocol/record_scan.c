@@ -88,7 +88,7 @@ static int revision_member(struct proto_scan *c, void *arg,
 	if (proto_scan_is_key(k, "confidence") && proto_scan_first(&x->seen, 4))
 		return proto_scan_unit(c, &x->rev->confidence);
 	if (proto_scan_is_key(k, "source") && proto_scan_first(&x->seen, 8) &&
-	    proto_scan_int(c, PROTO_ETA_EXACT, PROTO_ETA_DEFAULT, &v) ==
+	    proto_scan_int(c, PROTO_ETA_EXACT, PROTO_ETA_PROGRESS, &v) ==
 	    PROTO_OK) {
 		x->rev->source = (int)v;
 		return PROTO_OK;
@@ -274,7 +274,7 @@ static int read_field(struct proto_scan *c, struct proto_race *r,
 	rc = proto_scan_int(c, field == PROTO_F_PROGRESS ? 0 :
 			 field == PROTO_F_ETA_SOURCE ? PROTO_ETA_EXACT : 1,
 		      field == PROTO_F_PROGRESS ? 100 :
-			 field == PROTO_F_ETA_SOURCE ? PROTO_ETA_DEFAULT :
+			 field == PROTO_F_ETA_SOURCE ? PROTO_ETA_PROGRESS :
 			 PROTO_HINT_MAX_SEC, &v);
 	if (rc != PROTO_OK)
 		return rc;

@@ -13,11 +13,6 @@
 #include <string.h>
 
 
-/* A server ETA is revised only when it moves by more than this much of
- * the remaining time (and at least MIN_SHIFT_SEC): no revision churn. */
-#define REVISE_SHARE 0.10
-#define REVISE_MIN_SHIFT_SEC 5.0
-
 /* A list of finishes (see learn.h: queued, then sealed). */
 struct put_list {
 	struct srv_learn_put *v;
@@ -218,35 +213,59 @@ static void record_finish(struct srv_learn *l, const struct proto_race *race)
 		     outcome, duration, race->completed_at);
 }
 
-/* Revises an ETA the server made (eta_source 3 or 4) from elapsed time
- * and progress, as an ordinary ETA change with its own revision. */
+/* Whether the race's ETA is the server's own to revise: none at all, or
+ * one the server set (history, default, progress). A producer's ETA
+ * (exact, adapter) is never overridden nor blended. */
+static int eta_is_servers(const struct proto_race *race)
+{
+	return !(race->has & PROTO_F_ETA_SEC) ||
+	       race->eta_source == PROTO_ETA_HISTORY ||
+	       race->eta_source == PROTO_ETA_DEFAULT ||
+	       race->eta_source == PROTO_ETA_PROGRESS;
+}
+
+/* The prediction a race is judged against while it runs: the model's
+ * prediction for its key, as at creation (and again after a restart,
+ * from the same stored histories). */
+static void prior_of(struct srv_learn *l, const struct proto_race *race,
+		     struct pred_prior *prior)
+{
+	char key[PRED_KEY_MAX];
+	struct pred_estimate est;
+
+	memset(prior, 0, sizeof(*prior));
+	if (race_key(race->source, race->title, race->metadata,
+		     race->n_metadata, key) ||
+	    pred_model_predict(l->model, key,
+			       context_of(l, race->metadata, race->n_metadata),
+			       &est) != PRED_OK)
+		return;
+	prior->has = 1;
+	prior->total_sec = est.total_sec;
+	prior->confidence = est.confidence;
+	prior->source = est.source;
+}
+
+/* Records the live estimate (pred_live) as an ETA revision when it
+ * matters (pred_live_should_revise), labelled with its provenance. */
 static void revise_eta(struct proto_race *race, const struct pred_track *t,
 		       uint32_t *changed, int64_t now)
 {
-	double total = (double)(race->last_eta_update - race->started_at) /
-		       1000.0 + (double)race->eta_sec;
-	double elapsed = (double)(now - race->started_at) / 1000.0;
-	double remaining_now = (double)race->eta_sec -
-			       (double)(now - race->last_eta_update) / 1000.0;
-	double rate = 0;
-	struct pred_revision rev;
+	struct pred_live lv;
 	struct proto_race_update u = {0};
 	uint32_t more = 0;
+	int has = race->has & PROTO_F_ETA_SEC &&
+		  race->has & PROTO_F_LAST_ETA_UPDATE;
 
-	if (t)
-		pred_track_rate(t, race->started_at, &rate);
-	if (elapsed < 0 ||
-	    pred_revise(total, race->eta_confidence, elapsed,
-			race->has & PROTO_F_PROGRESS ? race->progress : -1,
-			rate, &rev) != PRED_OK)
-		return;
-	if (fabs(rev.remaining_sec - remaining_now) <
-	    fmax(REVISE_MIN_SHIFT_SEC, REVISE_SHARE * fabs(remaining_now)))
+	if (pred_live(t, now, &lv) != PRED_OK ||
+	    !pred_live_should_revise(has, has ? (double)race->eta_sec : 0,
+				     race->last_eta_update, lv.remaining_sec,
+				     now, race->update_interval_hint))
 		return;
 	u.set = PROTO_F_ETA_SEC | PROTO_F_ETA_SOURCE | PROTO_F_ETA_CONFIDENCE;
-	u.eta_sec = llround(fmax(0, rev.remaining_sec));
-	u.eta_source = race->eta_source;
-	u.eta_confidence = round_to(rev.confidence, 0.01);
+	u.eta_sec = llround(lv.remaining_sec);
+	u.eta_source = lv.source;
+	u.eta_confidence = round_to(lv.confidence, 0.01);
 	if (proto_race_apply(race, &u, now, &more) == PROTO_OK)
 		*changed |= more;
 }
@@ -267,22 +286,23 @@ void srv_learn_after_change(struct srv_learn *l, struct proto_race *race,
 	if (race->state != PROTO_STATE_RUNNING ||
 	    !(*changed & PROTO_F_PROGRESS))
 		return;
-	if (!*track && (*track = calloc(1, sizeof(**track))))
-		pred_track_init(*track);
-	if (*track) {
-		pred_track_observe(*track, now, race->progress);
-		if (!race->hint_explicit &&
-		    pred_track_cadence(*track, &hint) == PRED_OK &&
-		    hint != race->update_interval_hint) {
-			/* Learned, not producer-set: hint_explicit stays 0. */
-			race->update_interval_hint = hint;
-			*changed |= PROTO_F_UPDATE_INTERVAL_HINT;
-		}
+	if (!*track && (*track = calloc(1, sizeof(**track)))) {
+		struct pred_prior prior;
+
+		prior_of(l, race, &prior);
+		pred_track_begin(*track, race->started_at, &prior);
 	}
-	if (race->has & PROTO_F_ETA_SEC && race->has & PROTO_F_LAST_ETA_UPDATE &&
-	    !(*changed & PROTO_F_ETA_SEC) &&
-	    (race->eta_source == PROTO_ETA_HISTORY ||
-	     race->eta_source == PROTO_ETA_DEFAULT))
+	if (!*track)
+		return;
+	pred_track_observe(*track, now, race->progress);
+	if (!race->hint_explicit &&
+	    pred_track_cadence(*track, &hint) == PRED_OK &&
+	    hint != race->update_interval_hint) {
+		/* Learned, not producer-set: hint_explicit stays 0. */
+		race->update_interval_hint = hint;
+		*changed |= PROTO_F_UPDATE_INTERVAL_HINT;
+	}
+	if (!(*changed & PROTO_F_ETA_SEC) && eta_is_servers(race))
 		revise_eta(race, *track, changed, now);
 }
 
@@ -354,6 +374,7 @@ size_t srv_learn_progress_write(const struct proto_race *race,
 		in.eta_at_ms = race->last_eta_update;
 		in.eta_confidence = race->has & PROTO_F_ETA_CONFIDENCE
 			? race->eta_confidence : 0.5;
+		in.eta_is_server = eta_is_servers(race);
 	}
 	if (pred_progress(&in, &out) != PRED_OK)
 		return 0;

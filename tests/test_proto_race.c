@@ -650,7 +650,7 @@ Test(race, invalid_updates_leave_the_race_unchanged)
 		{.set = PROTO_F_ETA_SEC, .eta_sec = -1},
 		{.set = PROTO_F_ETA_SEC, .eta_sec = PROTO_ETA_MAX_SEC + 1},
 		{.set = PROTO_F_ETA_SOURCE, .eta_source = 0},
-		{.set = PROTO_F_ETA_SOURCE, .eta_source = 5},
+		{.set = PROTO_F_ETA_SOURCE, .eta_source = PROTO_ETA_PROGRESS + 1},
 		{.set = PROTO_F_ETA_CONFIDENCE, .eta_confidence = 1.5},
 		{.set = PROTO_F_ETA_CONFIDENCE, .eta_confidence = -0.1},
 		{.set = PROTO_F_UPDATE_INTERVAL_HINT, .update_interval_hint = 0},

@@ -1,16 +1,21 @@
 /*
  * test_server_predict.c - what the real server learns: ETAs for new races
  * from finished ones (kept across a restart), the fallback labels, a
- * producer ETA winning, the learned update cadence and the read-time
- * progress_prediction.
+ * producer ETA winning, the learned update cadence, the read-time
+ * progress_prediction, and (issue 17) a real progress trace replayed
+ * through the server, checked against the evaluation's own computation.
  */
 #include <criterion/criterion.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "predict.h"
+#include "rfc3339.h"
 #include "support/http_client.h"
 #include "support/server_proc.h"
 
@@ -197,17 +202,227 @@ Test(predict, the_server_revises_its_own_eta_as_progress_comes_in)
 	finish_after("h1", "long job", 1000);
 	finish_after("h2", "long job", 1000);
 	o = rest("POST", "/race",
-		 "{\"id\":\"r\",\"source\":\"ci\",\"title\":\"long job\"}", &st);
+		 "{\"id\":\"r\",\"source\":\"ci\",\"title\":\"long job\","
+		 "\"update_interval_hint\":1}", &st);
 	cr_assert_eq(num(o, "eta_source"), 3);
 	json_object_put(o);
 	sleep(1);
-	/* Half done after about a second: far faster than the history. */
+	/* Half done after about a second: far faster than the history,
+	 * which the progress now outweighs (eta_source 5). */
 	o = rest("PATCH", "/race/r", "{\"progress\":50}", &st);
 	cr_assert_lt(num(o, "eta_sec"), 900, "the server revised its ETA");
-	cr_assert_eq(num(o, "eta_source"), 3, "still the server's own ETA");
+	cr_assert_eq(num(o, "eta_source"), 5, "the server's progress estimate");
 	revs = json_object_object_get(o, "eta_revisions");
 	cr_assert_eq(json_object_array_length(revs), 2);
 	cr_assert_eq(json_object_get_int(json_object_object_get(
-		json_object_array_get_idx(revs, 1), "source")), 3);
+		json_object_array_get_idx(revs, 0), "source")), 3);
+	cr_assert_eq(json_object_get_int(json_object_object_get(
+		json_object_array_get_idx(revs, 1), "source")), 5);
 	json_object_put(o);
+}
+
+/* ---- issue 17: one real trace through the real server ------------- */
+
+#define REPLAY_JOB "git-clone.txt"
+#define REPLAY_RUNS 8   /* at most; the last run is replayed, the others
+			  * are history */
+#define REPLAY_MAX 512
+
+struct replay_run {
+	double t[REPLAY_MAX];
+	int pct[REPLAY_MAX];
+	size_t n;
+	double end;
+};
+
+/* Reads tests/data/traces/REPLAY_JOB (format: its README); returns the
+ * number of runs. */
+static size_t load_replay(struct replay_run *runs)
+{
+	const char *dir = getenv("RACEBOARD_TRACE_DIR");
+	char path[512], line[256];
+	size_t k = 0;
+	FILE *f;
+
+	cr_assert(dir, "RACEBOARD_TRACE_DIR is set by meson");
+	snprintf(path, sizeof(path), "%s/%s", dir, REPLAY_JOB);
+	f = fopen(path, "r");
+	cr_assert(f, "%s", path);
+	memset(runs, 0, REPLAY_RUNS * sizeof(*runs));
+	while (fgets(line, sizeof(line), f)) {
+		double s, p;
+
+		if (!strncmp(line, "run ", 4)) {
+			k++;
+			cr_assert_leq(k, REPLAY_RUNS);
+		} else if (k && sscanf(line, "end %lf", &s) == 1) {
+			runs[k - 1].end = s;
+		} else if (k && line[0] != '#' &&
+			   sscanf(line, "%lf %lf", &s, &p) == 2 &&
+			   runs[k - 1].n < REPLAY_MAX) {
+			runs[k - 1].t[runs[k - 1].n] = s;
+			runs[k - 1].pct[runs[k - 1].n++] = (int)floor(p + 1e-9);
+		}
+	}
+	fclose(f);
+	cr_assert_geq(k, 2);
+	return k;
+}
+
+static int64_t time_of(json_object *o, const char *key)
+{
+	json_object *v;
+	int64_t ms;
+
+	cr_assert(json_object_object_get_ex(o, key, &v), "no %s", key);
+	cr_assert_eq(proto_time_parse(json_object_get_string(v), &ms), 0);
+	return ms;
+}
+
+static double dbl(json_object *o, const char *key)
+{
+	json_object *v;
+
+	cr_assert(json_object_object_get_ex(o, key, &v), "no %s", key);
+	return json_object_get_double(v);
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_until(int64_t ms)
+{
+	int64_t d = ms - wall_ms();
+
+	if (d > 0) {
+		struct timespec ts = {d / 1000, (d % 1000) * 1000000};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * The history runs are finished races whose started_at is backdated by
+ * the recorded durations; the last run is replayed at its real cadence.
+ * After every report, the ETA the server returns must be the one
+ * predict-eval --eta computes with the same calls (pred_model_predict,
+ * pred_track_observe, pred_live, pred_live_should_revise) for the
+ * report times the server stamped; progress_prediction must use the same
+ * rate; and both must read the same after a restart.
+ */
+Test(predict, a_replayed_trace_gets_the_etas_the_evaluation_computes)
+{
+	static struct replay_run runs[REPLAY_RUNS];
+	struct pred_model_limits lim = {.use_context = 1};
+	struct pred_model *m = pred_model_new(&lim);
+	struct pred_estimate est;
+	struct pred_prior prior;
+	struct pred_track track;
+	char key[PRED_KEY_MAX], body[256], started[PROTO_TIME_BUFSZ];
+	json_object *o;
+	int st, last_sent = -1, revisions = 0;
+	double cur_eta, pp_rate = 0;
+	int64_t cur_at, t0;
+	size_t n_runs = load_replay(runs);
+	const struct replay_run *r = &runs[n_runs - 1];
+
+	cr_assert(m);
+	cr_assert_eq(pred_key("cmd", "trace replay", NULL, 0, key, sizeof(key)), 0);
+	cr_assert_eq(server_start(&srv, NULL), 0);
+	for (int k = 0; k < (int)n_runs - 1; k++) {
+		int64_t s, c;
+
+		proto_time_format(wall_ms() - (int64_t)llround(runs[k].end * 1000),
+				  started);
+		snprintf(body, sizeof(body), "{\"id\":\"h%d\",\"source\":\"cmd\","
+			 "\"title\":\"trace replay\",\"started_at\":\"%s\"}", k,
+			 started);
+		json_object_put(rest("POST", "/race", body, &st));
+		cr_assert_eq(st, 201);
+		snprintf(body, sizeof(body), "/race/h%d", k);
+		o = rest("PATCH", body, "{\"state\":\"passed\"}", &st);
+		cr_assert_eq(st, 200);
+		s = time_of(o, "started_at");
+		c = time_of(o, "completed_at");
+		/* The run as the server learned it, to the millisecond. */
+		cr_assert_eq(pred_model_record(m, key, NULL, PRED_PASSED,
+					       (double)(c - s) / 1000.0, c), 0);
+		json_object_put(o);
+	}
+	cr_assert_eq(pred_model_predict(m, key, NULL, &est), PRED_OK);
+	prior = (struct pred_prior){1, est.total_sec, est.confidence, est.source};
+
+	o = rest("POST", "/race",
+		 "{\"id\":\"r\",\"source\":\"cmd\",\"title\":\"trace replay\"}", &st);
+	cr_assert_eq(st, 201);
+	t0 = wall_ms();
+	cr_assert_eq(num(o, "eta_source"), PRED_SRC_HISTORY);
+	cr_assert_eq(num(o, "eta_sec"), llround(prior.total_sec));
+	cur_eta = (double)num(o, "eta_sec");
+	cur_at = time_of(o, "last_eta_update");
+	pred_track_begin(&track, time_of(o, "started_at"), &prior);
+	json_object_put(o);
+
+	for (size_t i = 0; i < r->n; i++) {
+		struct pred_live lv;
+		int64_t now;
+		int hint = 5, p = r->pct[i];
+
+		if (p == last_sent)
+			continue;
+		last_sent = p;
+		sleep_until(t0 + (int64_t)llround(r->t[i] * 1000));
+		snprintf(body, sizeof(body), "{\"progress\":%d}", p);
+		o = rest("PATCH", "/race/r", body, &st);
+		cr_assert_eq(st, 200);
+		now = time_of(o, "last_progress_update");
+		cr_assert_eq(pred_track_observe(&track, now, p), PRED_OK);
+		pred_track_cadence(&track, &hint);
+		cr_assert_eq(num(o, "update_interval_hint"), hint);
+		if (pred_live(&track, now, &lv) == PRED_OK &&
+		    pred_live_should_revise(1, cur_eta, cur_at, lv.remaining_sec,
+					    now, hint)) {
+			cur_eta = (double)llround(lv.remaining_sec);
+			cur_at = now;
+			revisions++;
+			cr_assert_eq(num(o, "eta_source"), lv.source);
+			cr_assert_float_eq(dbl(o, "eta_confidence"),
+					   round(lv.confidence * 100) / 100, 1e-9);
+		}
+		cr_assert_eq(num(o, "eta_sec"), (int64_t)cur_eta,
+			     "report %zu (%d %%): server %lld, evaluation %.0f", i,
+			     p, (long long)num(o, "eta_sec"), cur_eta);
+		cr_assert_eq(time_of(o, "last_eta_update"), cur_at);
+		/* progress_prediction runs at the rate the ETA implies. */
+		pp_rate = 0;
+		if (p < 100 && cur_eta - (double)(now - cur_at) / 1000.0 >= 1) {
+			json_object *pp = json_object_object_get(o,
+				"progress_prediction");
+			pp_rate = (100 - p) / (cur_eta - (double)(now - cur_at) / 1000.0);
+			cr_assert(pp);
+			cr_assert_float_eq(dbl(pp, "rate_per_sec"), pp_rate, 1e-4);
+		}
+		json_object_put(o);
+	}
+	cr_assert_geq(revisions, 1, "the server revised its ETA on the way");
+
+	/* After a restart: the same ETA, and progress_prediction still
+	 * runs at its rate (only the last report is known then) when the
+	 * last report left one to run at (below 100 %, >= 1 s to go). */
+	cr_assert_eq(server_stop(&srv), 0);
+	cr_assert_eq(server_restart(&srv, NULL), 0);
+	o = rest("GET", "/race/r", NULL, &st);
+	cr_assert_eq(st, 200);
+	cr_assert_eq(num(o, "eta_sec"), (int64_t)cur_eta);
+	cr_assert_eq(time_of(o, "last_eta_update"), cur_at);
+	if (pp_rate > 0)
+		cr_assert_float_eq(dbl(json_object_object_get(o,
+			"progress_prediction"), "rate_per_sec"), pp_rate, 1e-4);
+	json_object_put(o);
+	pred_model_free(m);
 }

@@ -404,7 +404,8 @@ export function formatDuration(sec) {
 /**
  * The ETA label: {text, approx, remaining} or null when the race has no ETA
  * or is not active. approx (the ≈) when the page is predicting or the news
- * is stale, or the ETA itself is a prediction (sources 3 and 4); never for
+ * is stale, or the ETA itself is a prediction (sources 3, 4 and the
+ * server's progress estimate 5, or any later server source); never for
  * an exact ETA (source 1).
  */
 export function etaLabel(race, now, opts = DEFAULTS) {
@@ -414,7 +415,7 @@ export function etaLabel(race, now, opts = DEFAULTS) {
 	if (rem <= 0) return { text: 'Finishing soon', approx: false, remaining: rem };
 	const fr = freshness(race, now, opts);
 	const approx = race.eta_source !== 1 &&
-		(fr === 'predicting' || fr === 'stale' || race.eta_source === 3 || race.eta_source === 4);
+		(fr === 'predicting' || fr === 'stale' || race.eta_source >= 3);
 	return { text: `ETA ${approx ? '≈' : ''}${formatDuration(rem)}`, approx, remaining: rem };
 }
 

@@ -37,6 +37,13 @@ describe('trust window', () => {
 		assert.equal(O.etaLabel(r, at(600)).text, 'Finishing soon');
 		assert.equal(O.etaLabel(r, at(30)).text, 'ETA 2m', 'exact ETAs never get ≈');
 	});
+	test('a server progress estimate (eta_source 5) is approximate, like 3 and 4', () => {
+		for (const src of [3, 4, 5]) {
+			const r = race({ eta_source: src });
+			assert.equal(O.etaLabel(r, at(0)).approx, true, `source ${src}`);
+		}
+		assert.equal(O.etaLabel(race({ eta_source: 2 }), at(0)).approx, false);
+	});
 	test('only while running', () => {
 		for (const state of ['queued', 'passed', 'failed', 'canceled']) {
 			const r = race({ state, progress_prediction: { rate_per_sec: 1 } });
