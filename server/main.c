@@ -25,22 +25,31 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
+/*
+ * What reaches stderr at each --log-level. The server's own lines use
+ * LLL_ERR, LLL_WARN and LLL_USER (its notices: start, stop, the access
+ * log), which lws itself does not use; lws's own notices and its info
+ * and debug chatter (header tables, mounts, every write) are library
+ * noise an operator does not need, so they show only at debug.
+ */
 static const int lws_levels[] = {
 	LLL_ERR,
 	LLL_ERR | LLL_WARN,
-	LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_USER,
-	LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_USER | LLL_INFO,
-	LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_USER | LLL_INFO | LLL_DEBUG,
+	LLL_ERR | LLL_WARN | LLL_USER,
+	LLL_ERR | LLL_WARN | LLL_USER,
+	LLL_ERR | LLL_WARN | LLL_USER | LLL_NOTICE | LLL_INFO | LLL_DEBUG,
 };
 
 /* lws logs with its own prefix and timestamp; we add the level so log
- * lines are greppable, and write to stderr. */
+ * lines are greppable (lws's own lines below warn say "lws"), and write
+ * to stderr. */
 static void log_emit(int level, const char *line)
 {
 	const char *tag = level & LLL_ERR ? "error" :
 			  level & LLL_WARN ? "warn" :
-			  level & (LLL_NOTICE | LLL_USER) ? "notice" :
-			  level & LLL_INFO ? "info" : "debug";
+			  level & LLL_USER ? "notice" :
+			  level & LLL_NOTICE ? "lws notice" :
+			  level & LLL_INFO ? "lws info" : "lws debug";
 
 	fprintf(stderr, "raceboard-server %s: %s", tag, line);
 }
@@ -257,7 +266,7 @@ int main(int argc, char **argv)
 		wn += (size_t)snprintf(where + wn, sizeof(where) - wn,
 				       "%shttp://%s/", i ? " and " : "", a);
 	}
-	lwsl_notice("listening on %s (data in %s)\n", where, cfg.data_dir);
+	lwsl_user("listening on %s (data in %s)\n", where, cfg.data_dir);
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -265,7 +274,7 @@ int main(int argc, char **argv)
 	while (!stop_requested)
 		if (lws_service(srv.lws, 0) < 0)
 			break;
-	lwsl_notice("shutting down\n");
+	lwsl_user("shutting down\n");
 	srv_write_flush(srv.core);
 	status = 0;
 done:
