@@ -86,6 +86,12 @@ static int read_id(json_object *obj, struct proto_race_update *u,
 				  "id may only contain letters, digits and . _ : -");
 		return PROTO_EINVAL;
 	}
+	if (!proto_id_creatable(s)) {
+		proto_codec_error(err, "invalid_value", "id",
+				  "id must not be \".\" or \"..\": a URL path "
+				  "cannot name them");
+		return PROTO_EINVAL;
+	}
 	rc = dup_into(s, &u->id, err);
 	if (rc == PROTO_OK)
 		u->set |= PROTO_F_ID;

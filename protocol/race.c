@@ -106,6 +106,11 @@ int proto_id_valid(const char *id)
 	return n > 0;
 }
 
+int proto_id_creatable(const char *id)
+{
+	return proto_id_valid(id) && strcmp(id, ".") && strcmp(id, "..");
+}
+
 const char *proto_race_meta_get(const struct proto_race *r, const char *key)
 {
 	size_t lo = 0, hi = r->n_metadata;
@@ -279,7 +284,7 @@ struct proto_race *proto_race_create(const struct proto_race_update *u,
 	int rc = PROTO_EINVAL;
 
 	if (!(u->set & PROTO_F_SOURCE) || !(u->set & PROTO_F_TITLE) ||
-	    !u->source || !u->title || !proto_id_valid(id))
+	    !u->source || !u->title || !proto_id_creatable(id))
 		goto fail;
 	rc = PROTO_ENOMEM;
 	r = calloc(1, sizeof *r);

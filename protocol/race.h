@@ -243,8 +243,18 @@ int proto_state_parse(const char *name, enum proto_state *out);
  */
 int proto_source_default_hint(const char *source);
 
-/* 1 when `id` is 1..PROTO_ID_MAX bytes of [A-Za-z0-9._:-]. */
+/* 1 when `id` is 1..PROTO_ID_MAX bytes of [A-Za-z0-9._:-]: the rule
+ * for every id the server meets, stored ones included. */
 int proto_id_valid(const char *id);
+
+/*
+ * 1 when a new race may take `id`: proto_id_valid() and neither "." nor
+ * "..", the dot-segments a URL path resolves away (RFC 3986 5.2.4), so a
+ * race under them could never be reached at /race/{id}. Every other id
+ * of the charset travels through a path unchanged. Stored races keep the
+ * older, wider rule so that a data directory with such a race still opens.
+ */
+int proto_id_creatable(const char *id);
 
 /* Returns the metadata value for `key`, or NULL (borrowed). */
 const char *proto_race_meta_get(const struct proto_race *r, const char *key);

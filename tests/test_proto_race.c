@@ -795,6 +795,31 @@ Test(race, id_charset_and_length)
 	cr_expect_not(proto_id_valid(max));
 }
 
+/* "." and ".." are dot-segments: a URL path resolves them away, so a race
+ * under them could not be reached at /race/{id}. Stored ones still load. */
+Test(race, dot_segment_ids_cannot_be_created)
+{
+	struct proto_race_update u = req("s");
+	struct proto_race *r;
+	int err = 0;
+
+	cr_expect_not(proto_id_creatable("."));
+	cr_expect_not(proto_id_creatable(".."));
+	cr_expect_not(proto_id_creatable(""));
+	cr_expect_not(proto_id_creatable("a/b"));
+	cr_expect(proto_id_creatable("..."));
+	cr_expect(proto_id_creatable(".a"));
+	cr_expect(proto_id_creatable("a.."));
+	cr_expect(proto_id_valid("."));
+	cr_expect(proto_id_valid(".."));
+	cr_expect_null(proto_race_create(&u, "..", 0, &err));
+	cr_expect_eq(err, PROTO_EINVAL);
+	r = proto_race_create(&u, "...", 0, &err);
+	cr_expect_not_null(r);
+	proto_race_free(r);
+	proto_race_update_fini(&u);
+}
+
 Test(race, strerror_covers_every_code)
 {
 	cr_expect_str_eq(proto_strerror(PROTO_OK), "success");

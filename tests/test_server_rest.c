@@ -361,6 +361,10 @@ static const struct bad_case bad_cases[] = {
 	 "source"},
 	{"POST", "/race", "{\"id\":\"bad id!\",\"source\":\"s\",\"title\":\"t\"}",
 	 400, "invalid_value", "id"},
+	{"POST", "/race", "{\"id\":\".\",\"source\":\"s\",\"title\":\"t\"}",
+	 400, "invalid_value", "id"},
+	{"POST", "/race", "{\"id\":\"..\",\"source\":\"s\",\"title\":\"t\"}",
+	 400, "invalid_value", "id"},
 	{"PUT", "/race/x", "{}", 405, "method_not_allowed", NULL},
 	{"GET", "/race", NULL, 405, "method_not_allowed", NULL},
 	{"GET", "/race/x/nothing", NULL, 404, "not_found", NULL},
@@ -396,6 +400,33 @@ Test(rest, bad_requests_get_json_errors_and_change_nothing)
 			 json_object_to_json_string(before));
 	json_object_put(before);
 	json_object_put(after);
+}
+
+/* Only "." and ".." are refused (bad_cases): every other id of the charset,
+ * dots included, is reachable at /race/{id} with every method. */
+Test(rest, ids_with_dots_round_trip_through_the_path)
+{
+	static const char *const ids[] = {"...", ".a", "a.", "a..b", "a:b",
+					  "-", "_"};
+	char path[64], body[128];
+	int st;
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		json_object *o;
+
+		snprintf(body, sizeof(body),
+			 "{\"id\":\"%s\",\"source\":\"s\",\"title\":\"t\"}",
+			 ids[i]);
+		json_object_put(call("POST", "/race", body, &st));
+		cr_expect_eq(st, 201, "create %s: %d", ids[i], st);
+		snprintf(path, sizeof(path), "/race/%s", ids[i]);
+		o = call("PATCH", path, "{\"progress\":5}", &st);
+		cr_expect_eq(st, 200, "PATCH %s: %d", path, st);
+		cr_expect_str_eq(str(o, "id"), ids[i]);
+		json_object_put(o);
+		json_object_put(call("DELETE", path, NULL, &st));
+		cr_expect_eq(st, 200, "DELETE %s: %d", path, st);
+	}
 }
 
 Test(rest, framing_errors_411_413_415)

@@ -564,6 +564,14 @@ Test(ws, producer_errors_name_the_request_and_the_field)
 	cr_assert_str_eq(json_object_get_string(json_object_object_get(f, "field")),
 			 "progress");
 	json_object_put(f);
+	ws_send(&c, "{\"type\":\"create\",\"req\":8,\"race\":{\"id\":\"..\","
+		"\"source\":\"s\",\"title\":\"t\"}}");
+	f = next_frame(&c);
+	cr_assert_str_eq(type_of(f), "error");
+	cr_assert_eq(json_object_get_int(json_object_object_get(f, "status")), 400);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(f, "field")),
+			 "id");
+	json_object_put(f);
 	ws_send(&c, "{\"type\":\"dance\"}");
 	f = next_frame(&c);
 	cr_assert_str_eq(type_of(f), "error");
