@@ -9,7 +9,9 @@
  * the direct writer into a fresh buffer that is handed off and freed, and
  * the store's record encoding both ways. It first checks that both give
  * the same bytes. Allocations are counted by wrapping malloc (not in
- * sanitizer builds, which own malloc). See docs/PERFORMANCE.md.
+ * sanitizer builds, which own malloc). Then it times the decoding of
+ * what producers send (a PATCH body, a create body, an event, a WebSocket
+ * patch), the RFC 8259 check included. See docs/PERFORMANCE.md.
  */
 #include <json-c/json.h>
 #include <stdint.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "client_msg.h"
 #include "codec.h"
 #include "delta.h"
 #include "encode.h"
@@ -246,6 +249,88 @@ static void compare(const char *name, enum which w,
 	       jns / dns);
 }
 
+enum decode_kind { D_PATCH, D_CREATE, D_EVENT, D_WS, D_STRICT };
+
+static void decode_once(enum decode_kind k, const char *body, size_t len)
+{
+	struct proto_race_update u;
+	struct proto_event ev;
+	struct proto_client_msg m;
+	int rc = PROTO_OK;
+
+	switch (k) {
+	case D_PATCH:
+	case D_CREATE:
+		rc = proto_json_decode_update(body, len, k == D_PATCH ?
+					      PROTO_JSON_PATCH :
+					      PROTO_JSON_CREATE, &u, NULL);
+		proto_race_update_fini(&u);
+		break;
+	case D_EVENT:
+		rc = proto_json_decode_event(body, len, T0, &ev, NULL);
+		proto_event_fini(&ev);
+		break;
+	case D_WS:
+		rc = proto_client_msg_decode(body, len, T0, &m, NULL);
+		proto_client_msg_fini(&m);
+		break;
+	case D_STRICT:
+#ifdef PROTO_CODEC_STRICT_SYNTAX
+		rc = proto_codec_strict(body, len, NULL);
+#endif
+		break;
+	}
+	if (rc != PROTO_OK)
+		die("decode failed");
+}
+
+/* Best of 7 rounds of `iters` decodes of `body`. */
+static void time_decode(const char *name, enum decode_kind k,
+			const char *body, int iters)
+{
+	size_t len = strlen(body);
+	double best = 1e18;
+
+	for (int round = 0; round < 7; round++) {
+		double t = now_ns();
+
+		for (int i = 0; i < iters; i++)
+			decode_once(k, body, len);
+		t = (now_ns() - t) / iters;
+		best = t < best ? t : best;
+	}
+	printf("decode %-22s %5zu B %8.0f ns\n", name, len, best);
+}
+
+static void decodes(int iters)
+{
+	static const char patch_body[] =
+		"{\"progress\":40,\"eta_sec\":75,\"eta_source\":2,"
+		"\"eta_confidence\":0.65}";
+	static const char create_body[] =
+		"{\"id\":\"gh-raceboard-1234\",\"source\":\"github\",\"title\":"
+		"\"Build #1234 of raceboard/main: compile, test, package\","
+		"\"deeplink\":\"https://github.com/example/raceboard/actions/"
+		"runs/1234\",\"eta_sec\":600,\"metadata\":{\"branch\":\"main\","
+		"\"commit\":\"4e80058a1b\",\"runner\":\"ubuntu-22.04\","
+		"\"author\":\"dev@example.com\",\"workflow\":\"ci.yml\"}}";
+	static const char event_body[] =
+		"{\"type\":\"step\",\"data\":{\"name\":\"step-3\",\"status\":"
+		"\"ok\",\"duration_ms\":1003,\"log\":\"/tmp/build/step-3.log\"}}";
+	static const char ws_patch[] =
+		"{\"type\":\"patch\",\"req\":12,\"id\":\"gh-raceboard-1234\","
+		"\"changes\":{\"progress\":40,\"eta_sec\":75}}";
+
+	time_decode("patch body", D_PATCH, patch_body, iters);
+	time_decode("create body", D_CREATE, create_body, iters);
+	time_decode("event body", D_EVENT, event_body, iters);
+	time_decode("ws patch message", D_WS, ws_patch, iters);
+#ifdef PROTO_CODEC_STRICT_SYNTAX
+	time_decode("create: RFC 8259 check", D_STRICT, create_body, iters);
+	time_decode("patch: RFC 8259 check", D_STRICT, patch_body, iters);
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	int iters = argc > 1 ? atoi(argv[1]) : 20000;
@@ -282,6 +367,7 @@ int main(int argc, char **argv)
 		printf("double %-15s (shared)      %8.0f ns\n",
 		       k ? "0.3333333333..." : "0.85", best);
 	}
+	decodes(iters);
 	proto_race_free(typ);
 	proto_race_free(min);
 	return 0;

@@ -217,7 +217,7 @@ static int decode_body(json_object *o, const char *type, int64_t now,
 		if (json_object_object_get_ex(o, "since", &v) && v) {
 			int64_t since;
 
-			rc = proto_codec_int(v, "since", 0, INT64_MAX, 0,
+			rc = proto_codec_int(v, "since", 0, INT64_MAX,
 					     &since, err);
 			if (rc)
 				return rc;

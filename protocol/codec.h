@@ -31,19 +31,31 @@ void proto_codec_error(struct proto_json_error *err, const char *code,
  * UTF-16 surrogates, nothing above U+10FFFF. */
 int proto_codec_utf8_valid(const char *buf, size_t len);
 
+/*
+ * Checks that buf holds exactly one JSON text as RFC 8259 defines it
+ * (surrounding whitespace allowed), in well-formed UTF-8, with no \u
+ * escape of a lone surrogate: stricter than json-c (json_strict.c says
+ * where). Returns PROTO_OK, PROTO_CODEC_STRICT_SYNTAX, or
+ * PROTO_CODEC_STRICT_DEPTH for nesting deeper than 64 levels; *at (may
+ * be NULL) gets the offset of the first byte at fault.
+ */
+#define PROTO_CODEC_STRICT_SYNTAX 1
+#define PROTO_CODEC_STRICT_DEPTH 2
+int proto_codec_strict(const char *buf, size_t len, size_t *at);
+
 /* proto_json_parse() with an explicit depth limit. */
 json_object *proto_codec_parse(const char *buf, size_t len, int depth,
 			       struct proto_json_error *err);
 
 /*
  * Reads an integer-valued number `v` (borrowed, non-NULL) in min..max.
- * A double without a fractional part is accepted; one with a fractional
- * part is rounded to nearest when `round` is set and refused otherwise.
- * Returns PROTO_OK or PROTO_EINVAL with *err naming `field`.
+ * A number without a fractional part is accepted however it is written
+ * (50, 50.0, 5e1); one with a fractional part is refused as invalid_type,
+ * never rounded. Returns PROTO_OK or PROTO_EINVAL with *err naming
+ * `field`.
  */
 int proto_codec_int(json_object *v, const char *field, int64_t min,
-		    int64_t max, int round, int64_t *out,
-		    struct proto_json_error *err);
+		    int64_t max, int64_t *out, struct proto_json_error *err);
 
 /* Reads a finite number in min..max. Same contract as proto_codec_int(). */
 int proto_codec_double(json_object *v, const char *field, double min,

@@ -84,26 +84,16 @@ int proto_codec_utf8_valid(const char *buf, size_t len)
 	}
 	return 1;
 }
-json_object *proto_codec_parse(const char *buf, size_t len, int depth,
-			       struct proto_json_error *err)
+/* json-c's half of parsing: the tree of a text already checked to be
+ * free of NUL bytes and well-formed UTF-8. */
+static json_object *tokenize(const char *buf, size_t len, int depth,
+			     struct proto_json_error *err)
 {
 	json_tokener *tok = NULL;
 	json_object *obj = NULL;
 	enum json_tokener_error jerr;
 	size_t end;
 
-	if (!buf || len == 0) {
-		proto_codec_error(err, "invalid_json", "", "The body is empty.");
-		return NULL;
-	}
-	/* json-c takes an int length; bodies this large never get here
-	 * because server/ caps them, but do not let the cast wrap. */
-	if (len > INT_MAX || memchr(buf, '\0', len) ||
-	    !proto_codec_utf8_valid(buf, len)) {
-		proto_codec_error(err, "invalid_json", "",
-				  "The body is not valid JSON text.");
-		return NULL;
-	}
 	tok = json_tokener_new_ex(depth);
 	if (!tok) {
 		proto_codec_error(err, "out_of_memory", "", "Out of memory.");
@@ -139,10 +129,58 @@ json_object *proto_codec_parse(const char *buf, size_t len, int depth,
 	return obj;
 }
 
+/* Stored records and deltas were written by json-c or by our own
+ * writers, and some were stored before client input was checked as
+ * strictly as proto_json_parse() checks it now: they keep json-c's
+ * grammar, so that an old record still decodes. */
+json_object *proto_codec_parse(const char *buf, size_t len, int depth,
+			       struct proto_json_error *err)
+{
+	if (!buf || len == 0) {
+		proto_codec_error(err, "invalid_json", "", "The body is empty.");
+		return NULL;
+	}
+	/* json-c takes an int length; bodies this large never get here
+	 * because server/ caps them, but do not let the cast wrap. */
+	if (len > INT_MAX || memchr(buf, '\0', len) ||
+	    !proto_codec_utf8_valid(buf, len)) {
+		proto_codec_error(err, "invalid_json", "",
+				  "The body is not valid JSON text.");
+		return NULL;
+	}
+	return tokenize(buf, len, depth, err);
+}
+
 json_object *proto_json_parse(const char *buf, size_t len,
 			      struct proto_json_error *err)
 {
-	return proto_codec_parse(buf, len, PROTO_JSON_MAX_DEPTH, err);
+	size_t at = 0;
+	int rc;
+
+	if (!buf || len == 0) {
+		proto_codec_error(err, "invalid_json", "", "The body is empty.");
+		return NULL;
+	}
+	if (len > INT_MAX) {
+		proto_codec_error(err, "invalid_json", "",
+				  "The body is not valid JSON text.");
+		return NULL;
+	}
+	/* The RFC 8259 check covers NUL bytes and UTF-8 as well. */
+	rc = proto_codec_strict(buf, len, &at);
+	if (rc == PROTO_CODEC_STRICT_DEPTH) {
+		proto_codec_error(err, "invalid_json", "",
+				  "The body nests deeper than %d levels.",
+				  PROTO_JSON_MAX_DEPTH);
+		return NULL;
+	}
+	if (rc != PROTO_OK) {
+		proto_codec_error(err, "invalid_json", "",
+				  "The body is not valid JSON (RFC 8259): "
+				  "error at byte %zu.", at);
+		return NULL;
+	}
+	return tokenize(buf, len, PROTO_JSON_MAX_DEPTH, err);
 }
 
 static int range_error(const char *field, int64_t min, int64_t max,
@@ -155,8 +193,7 @@ static int range_error(const char *field, int64_t min, int64_t max,
 }
 
 int proto_codec_int(json_object *v, const char *field, int64_t min,
-		    int64_t max, int round_frac, int64_t *out,
-		    struct proto_json_error *err)
+		    int64_t max, int64_t *out, struct proto_json_error *err)
 {
 	int64_t x;
 
@@ -170,14 +207,12 @@ int proto_codec_int(json_object *v, const char *field, int64_t min,
 
 		if (!isfinite(d))
 			return range_error(field, min, max, err);
+		/* 50.0 and 5e1 are the integer 50; 50.5 is not an integer,
+		 * and rounding it would store what nobody sent. */
 		if (d != floor(d)) {
-			if (!round_frac) {
-				proto_codec_error(err, "invalid_type", field,
-						  "%s must be an integer.",
-						  field);
-				return PROTO_EINVAL;
-			}
-			d = round(d);
+			proto_codec_error(err, "invalid_type", field,
+					  "%s must be an integer.", field);
+			return PROTO_EINVAL;
 		}
 		/* Compare as doubles before converting: converting an
 		 * out-of-range double to an integer is undefined. */

@@ -53,16 +53,17 @@ static int opt_string(json_object *obj, const char *key, size_t max,
 	return rc;
 }
 
-/* Reads an optional integer field (fractions rounded) and sets `bit`. */
+/* Reads an optional integer field (a fraction is refused) and sets
+ * `bit`. */
 static int opt_int(json_object *obj, const char *key, int64_t min,
-		   int64_t max, int round_frac, uint32_t bit, int64_t *out,
+		   int64_t max, uint32_t bit, int64_t *out,
 		   struct proto_race_update *u, struct proto_json_error *err)
 {
 	json_object *v = get(obj, key);
 
 	if (!v)
 		return PROTO_OK;
-	if (proto_codec_int(v, key, min, max, round_frac, out, err))
+	if (proto_codec_int(v, key, min, max, out, err))
 		return PROTO_EINVAL;
 	u->set |= bit;
 	return PROTO_OK;
@@ -220,9 +221,9 @@ static int read_eta_fields(json_object *obj, struct proto_race_update *u,
 	json_object *v;
 	int64_t x;
 
-	if (opt_int(obj, "eta_sec", 0, PROTO_ETA_MAX_SEC, 1, PROTO_F_ETA_SEC,
+	if (opt_int(obj, "eta_sec", 0, PROTO_ETA_MAX_SEC, PROTO_F_ETA_SEC,
 		    &u->eta_sec, u, err) ||
-	    opt_int(obj, "eta_source", PROTO_ETA_EXACT, PROTO_ETA_DEFAULT, 0,
+	    opt_int(obj, "eta_source", PROTO_ETA_EXACT, PROTO_ETA_DEFAULT,
 		    PROTO_F_ETA_SOURCE, &x, u, err))
 		return PROTO_EINVAL;
 	if (u->set & PROTO_F_ETA_SOURCE)
@@ -242,11 +243,11 @@ static int read_numbers(json_object *obj, struct proto_race_update *u,
 {
 	int64_t x;
 
-	if (opt_int(obj, "progress", 0, 100, 1, PROTO_F_PROGRESS, &x, u, err))
+	if (opt_int(obj, "progress", 0, 100, PROTO_F_PROGRESS, &x, u, err))
 		return PROTO_EINVAL;
 	if (u->set & PROTO_F_PROGRESS)
 		u->progress = (int)x;
-	if (opt_int(obj, "update_interval_hint", 1, PROTO_HINT_MAX_SEC, 1,
+	if (opt_int(obj, "update_interval_hint", 1, PROTO_HINT_MAX_SEC,
 		    PROTO_F_UPDATE_INTERVAL_HINT, &x, u, err))
 		return PROTO_EINVAL;
 	if (u->set & PROTO_F_UPDATE_INTERVAL_HINT)

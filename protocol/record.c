@@ -102,12 +102,12 @@ static int set_revisions(struct proto_race *r, json_object *v)
 		    !json_object_object_get_ex(o, "timestamp", &f[1]) ||
 		    !json_object_object_get_ex(o, "source", &f[2]) ||
 		    !json_object_object_get_ex(o, "confidence", &f[3]) ||
-		    proto_codec_int(f[0], "eta_sec", 0, PROTO_ETA_MAX_SEC, 0,
+		    proto_codec_int(f[0], "eta_sec", 0, PROTO_ETA_MAX_SEC,
 				    &rev->eta_sec, NULL) ||
 		    proto_codec_time(f[1], "timestamp", &rev->timestamp,
 				     NULL) ||
 		    proto_codec_int(f[2], "source", PROTO_ETA_EXACT,
-				    PROTO_ETA_PROGRESS, 0, &src, NULL) ||
+				    PROTO_ETA_PROGRESS, &src, NULL) ||
 		    proto_codec_double(f[3], "confidence", 0.0, 1.0,
 				       &rev->confidence, NULL))
 			return PROTO_EINVAL;
@@ -171,7 +171,7 @@ static int set_opt_i64(struct proto_race *r, uint32_t bit, int64_t *f,
 		return PROTO_OK;
 	}
 	if (time ? proto_codec_time(v, "", &x, NULL) :
-		   proto_codec_int(v, "", min, max, 0, &x, NULL))
+		   proto_codec_int(v, "", min, max, &x, NULL))
 		return PROTO_EINVAL;
 	*f = x;
 	r->has |= bit;
@@ -193,7 +193,7 @@ static int set_dropped(struct proto_race *r, json_object *v)
 {
 	int64_t x = 0;
 
-	if (v && proto_codec_int(v, "", 0, INT64_MAX, 0, &x, NULL))
+	if (v && proto_codec_int(v, "", 0, INT64_MAX, &x, NULL))
 		return PROTO_EINVAL;
 	r->events_dropped = (uint64_t)x;
 	r->has = x ? r->has | PROTO_F_EVENTS_DROPPED :
@@ -426,7 +426,7 @@ int proto_record_decode_json(const char *buf, size_t len,
 	/* Absent "v" is a record from before versioning: version 1. A
 	 * newer record may mean something this code cannot know. */
 	if (json_object_object_get_ex(o, "v", &v) &&
-	    proto_codec_int(v, "v", 1, PROTO_RECORD_VERSION, 0, &version,
+	    proto_codec_int(v, "v", 1, PROTO_RECORD_VERSION, &version,
 			    NULL))
 		goto done;
 	v = NULL;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "json.h"
 #include "race.h"
 #include "record.h"
@@ -105,6 +106,83 @@ Test(json, parse_rejects_bad_json_text)
 	}
 }
 
+/* What json-c 0.16 takes even in strict mode, and RFC 8259 does not. */
+Test(json, parse_is_strict_rfc8259)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+	} bad[] = {
+#define T(s) {s, sizeof(s) - 1}
+		T("{'progress': 10}"),
+		T("{\"a\":'x'}"),
+		T("{\"a\":\"x\x01y\"}"),
+		T("{\"a\":\"x\ty\"}"),
+		T("{\"a\":\"x\ny\"}"),
+		T("{\"a\":\"\x1f\"}"),
+		T("{\"a\x01\":1}"),
+		T("{\"a\":1.}"),
+		T("{\"a\":-01}"),
+		T("{\"a\":-}"),
+		T("{\"a\":1e}"),
+		T("{\"a\":NaN}"),
+		T("{\"a\":Infinity}"),
+		T("{\"a\":-Infinity}"),
+		T("{\"a\":\"\\uD800\"}"),
+		T("{\"a\":\"\\uDC00\"}"),
+		T("{\"a\":\"\\uD800\\u0041\"}"),
+		T("{\"a\":\"\\x41\"}"),
+		T("{\"a\":true}x"),
+		T("{\"a\":1}}"),
+		T("[1]]"),
+		T("{\"a\":1}\x0b"),
+		T("\xef\xbb\xbf{}"),
+		T("{\"a\":\"\xc0\xaf\"}"),
+		T("{\"a\":\"\xed\xa0\x80\"}"),
+#undef T
+	};
+	static const char *const good[] = {
+		"{\"a\":\"\\uD83D\\uDE00 \\u00e9 \xc3\xa9 \\\" \\/ \\b\\f\\n\\r\\t\"}",
+		"[0,-0,1.5,-2e10,3E+2,4e-1,0.0,true,false,null,{},[],\"\"]",
+		" \r\n\t{ \"a\" : [ 1 , { } ] } \n",
+	};
+	struct proto_json_error e;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(&e, 0, sizeof e);
+		cr_expect_null(proto_json_parse(bad[i].text, bad[i].len, &e),
+			       "case %zu: %s", i, bad[i].text);
+		cr_expect_str_eq(e.code ? e.code : "", "invalid_json",
+				 "case %zu", i);
+		cr_expect_str_eq(e.field, "");
+	}
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		json_object *o = proto_json_parse(good[i], strlen(good[i]), &e);
+
+		cr_expect_not_null(o, "case %zu: %s: %s", i, good[i],
+				   e.message);
+		json_object_put(o);
+	}
+}
+
+/* The strict check follows nesting without recursion, and leaves the
+ * depth limit to json-c until its own 64 levels. */
+Test(json, strict_check_bounds_nesting)
+{
+	char deep[2 * 200 + 1];
+	size_t at = 0;
+
+	memset(deep, '[', 200);
+	memset(deep + 200, ']', 200);
+	cr_expect_eq(proto_codec_strict(deep, 400, &at),
+		     PROTO_CODEC_STRICT_DEPTH);
+	cr_expect_eq(at, 64);
+	cr_expect_eq(proto_codec_strict(deep + 200 - 64, 128, NULL), PROTO_OK);
+	cr_expect_eq(proto_codec_strict("{\"a\":[1,{\"b\":2}]}x", 18, &at),
+		     PROTO_CODEC_STRICT_SYNTAX);
+	cr_expect_eq(at, 17);
+}
+
 Test(json, parse_rejects_embedded_nul_and_excess_depth)
 {
 	struct proto_json_error e;
@@ -175,9 +253,9 @@ static const struct decode_error decode_errors[] = {
 	{"{\"started_at\":12345}", P, "invalid_type", "started_at"},
 	{"{\"progress\":101}", P, "out_of_range", "progress"},
 	{"{\"progress\":-1}", P, "out_of_range", "progress"},
-	{"{\"progress\":100.6}", P, "out_of_range", "progress"},
+	{"{\"progress\":100.6}", P, "invalid_type", "progress"},
 	{"{\"progress\":1e400}", P, "out_of_range", "progress"},
-	{"{\"progress\":NaN}", P, "out_of_range", "progress"},
+	{"{\"progress\":NaN}", P, "invalid_json", ""},
 	{"{\"progress\":true}", P, "invalid_type", "progress"},
 	{"{\"progress\":\"50\"}", P, "invalid_type", "progress"},
 	{"{\"eta_sec\":-5}", P, "out_of_range", "eta_sec"},
@@ -382,7 +460,7 @@ Test(json, null_and_empty_id_mean_unchanged)
 	cr_expect_eq(u.set, 0);
 }
 
-Test(json, numbers_accept_integral_doubles_and_round_fractions)
+Test(json, numbers_accept_integral_doubles_and_refuse_fractions)
 {
 	static const struct {
 		const char *body;
@@ -392,12 +470,23 @@ Test(json, numbers_accept_integral_doubles_and_round_fractions)
 	} table[] = {
 		{"{\"progress\":12.0,\"eta_sec\":5.0,\"update_interval_hint\":3.0}",
 		 12, 5, 3},
-		{"{\"progress\":12.4,\"eta_sec\":99.5,\"update_interval_hint\":1.4}",
-		 12, 100, 1},
-		{"{\"progress\":99.5,\"eta_sec\":0.2,\"update_interval_hint\":9.6}",
-		 100, 0, 10},
-		{"{\"progress\":-0.4,\"eta_sec\":1e3,\"update_interval_hint\":2}",
+		{"{\"progress\":-0,\"eta_sec\":1e3,\"update_interval_hint\":2}",
 		 0, 1000, 2},
+		{"{\"progress\":5E1,\"eta_sec\":100e-2,\"update_interval_hint\":1}",
+		 50, 1, 1},
+	};
+	/* Never rounded: each names its field. */
+	static const struct {
+		const char *body;
+		const char *field;
+	} fractions[] = {
+		{"{\"progress\":50.5}", "progress"},
+		{"{\"progress\":0.1}", "progress"},
+		{"{\"eta_sec\":1.5}", "eta_sec"},
+		{"{\"eta_sec\":99.999}", "eta_sec"},
+		{"{\"update_interval_hint\":1.4}", "update_interval_hint"},
+		{"{\"eta_source\":2.5}", "eta_source"},
+		{"{\"progress\":5e-1}", "progress"},
 	};
 
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
@@ -410,6 +499,18 @@ Test(json, numbers_accept_integral_doubles_and_round_fractions)
 		cr_expect_eq(u.eta_sec, table[i].eta, "%s", table[i].body);
 		cr_expect_eq(u.update_interval_hint, table[i].hint, "%s",
 			     table[i].body);
+	}
+	for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++) {
+		struct proto_race_update u;
+		struct proto_json_error e = {0};
+
+		cr_expect_eq(decode(fractions[i].body, P, &u, &e), PROTO_EINVAL,
+			     "%s", fractions[i].body);
+		cr_expect_str_eq(e.code ? e.code : "", "invalid_type", "%s",
+				 fractions[i].body);
+		cr_expect_str_eq(e.field, fractions[i].field);
+		cr_expect(strstr(e.message, "must be an integer"), "%s",
+			  e.message);
 	}
 }
 
@@ -800,7 +901,7 @@ Test(json, truncated_inputs_never_crash)
 	struct proto_race *r = full_race_n(3);
 	char *rec;
 	size_t len;
-	const char *req = "{\"source\":\"github\",\"title\":\"x\",\"progress\":5.5,"
+	const char *req = "{\"source\":\"github\",\"title\":\"x\",\"progress\":5,"
 			  "\"metadata\":{\"a\":\"b\",\"c\":null},\"state\":\"passed\","
 			  "\"started_at\":\"2025-01-02T03:04:05.678+01:00\"}";
 	const char *evb = "{\"type\":\"t\",\"data\":[1,{\"x\":null}],"

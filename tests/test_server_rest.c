@@ -365,6 +365,23 @@ static const struct bad_case bad_cases[] = {
 	 400, "invalid_value", "id"},
 	{"POST", "/race", "{\"id\":\"..\",\"source\":\"s\",\"title\":\"t\"}",
 	 400, "invalid_value", "id"},
+	/* RFC 8259 strictly (json-c alone takes these), and integers are
+	 * never rounded. */
+	{"PATCH", "/race/x", "{'progress': 10}", 400, "invalid_json", NULL},
+	{"PATCH", "/race/x", "{\"title\":\"a\x01b\"}", 400, "invalid_json",
+	 NULL},
+	{"PATCH", "/race/x", "{\"progress\":10} x", 400, "invalid_json", NULL},
+	{"PATCH", "/race/x", "{\"progress\":NaN}", 400, "invalid_json", NULL},
+	{"PATCH", "/race/x", "{\"progress\":50.5}", 400, "invalid_type",
+	 "progress"},
+	{"PATCH", "/race/x", "{\"eta_sec\":1.5}", 400, "invalid_type", "eta_sec"},
+	{"PATCH", "/race/x", "{\"update_interval_hint\":2.5}", 400,
+	 "invalid_type", "update_interval_hint"},
+	{"POST", "/race", "{\"id\":\"x\",\"source\":\"s\",\"title\":\"t\","
+	 "\"eta_sec\":1.5}", 400, "invalid_type", "eta_sec"},
+	{"POST", "/race/x/event", "{\"type\":'log'}", 400, "invalid_json", NULL},
+	{"POST", "/race/x/event", "{\"type\":\"log\",\"data\":\"\x01\"}", 400,
+	 "invalid_json", NULL},
 	{"PUT", "/race/x", "{}", 405, "method_not_allowed", NULL},
 	{"GET", "/race", NULL, 405, "method_not_allowed", NULL},
 	{"GET", "/race/x/nothing", NULL, 404, "not_found", NULL},

@@ -572,6 +572,33 @@ Test(ws, producer_errors_name_the_request_and_the_field)
 	cr_assert_str_eq(json_object_get_string(json_object_object_get(f, "field")),
 			 "id");
 	json_object_put(f);
+	/* RFC 8259 strictly, and integers are never rounded. */
+	ws_send(&c, "{'type':'subscribe'}");
+	f = next_frame(&c);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(f, "code")),
+			 "invalid_json");
+	json_object_put(f);
+	ws_send(&c, "{\"type\":\"create\",\"race\":{\"source\":\"s\","
+		"\"title\":\"a\x01\"}}");
+	f = next_frame(&c);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(f, "code")),
+			 "invalid_json");
+	json_object_put(f);
+	ws_send(&c, "{\"type\":\"create\",\"req\":9,\"race\":{\"source\":\"s\","
+		"\"title\":\"t\",\"progress\":50.5}}");
+	f = next_frame(&c);
+	cr_assert_str_eq(type_of(f), "error");
+	cr_assert_eq(json_object_get_int(json_object_object_get(f, "req")), 9);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(f, "code")),
+			 "invalid_type");
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(f, "field")),
+			 "progress");
+	json_object_put(f);
+	ws_send(&c, "{\"type\":\"subscribe\",\"since\":1.5}");
+	f = next_frame(&c);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(f, "field")),
+			 "since");
+	json_object_put(f);
 	ws_send(&c, "{\"type\":\"dance\"}");
 	f = next_frame(&c);
 	cr_assert_str_eq(type_of(f), "error");
