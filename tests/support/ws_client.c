@@ -171,6 +171,8 @@ static void pong(struct ws_client *c, const unsigned char *data, size_t n)
 
 int ws_recv(struct ws_client *c, int timeout_ms)
 {
+	size_t cap = 0;
+
 	free(c->msg);
 	c->msg = NULL;
 	c->msg_len = 0;
@@ -211,13 +213,21 @@ int ws_recv(struct ws_client *c, int timeout_ms)
 		if (op == 0x9) {
 			pong(c, payload, len > 125 ? 125 : len);
 		} else if (op == 0x1 || op == 0x2 || op == 0x0) {
-			char *m = realloc(c->msg, c->msg_len + len + 1);
+			/* Doubling: a message of many fragments (a snapshot of
+			 * megabytes) must not cost a copy per fragment. */
+			size_t want = cap ? cap : 4096;
+			char *m = c->msg;
 
+			while (want < c->msg_len + len + 1)
+				want *= 2;
+			if (want != cap)
+				m = realloc(c->msg, want);
 			if (!m) {
 				free(payload);
 				return -1;
 			}
 			c->msg = m;
+			cap = want;
 			memcpy(c->msg + c->msg_len, payload, len);
 			c->msg_len += len;
 			c->msg[c->msg_len] = '\0';
