@@ -50,13 +50,20 @@ static const char usage[] =
 	"      --ws-backlog N      recent changes kept in memory per server for\n"
 	"                          subscribers; one further behind gets a fresh\n"
 	"                          snapshot (default 8192)\n"
+	"      --ws-max-queued-mb MB  memory that frames waiting for subscribers\n"
+	"                          may hold in all; over it the slowest are closed\n"
+	"                          [RACEBOARD_SERVER__WS_MAX_QUEUED_MB] (default 128)\n"
 	"      --subscribe-deadline SEC  close a WebSocket client that neither\n"
 	"                          subscribes nor writes within SEC (default 30)\n"
 	"      --predict-context-key KEY  metadata key that names a race's build\n"
 	"                          or pipeline; races of one build inform each\n"
 	"                          other's ETAs (default build)\n"
 	"      --port-file FILE    write the bound port to FILE once listening\n"
-	"\n"
+	"\n";
+
+/* The rest of --help (one string would pass the 4095 bytes C17 promises
+ * a compiler supports). */
+static const char usage_more[] =
 	"Security (see docs/HARDENING.md):\n"
 	"      --allow-origin ORIGIN  also accept browser requests and WebSocket\n"
 	"                          upgrades from this origin, e.g.\n"
@@ -111,6 +118,7 @@ void srv_cfg_defaults(struct srv_cfg *cfg)
 	cfg->ws_max_message = 64 * 1024;
 	cfg->ws_max_conns = 4096;
 	cfg->ws_backlog = 8192;
+	cfg->ws_max_queued = (size_t)128 * 1024 * 1024;
 	cfg->subscribe_deadline_sec = 30;
 	strcpy(cfg->predict_context_key, "build");
 	cfg->http_timeout_sec = 20;
@@ -163,7 +171,7 @@ enum {
 	OPT_TOKEN, OPT_TOKEN_FOR_READS, OPT_INSECURE, OPT_HTTP_TIMEOUT,
 	OPT_MAX_CONNECTIONS, OPT_MAX_CONNS_PER_IP, OPT_RATE_LIMIT,
 	OPT_MAX_SUBS_PER_IP, OPT_CONTEXT_KEY, OPT_GITHUB_SECRET,
-	OPT_GITLAB_SECRET, OPT_HOOK_MAX_BODY,
+	OPT_GITLAB_SECRET, OPT_HOOK_MAX_BODY, OPT_WS_MAX_QUEUED_MB,
 };
 
 /* An origin as browsers send it: scheme://host[:port], no path, no
@@ -327,6 +335,10 @@ static int apply(struct srv_cfg *cfg, int opt, const char *name,
 		rc = parse_u64(val, 16, 1u << 24, &v);
 		cfg->ws_backlog = (unsigned)v;
 		break;
+	case OPT_WS_MAX_QUEUED_MB:
+		rc = parse_u64(val, 1, 1024 * 1024, &v);
+		cfg->ws_max_queued = (size_t)v * 1024 * 1024;
+		break;
 	case OPT_CONTEXT_KEY:
 		rc = copy_str(cfg->predict_context_key,
 			      sizeof(cfg->predict_context_key), val);
@@ -415,6 +427,8 @@ static const struct {
 	 "RACEBOARD_GITHUB__SECRET"},
 	{"RACEBOARD_GITLAB__SECRET", OPT_GITLAB_SECRET,
 	 "RACEBOARD_GITLAB__SECRET"},
+	{"RACEBOARD_SERVER__WS_MAX_QUEUED_MB", OPT_WS_MAX_QUEUED_MB,
+	 "RACEBOARD_SERVER__WS_MAX_QUEUED_MB"},
 };
 
 /* The long name of a flag, for messages ("port" for 'p'). */
@@ -444,6 +458,8 @@ int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
 		{"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
 		{"ws-max-conns", required_argument, NULL, OPT_WS_MAX_CONNS},
 		{"ws-backlog", required_argument, NULL, OPT_WS_BACKLOG},
+		{"ws-max-queued-mb", required_argument, NULL,
+		 OPT_WS_MAX_QUEUED_MB},
 		{"subscribe-deadline", required_argument, NULL, OPT_SUB_DEADLINE},
 		{"predict-context-key", required_argument, NULL, OPT_CONTEXT_KEY},
 		{"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
@@ -484,6 +500,7 @@ int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
 		switch (opt) {
 		case 'h':
 			fputs(usage, out);
+			fputs(usage_more, out);
 			return SRV_CFG_EXIT_OK;
 		case 'V':
 			fprintf(out, "raceboard-server %s\n", RACEBOARD_VERSION);

@@ -34,6 +34,8 @@ struct srv_cfg {
 	size_t ws_max_message;    /* bytes of one inbound WebSocket message */
 	unsigned ws_max_conns;    /* WebSocket connections at once */
 	unsigned ws_backlog;      /* recent deltas kept in memory for fan-out */
+	size_t ws_max_queued;     /* bytes of frames subscribers hold in all;
+	                           * over it the slowest are closed */
 	int subscribe_deadline_sec; /* a silent WebSocket client is closed */
 	char predict_context_key[PROTO_META_KEY_MAX + 1]; /* metadata key
 	                          * naming a race's build, for prediction */

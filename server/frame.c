@@ -15,7 +15,20 @@ struct srv_frame *srv_frame_new(char *buf, size_t len)
 	f->refs = 1;
 	f->len = len;
 	f->buf = buf;
+	f->cost = 0;
+	f->acct = NULL;
 	return f;
+}
+
+void srv_frame_account(struct srv_frame *f, struct srv_frame_acct *acct,
+		       size_t cost)
+{
+	f->acct = acct;
+	f->cost = cost;
+	acct->bytes += cost;
+	acct->frames++;
+	if (acct->bytes > acct->peak)
+		acct->peak = acct->bytes;
 }
 
 struct srv_frame *srv_frame_ref(struct srv_frame *f)
@@ -33,6 +46,10 @@ void srv_frame_unref(struct srv_frame **fp)
 	*fp = NULL;
 	if (--f->refs)
 		return;
+	if (f->acct) {
+		f->acct->bytes -= f->cost;
+		f->acct->frames--;
+	}
 	free(f->buf);
 	free(f);
 }

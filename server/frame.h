@@ -8,6 +8,10 @@
  * frees the text. Server-to-client frames are unmasked, so sending never
  * changes the text: sharing it needs no copy per session.
  *
+ * A frame can be counted in an account (struct srv_frame_acct) owned by
+ * whoever makes it: the hub counts every frame it hands to subscribers,
+ * so the bytes they hold in total can be capped (--ws-max-queued-mb).
+ *
  * Service thread only: the reference count is a plain integer.
  */
 #ifndef RACEBOARD_SERVER_FRAME_H
@@ -16,10 +20,19 @@
 #include <libwebsockets.h>
 #include <stddef.h>
 
+/* Bytes held by the live frames of one owner; the frames keep it. */
+struct srv_frame_acct {
+	size_t bytes;               /* held now */
+	size_t peak;                /* most held since the owner reset it */
+	size_t frames;              /* live frames */
+};
+
 struct srv_frame {
 	unsigned refs;
 	size_t len;                 /* text bytes */
 	char *buf;                  /* owned: LWS_PRE headroom, text, NUL */
+	size_t cost;                /* bytes counted in acct */
+	struct srv_frame_acct *acct; /* borrowed; NULL: not counted */
 };
 
 /*
@@ -29,6 +42,13 @@ struct srv_frame {
  * caller's.
  */
 struct srv_frame *srv_frame_new(char *buf, size_t len);
+
+/*
+ * Counts `cost` bytes (what f->buf takes) in `acct` (borrowed: it must
+ * outlive the frame) until the frame is freed. Once per frame.
+ */
+void srv_frame_account(struct srv_frame *f, struct srv_frame_acct *acct,
+		       size_t cost);
 
 /* Adds a reference for a new holder and returns `f`. */
 struct srv_frame *srv_frame_ref(struct srv_frame *f);

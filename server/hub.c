@@ -12,6 +12,16 @@
  * what another one at the same cursor needs (give or take deltas
  * published since, which its next frame carries). Many subscribers
  * woken by the same publishes then cost one composition and one buffer.
+ *
+ * Unfiltered snapshots are shared the same way, and not only at one seq:
+ * a snapshot at seq S followed by the ring's deltas from S + 1 is exactly
+ * what a subscriber needs at any later seq, as long as the ring still
+ * holds S + 1. So every dashboard that subscribes, or falls behind and
+ * needs a reset, gets the same buffer while it is fresh (SNAP_SHARE_MS)
+ * or still being sent to someone (sharing it then costs no memory, a new
+ * one would), however fast the writes come. Every frame made here is
+ * counted (frame.h), so the WebSocket side can cap what subscribers hold
+ * in total.
  */
 #include "hub.h"
 
@@ -33,10 +43,13 @@
 #define FRAME_CACHE 8
 #define FRAME_REUSE_MS 50
 
-/* How long an unfiltered snapshot may be reused at the same seq. The
- * races only change with a new seq; the bound keeps read-time derived
- * fields (progress_prediction at `now`) fresh. */
-#define SNAP_REUSE_MS 50
+/* How long an unfiltered snapshot nobody else is sending may be handed
+ * out again (while the ring continues it). The bound keeps its read-time
+ * fields (progress_prediction, "server_time") from getting old. One that
+ * is older is handed out only while other sessions still send it (its
+ * memory is spent anyway), and the caller follows it with a fresh
+ * "server_time". */
+#define SNAP_SHARE_MS 1000
 
 struct hub_msg {
 	uint64_t seq;
@@ -75,6 +88,7 @@ struct srv_hub {
 	struct srv_hub_stats stats;
 	struct shared_frame shared[FRAME_CACHE];
 	struct shared_snapshot snap[2];  /* [reset] */
+	struct srv_frame_acct acct;      /* every frame made here */
 };
 
 static void msg_clear(struct hub_msg *m)
@@ -206,10 +220,11 @@ void srv_hub_publish(void *arg, const struct srv_change *ch)
 	if (hub->hi - hub->lo + 1 > hub->cap)
 		hub->lo = hub->hi - hub->cap + 1; /* the oldest was overwritten */
 	hub->stats.published++;
-	/* A snapshot at an older seq is never handed out again: let it go
-	 * as soon as the sessions sending it are done. */
-	srv_frame_unref(&hub->snap[0].frame);
-	srv_frame_unref(&hub->snap[1].frame);
+	/* A snapshot the ring no longer continues is never handed out
+	 * again: let it go as soon as the sessions sending it are done. */
+	for (size_t i = 0; i < 2; i++)
+		if (hub->snap[i].frame && hub->snap[i].seq + 1 < hub->lo)
+			srv_frame_unref(&hub->snap[i].frame);
 	for (struct srv_sub *s = hub->subs; s; s = s->next)
 		if (!s->armed && (!m->data || view(s, m, &ignored)))
 			wake(s);
@@ -257,14 +272,16 @@ int srv_hub_pending(const struct srv_hub *hub, const struct srv_sub *sub)
 }
 
 /* A new frame with room for `room` text bytes (plus LWS_PRE and a NUL),
- * nothing written yet (len 0). */
-static struct srv_frame *frame_alloc(size_t room)
+ * nothing written yet (len 0), counted in the hub's account. */
+static struct srv_frame *frame_alloc(struct srv_hub *hub, size_t room)
 {
 	char *buf = malloc(LWS_PRE + room + 1);
 	struct srv_frame *f = buf ? srv_frame_new(buf, 0) : NULL;
 
 	if (!f)
 		free(buf);
+	else
+		srv_frame_account(f, &hub->acct, LWS_PRE + room + 1);
 	return f;
 }
 
@@ -274,7 +291,7 @@ static struct srv_frame *frame_alloc(size_t room)
  * to the first seq left out and *n to the deltas inside; returns NULL
  * with *n 0 when none passes the filter, or NULL on allocation failure.
  */
-static struct srv_frame *compose(const struct srv_hub *hub,
+static struct srv_frame *compose(struct srv_hub *hub,
 				 const struct srv_sub *sub, int64_t now,
 				 uint64_t *end, size_t *n)
 {
@@ -304,7 +321,8 @@ static struct srv_frame *compose(const struct srv_hub *hub,
 	*end = seq;
 	if (*n == 0)
 		return NULL;
-	f = frame_alloc(sizeof(head) + sizeof(ts) + sizeof(mid) + bytes + 4);
+	f = frame_alloc(hub, sizeof(head) + sizeof(ts) + sizeof(mid) + bytes +
+			     4);
 	if (!f)
 		return NULL;
 	p = f->buf + LWS_PRE;
@@ -472,21 +490,38 @@ static int encode_races(struct srv_hub *hub, const struct proto_filter *filter,
 	return rc ? -1 : 0;
 }
 
-/* Wraps a finished build in a frame; NULL (and `b` freed) on failure. */
-static struct srv_frame *frame_of(struct proto_buf *b, int rc)
+/*
+ * Wraps a finished build in a frame counted in the hub's account; NULL
+ * (and `b` freed) on failure. The build grew by doubling, so up to half
+ * of it is slack: a frame that many sessions may hold for a long time
+ * gives that back first (realloc shrinks in place, or mremap()s).
+ */
+static struct srv_frame *frame_of(struct srv_hub *hub, struct proto_buf *b,
+				  int rc)
 {
-	size_t len;
-	char *buf = proto_buf_finish(b, rc, &len);
-	struct srv_frame *f = buf ? srv_frame_new(buf, len) : NULL;
+	size_t len, cap = b->headroom + b->cap + 1;
+	char *buf = proto_buf_finish(b, rc, &len), *fit;
+	struct srv_frame *f;
 
+	if (cap < LWS_PRE + len + 1)
+		cap = LWS_PRE + len + 1;
+	if (buf && cap - (LWS_PRE + len + 1) > cap / 8 &&
+	    (fit = realloc(buf, LWS_PRE + len + 1))) {
+		buf = fit;
+		cap = LWS_PRE + len + 1;
+	}
+	f = buf ? srv_frame_new(buf, len) : NULL;
 	if (!f)
 		free(buf);
+	else
+		srv_frame_account(f, &hub->acct, cap);
 	return f;
 }
 
 struct srv_frame *srv_hub_snapshot(struct srv_hub *hub,
 				   const struct proto_filter *filter,
-				   int reset, int64_t now)
+				   int reset, int64_t now, uint64_t *seq,
+				   int64_t *at)
 {
 	struct shared_snapshot *kept = &hub->snap[reset ? 1 : 0];
 	int shared = proto_filter_is_empty(filter), n, rc;
@@ -494,9 +529,11 @@ struct srv_frame *srv_hub_snapshot(struct srv_hub *hub,
 	struct srv_frame *f;
 	struct proto_buf b;
 
-	if (shared && kept->frame && kept->seq == hub->hi &&
-	    fresh(kept->at, now, SNAP_REUSE_MS)) {
+	if (shared && kept->frame && kept->seq + 1 >= hub->lo &&
+	    (fresh(kept->at, now, SNAP_SHARE_MS) || kept->frame->refs > 1)) {
 		hub->stats.snapshots++;
+		*seq = kept->seq;
+		*at = kept->at;
 		return srv_frame_ref(kept->frame);
 	}
 	n = snprintf(head, sizeof(head),
@@ -509,9 +546,11 @@ struct srv_frame *srv_hub_snapshot(struct srv_hub *hub,
 		rc = encode_races(hub, filter, now, &b);
 	if (!rc)
 		rc = proto_buf_append(&b, "]}", 2);
-	f = frame_of(&b, rc);
+	f = frame_of(hub, &b, rc);
 	if (!f)
 		return NULL;
+	*seq = hub->hi;
+	*at = now;
 	hub->stats.snapshots++;
 	hub->stats.snapshots_encoded++;
 	if (shared) {
@@ -545,7 +584,7 @@ struct srv_frame *srv_hub_replay(struct srv_hub *hub, uint64_t since,
 		     r.next != hub->hi + 1 ? -1 : 0;
 	if (!rc)
 		rc = proto_buf_append(&r.b, "]}", 2);
-	return frame_of(&r.b, rc);
+	return frame_of(hub, &r.b, rc);
 }
 
 void srv_hub_expire(struct srv_hub *hub, int64_t now)
@@ -554,11 +593,27 @@ void srv_hub_expire(struct srv_hub *hub, int64_t now)
 		if (!fresh(hub->shared[i].at, now, FRAME_REUSE_MS))
 			srv_frame_unref(&hub->shared[i].frame);
 	for (size_t i = 0; i < 2; i++)
-		if (!fresh(hub->snap[i].at, now, SNAP_REUSE_MS))
+		if (hub->snap[i].frame && hub->snap[i].frame->refs == 1 &&
+		    !fresh(hub->snap[i].at, now, SNAP_SHARE_MS))
 			srv_frame_unref(&hub->snap[i].frame);
+}
+
+size_t srv_hub_queued_bytes(const struct srv_hub *hub)
+{
+	return hub->acct.bytes;
+}
+
+size_t srv_hub_queued_peak(struct srv_hub *hub)
+{
+	size_t peak = hub->acct.peak;
+
+	hub->acct.peak = hub->acct.bytes;
+	return peak;
 }
 
 void srv_hub_stats(const struct srv_hub *hub, struct srv_hub_stats *out)
 {
 	*out = hub->stats;
+	out->queued_bytes = hub->acct.bytes;
+	out->queued_frames = hub->acct.frames;
 }

@@ -8,10 +8,11 @@
  * delta, or a "batch" that concatenates the pre-encoded deltas (never
  * re-encoded per client). Unfiltered subscribers at the same cursor get
  * the same frame, composed once and shared by reference (frame.h); so do
- * dashboards asking for the same unfiltered snapshot. A subscriber that
- * falls behind the ring's oldest entry converges through one reset
- * snapshot instead of growing memory: memory is bounded by the ring,
- * whatever the clients do.
+ * dashboards asking for an unfiltered snapshot within a second of each
+ * other, even while writes go on. A subscriber that falls behind the
+ * ring's oldest entry converges through a reset snapshot instead of
+ * growing a queue. What the frames made here hold in total is counted
+ * (srv_hub_queued_bytes()), so ws.c can cap it.
  *
  * Service thread only.
  */
@@ -50,6 +51,8 @@ struct srv_hub_stats {
 	uint64_t snapshots_encoded;  /* of those, encoded (others shared) */
 	uint64_t resets;             /* subscribers that fell behind */
 	unsigned subscribers;
+	size_t queued_bytes;         /* srv_hub_queued_bytes() */
+	size_t queued_frames;        /* frames alive that hold them */
 };
 
 /* Creates the hub over the write path (borrowed). NULL on allocation failure. */
@@ -89,15 +92,20 @@ struct srv_frame *srv_hub_next_frame(struct srv_hub *hub, struct srv_sub *sub,
 int srv_hub_pending(const struct srv_hub *hub, const struct srv_sub *sub);
 
 /*
- * A snapshot frame of every committed race that passes `filter`, at seq
- * srv_hub_seq(); with "reset": true when `reset`. The caller must make
- * sure no write is pending (srv_write_busy() == 0). An unfiltered snapshot
- * is shared with the next ones asked for at the same seq within 50 ms.
- * Same reference contract as srv_hub_next_frame().
+ * A snapshot frame of every committed race that passes `filter`, with
+ * "reset": true when `reset`; its seq in *seq and the time it was made
+ * (its "server_time") in *at. The seq is srv_hub_seq(), or for an
+ * unfiltered one possibly an older seq whose following deltas the ring
+ * still holds: the subscriber's cursor is then *seq + 1. An unfiltered
+ * snapshot is shared with every one asked for while the ring continues
+ * it, within 1 s or for as long as a session still holds it. The caller
+ * must make sure no write is pending (srv_write_busy() == 0). Same
+ * reference contract as srv_hub_next_frame().
  */
 struct srv_frame *srv_hub_snapshot(struct srv_hub *hub,
 				   const struct proto_filter *filter,
-				   int reset, int64_t now);
+				   int reset, int64_t now, uint64_t *seq,
+				   int64_t *at);
 
 /*
  * A batch frame replaying every logged delta after `since` from LMDB (for
@@ -112,6 +120,14 @@ struct srv_frame *srv_hub_replay(struct srv_hub *hub, uint64_t since,
  * so their memory goes once the sessions sending them are done. Call it
  * now and then (the WebSocket tick does, once a second). */
 void srv_hub_expire(struct srv_hub *hub, int64_t now);
+
+/* Bytes held now by the frames the hub made (snapshots, batches,
+ * replays) that a session or the hub's own caches still reference. */
+size_t srv_hub_queued_bytes(const struct srv_hub *hub);
+
+/* The most srv_hub_queued_bytes() was since the last call (which resets
+ * it): to tell when much memory was freed, and is worth handing back. */
+size_t srv_hub_queued_peak(struct srv_hub *hub);
 
 /* Fills *out. */
 void srv_hub_stats(const struct srv_hub *hub, struct srv_hub_stats *out);

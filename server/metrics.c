@@ -23,6 +23,7 @@ static const char *const reject_names[SRV_REJ_COUNT] = {
 	"max_conns_per_ip", "ws_max_conns", "max_subs_per_ip",
 	"body_too_large", "length_required", "slow_request", "bad_request",
 	"ws_message_too_large", "ws_abuse", "ws_bad_message",
+	"ws_slow_subscriber",
 };
 
 /* Upper bounds of the commit latency buckets, in seconds; +Inf last. */
@@ -148,6 +149,12 @@ static void render(FILE *f, const struct srv_metrics *m,
 	counter(f, "raceboard_backlog_resets_total",
 		"Subscribers whose backlog collapsed into a reset snapshot.",
 		g->backlog_resets);
+	gauge(f, "raceboard_ws_queued_bytes",
+	      "Memory held by frames on their way to subscribers.",
+	      g->ws_queued_bytes);
+	gauge(f, "raceboard_ws_queued_max_bytes",
+	      "Over it the slowest subscribers are closed "
+	      "(--ws-max-queued-mb).", g->ws_queued_max_bytes);
 	help(f, "raceboard_commit_duration_seconds", "histogram",
 	     "Time of one LMDB group commit.");
 	for (size_t i = 0; i < SRV_METRICS_BUCKETS; i++) {

@@ -42,6 +42,8 @@ enum srv_reject {
 	SRV_REJ_WS_TOO_LARGE,    /* close 1009 */
 	SRV_REJ_WS_ABUSE,        /* close 1008: invalid messages in a row */
 	SRV_REJ_WS_BAD_MESSAGE,  /* one invalid WebSocket message */
+	SRV_REJ_WS_SLOW,         /* a subscriber closed, slowest first, to
+	                          * stay under --ws-max-queued-mb */
 	SRV_REJ_COUNT,
 };
 
@@ -70,6 +72,8 @@ struct srv_metrics_gauges {
 	uint64_t deltas_published;
 	uint64_t frames_sent;
 	uint64_t backlog_resets;
+	uint64_t ws_queued_bytes;     /* held by frames for subscribers */
+	uint64_t ws_queued_max_bytes; /* --ws-max-queued-mb */
 	uint64_t store_file_bytes;
 	uint64_t store_map_bytes;
 	uint64_t store_map_used_bytes;

@@ -157,7 +157,9 @@ static void get_metrics(struct srv_ctx *srv, struct srv_requester *rq)
 		g.deltas_published = hs.published;
 		g.frames_sent = hs.frames;
 		g.backlog_resets = hs.resets;
+		g.ws_queued_bytes = hs.queued_bytes;
 	}
+	g.ws_queued_max_bytes = srv->cfg->ws_max_queued;
 	res.buf = srv_metrics_render(&srv->metrics, &g, LWS_PRE, &res.len);
 	reply_result(rq, &res);
 }

@@ -7,11 +7,21 @@
  * hub.c; replies and acks are queued by ws_reply.c. This file owns the
  * session: reassembly of inbound messages under a size cap, the order of
  * outbound frames, subscriptions, heartbeats and closing.
+ *
+ * Memory for subscribers is capped in total (--ws-max-queued-mb): the
+ * frames they hold (shared, counted by the hub) plus what lws copied of
+ * writes their sockets did not take. Lagging subscribers converge through
+ * a reset snapshot, which costs nothing per subscriber; only when the
+ * total is over the cap are subscribers closed, the furthest behind
+ * first, each counted (STYLE.md "Converge, don't cull").
  * Service thread only.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>             /* malloc_trim */
+#endif
 
 #include "client_msg.h"
 #include "hub.h"
@@ -36,8 +46,96 @@
  * the loop. */
 #define WRITES_PER_WRITABLE 4
 #define BAD_MESSAGES_MAX 10     /* in a row, then close with 1008 */
+/* Once what subscribers hold fell this far from its peak, the tick hands
+ * the freed heap back to the system (malloc_trim): large frames freed in
+ * bulk otherwise stay in the process's free lists, counted in its RSS. */
+#define TRIM_MIN ((size_t)8 * 1024 * 1024)
 
 static void tick_cb(lws_sorted_usec_list_t *sul);
+
+/* What subscribers hold in total: the hub's frames and lws's copies. */
+static size_t queued(const struct ws_vhd *vhd)
+{
+	return srv_hub_queued_bytes(vhd->hub) + vhd->lws_held;
+}
+
+/* lws copies what the socket did not take of a write (at most that
+ * write, `n` bytes) and sends it before any writable callback: counted
+ * until then. */
+static void hold(struct ws_pss *pss, size_t n)
+{
+	pss->vhd->lws_held += n - pss->lws_held;
+	pss->lws_held = n;
+}
+
+static void release(struct ws_pss *pss)
+{
+	pss->vhd->lws_held -= pss->lws_held;
+	pss->lws_held = 0;
+}
+
+/* 1 when `a` is further behind than `b`: it needs an older seq next,
+ * else it has more of its frames left to send, else its socket took a
+ * write longer ago. */
+static int slower(const struct ws_pss *a, const struct ws_pss *b)
+{
+	size_t la = (a->big ? a->big->len - a->big_off : 0) + a->lws_held;
+	size_t lb = (b->big ? b->big->len - b->big_off : 0) + b->lws_held;
+
+	if (a->sub.cursor != b->sub.cursor)
+		return a->sub.cursor < b->sub.cursor;
+	if (la != lb)
+		return la > lb;
+	return a->last_tx < b->last_tx;
+}
+
+/* Closes a subscriber at once, without waiting for it to read a close
+ * frame (it is not reading), and lets go of what it holds now. */
+static void cull(struct ws_vhd *vhd, struct ws_pss *pss)
+{
+	srv_metrics_reject(&vhd->srv->metrics, SRV_REJ_WS_SLOW);
+	srv_hub_unlink(vhd->hub, &pss->sub);
+	pss->sub_state = SUB_NONE;
+	srv_frame_unref(&pss->big);
+	srv_frame_unref(&pss->next_big);
+	pss->big_off = 0;
+	release(pss);
+	pss->culled = 1;
+	lws_set_timeout(pss->wsi, PENDING_TIMEOUT_LAGGING, LWS_TO_KILL_ASYNC);
+}
+
+/*
+ * Over --ws-max-queued-mb: closes the subscriber furthest behind, then
+ * the next, until the total fits (R12). A frame shared by several is
+ * freed with its last holder, and those are next in line anyway: they
+ * are at the same cursor. A session may be culled here from inside its
+ * own callback: callers check pss->culled.
+ */
+static void enforce_cap(struct ws_vhd *vhd)
+{
+	size_t q = queued(vhd), cap = vhd->srv->cfg->ws_max_queued;
+	unsigned n = 0;
+
+	if (q > vhd->trim_peak)
+		vhd->trim_peak = q;
+	while (q > cap) {
+		struct ws_pss *worst = NULL;
+
+		for (struct ws_pss *p = vhd->sessions; p; p = p->next)
+			if (!p->culled && (p->big || p->next_big || p->lws_held) &&
+			    (!worst || slower(p, worst)))
+				worst = p;
+		if (!worst)
+			break;
+		cull(vhd, worst);
+		n++;
+		q = queued(vhd);
+	}
+	if (n)
+		lwsl_warn("closed %u slow subscribers: their frames held more "
+			  "than --ws-max-queued-mb (%zu MB)\n", n,
+			  cap / (1024 * 1024));
+}
 
 /* Queues a large frame (a reference, taken). A frame already half on the
  * wire (its fragments sent NO_FIN) must end first: the new one waits
@@ -59,9 +157,11 @@ static void set_big(struct ws_pss *pss, struct srv_frame *f)
 static void start_snapshot(struct ws_pss *pss)
 {
 	struct srv_hub *hub = pss->vhd->hub;
+	int64_t now = srv_now_ms(), at;
+	uint64_t seq;
 	struct srv_frame *f = srv_hub_snapshot(hub, &pss->sub.filter,
-					       pss->snapshot_reset,
-					       srv_now_ms());
+					       pss->snapshot_reset, now, &seq,
+					       &at);
 
 	if (!f) {
 		pss->close_status = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
@@ -70,10 +170,16 @@ static void start_snapshot(struct ws_pss *pss)
 		return;
 	}
 	set_big(pss, f);
-	pss->sub.cursor = srv_hub_seq(hub) + 1;
+	/* A shared snapshot made a while ago: its "server_time" would set
+	 * the client's clock back, so a fresh one follows it (a heartbeat,
+	 * once the deltas after the snapshot are out). */
+	if (now - at > 1000)
+		pss->heartbeat_due = 1;
+	pss->sub.cursor = seq + 1;
 	pss->sub.behind = 0;
 	pss->sub_state = SUB_LIVE;
 	srv_hub_link(hub, &pss->sub);
+	enforce_cap(pss->vhd);
 }
 
 /* A snapshot reads committed state only: wait out a pending batch. */
@@ -127,6 +233,7 @@ static void subscribe(struct ws_pss *pss, struct proto_client_msg *m)
 		pss->sub.cursor = srv_hub_seq(hub) + 1;
 		pss->sub_state = SUB_LIVE;
 		srv_hub_link(hub, &pss->sub);
+		enforce_cap(pss->vhd);
 		return;
 	}
 	want_snapshot(pss, m->has_since);
@@ -307,6 +414,8 @@ static int send_big(struct ws_pss *pss)
 	if (srv_frame_write(f, pss->wsi, pss->big_off, n,
 			    (enum lws_write_protocol)flags))
 		return -1;
+	if (lws_partial_buffered(pss->wsi))
+		hold(pss, n);
 	pss->big_off += n;
 	if (pss->big_off == f->len) {
 		srv_frame_unref(&pss->big);
@@ -379,7 +488,11 @@ static int on_writable(struct ws_pss *pss)
 	int64_t now = srv_now_ms();
 	int rc = 0;
 
+	if (pss->culled)
+		return -1;
 	pss->sub.armed = 0;
+	if (pss->lws_held && !lws_partial_buffered(pss->wsi))
+		release(pss);
 	for (int i = 0; i < WRITES_PER_WRITABLE; i++) {
 		if (pss->close_status && !pss->replies) {
 			if (i)
@@ -400,7 +513,10 @@ static int on_writable(struct ws_pss *pss)
 			break;
 		pss->last_tx = now;
 	}
-	if (more_to_write(pss) || pss->close_status) {
+	enforce_cap(pss->vhd);
+	if (pss->culled)
+		return -1;
+	if (more_to_write(pss) || pss->close_status || pss->heartbeat_due) {
 		pss->sub.armed = 1;
 		lws_callback_on_writable(pss->wsi);
 	}
@@ -471,7 +587,26 @@ static void on_closed(struct ws_vhd *vhd, struct ws_pss *pss)
 	free(pss->rx);
 	srv_frame_unref(&pss->big);
 	srv_frame_unref(&pss->next_big);
+	release(pss);
 	pss->vhd = NULL;
+}
+
+/* Hands freed heap back to the system once what subscribers hold fell
+ * by TRIM_MIN from its peak (subscribers left or were closed). */
+static void give_back(struct ws_vhd *vhd)
+{
+	size_t q = queued(vhd), peak = srv_hub_queued_peak(vhd->hub);
+
+	if (peak + vhd->lws_held > vhd->trim_peak)
+		vhd->trim_peak = peak + vhd->lws_held;
+	if (q > vhd->trim_peak)
+		vhd->trim_peak = q;
+	if (vhd->trim_peak - q < TRIM_MIN)
+		return;
+	vhd->trim_peak = q;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
 }
 
 /* Once a second: heartbeats for idle subscribers, the deadline for
@@ -496,6 +631,8 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 		}
 	}
 	srv_hub_expire(vhd->hub, now);
+	enforce_cap(vhd);
+	give_back(vhd);
 	lws_sul_schedule(vhd->ctx, 0, &vhd->tick, tick_cb, LWS_US_PER_SEC);
 }
 
@@ -545,7 +682,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_ESTABLISHED:
 		return vhd ? on_established(vhd, pss, wsi) : -1;
 	case LWS_CALLBACK_RECEIVE:
-		return on_receive(pss, in, len);
+		return pss->culled ? -1 : on_receive(pss, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return pss->vhd ? on_writable(pss) : 0;
 	case LWS_CALLBACK_CLOSED:

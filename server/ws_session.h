@@ -54,6 +54,9 @@ struct ws_pss {
 	struct srv_frame *big;      /* a frame going out in pieces (a ref) */
 	size_t big_off;             /* text bytes of it already written */
 	struct srv_frame *next_big; /* a frame waiting for `big` to end */
+	size_t lws_held;            /* what lws may have copied of our last
+	                             * write, until the socket drains it */
+	int culled;                 /* closed for --ws-max-queued-mb */
 	struct reply *replies, **replies_tail;
 	size_t n_replies;
 	struct pending *inflight;   /* ring */
@@ -71,6 +74,8 @@ struct ws_vhd {
 	struct srv_hub *hub;
 	struct ws_pss *sessions;
 	unsigned n_sessions;
+	size_t lws_held;            /* sum of the sessions' lws_held */
+	size_t trim_peak;           /* most queued since the last trim */
 	struct lws_context *ctx;
 	lws_sorted_usec_list_t tick;
 };

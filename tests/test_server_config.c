@@ -131,3 +131,26 @@ Test(config, webhook_secrets_from_environment_and_flags)
 	cr_expect(strstr(err, "gitlab-secret"), "%s", err);
 	cr_expect(!strstr(err, "break"), "the secret was echoed: %s", err);
 }
+
+static char *queued_env(const char *name)
+{
+	return !strcmp(name, "RACEBOARD_SERVER__WS_MAX_QUEUED_MB") ? "64"
+								    : NULL;
+}
+
+Test(config, the_subscriber_memory_cap_has_a_default_env_and_flag)
+{
+	struct srv_cfg cfg;
+	char *flag[] = {"s", "--ws-max-queued-mb", "32", NULL};
+	char *zero[] = {"s", "--ws-max-queued-mb", "0", NULL};
+
+	cr_assert_eq(parse(&cfg, (char *[]){"s", NULL}, 1, no_env),
+		     SRV_CFG_OK);
+	cr_assert_eq(cfg.ws_max_queued, (size_t)128 << 20);
+	cr_assert_eq(parse(&cfg, (char *[]){"s", NULL}, 1, queued_env),
+		     SRV_CFG_OK);
+	cr_assert_eq(cfg.ws_max_queued, (size_t)64 << 20);
+	cr_assert_eq(parse(&cfg, flag, 3, queued_env), SRV_CFG_OK);
+	cr_assert_eq(cfg.ws_max_queued, (size_t)32 << 20);
+	cr_assert_eq(parse(&cfg, zero, 3, no_env), SRV_CFG_ERROR);
+}

@@ -184,13 +184,88 @@ Test(hub, a_snapshot_holds_the_committed_races_at_the_hub_seq)
 {
 	struct proto_filter every = {0};
 	struct srv_frame *f;
+	uint64_t seq;
+	int64_t at;
 
 	create("a", "running");
 	create("b", "passed");
 	srv_write_flush(fx.wp);
-	f = srv_hub_snapshot(hub, &every, 0, 0);
+	f = srv_hub_snapshot(hub, &every, 0, 0, &seq, &at);
 	cr_assert_not_null(f);
+	cr_assert_eq(seq, 2);
 	cr_assert_not_null(strstr(f->buf + LWS_PRE, "\"seq\":2"));
 	cr_assert_eq(count(f->buf + LWS_PRE, "\"source\":\"cmd\""), 2);
 	srv_frame_unref(&f);
+}
+
+/* A snapshot at seq S and the ring's deltas after S are what a later
+ * subscriber needs: while someone still sends it, it is handed out again
+ * (no second encode, no second buffer), whatever its age. */
+Test(hub, a_snapshot_still_being_sent_is_shared_at_later_seqs)
+{
+	struct proto_filter every = {0};
+	struct srv_frame *f1, *f2;
+	struct srv_hub_stats st;
+	uint64_t seq;
+	int64_t at;
+	char *t;
+
+	create("a", "running");
+	srv_write_flush(fx.wp);
+	f1 = srv_hub_snapshot(hub, &every, 1, 0, &seq, &at);
+	cr_assert_eq(seq, 1);
+	create("b", "running");
+	srv_write_flush(fx.wp);
+	f2 = srv_hub_snapshot(hub, &every, 1, 60000, &seq, &at);
+	cr_assert_eq(f2, f1, "the same frame");
+	cr_assert_eq(seq, 1, "at its own seq");
+	cr_assert_eq(at, 0, "made at 0: the caller adds a fresh time");
+	{
+		struct srv_sub sub = {.cursor = seq + 1};
+
+		t = next_text(&sub);
+		cr_assert_not_null(strstr(t, "\"id\":\"b\""));
+		free(t);
+	}
+	srv_hub_stats(hub, &st);
+	cr_assert_eq(st.snapshots_encoded, 1);
+	cr_assert_gt(srv_hub_queued_bytes(hub), f1->len);
+	srv_frame_unref(&f1);
+	srv_frame_unref(&f2);
+}
+
+/* One nobody holds any more goes stale after a second; one the ring no
+ * longer continues is never handed out again. Either way a new one is
+ * made, at the hub's seq, and the old one's bytes are no longer counted. */
+Test(hub, a_stale_or_uncontinued_snapshot_is_made_anew)
+{
+	struct proto_filter every = {0};
+	struct srv_frame *f, *held;
+	struct srv_hub_stats st;
+	uint64_t seq;
+	int64_t at;
+	char id[16];
+
+	create("a", "running");
+	srv_write_flush(fx.wp);
+	f = srv_hub_snapshot(hub, &every, 0, 0, &seq, &at);
+	srv_frame_unref(&f);
+	f = srv_hub_snapshot(hub, &every, 0, 2000, &seq, &at);
+	srv_hub_stats(hub, &st);
+	cr_assert_eq(st.snapshots_encoded, 2, "stale: made anew");
+	cr_assert_eq(at, 2000);
+	held = f;
+	for (int i = 0; i < 70; i++) { /* more than the ring's 64 */
+		snprintf(id, sizeof(id), "r%d", i);
+		create(id, "running");
+	}
+	srv_write_flush(fx.wp);
+	f = srv_hub_snapshot(hub, &every, 0, 2001, &seq, &at);
+	cr_assert_neq(f, held, "the ring moved past it");
+	cr_assert_eq(seq, 71);
+	srv_frame_unref(&held);
+	srv_frame_unref(&f);
+	srv_hub_expire(hub, 10000);
+	cr_assert_eq(srv_hub_queued_bytes(hub), 0, "nothing held, nothing "
+		     "counted");
 }
