@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 /* ---- time ---- */
@@ -128,6 +129,12 @@ struct bn_conn {
  * epfd (data.ptr = c). A WS connection sends its handshake first. */
 int bn_conn_open(struct bn_conn *c, int epfd, int port, enum bn_kind kind,
 		 bn_msg_fn on_msg, void *user);
+/* The same with a receive buffer of `rcvbuf` bytes (0: the kernel's
+ * default, which grows on its own), so a reader that stops reading
+ * pushes back on the server after a few KB instead of a few MB. */
+int bn_conn_open_rcvbuf(struct bn_conn *c, int epfd, int port,
+			enum bn_kind kind, bn_msg_fn on_msg, void *user,
+			int rcvbuf);
 void bn_conn_close(struct bn_conn *c);
 /* Queues bytes (written now when possible). -1 when closed. */
 int bn_conn_send(struct bn_conn *c, const void *data, size_t len);
@@ -143,6 +150,35 @@ int bn_http_request(struct bn_conn *c, const char *method, const char *path,
  * done, -1 on timeout. */
 int bn_loop_until(int epfd, int (*done)(void *), void *arg,
 		  int64_t deadline_us);
+
+/* ---- parsing what the server sends ---- */
+
+/*
+ * Finds `key` (e.g. "\"seq\":") in [p, end) by looking for its byte at
+ * `at`, a byte rare in deltas ('q' occurs in no other key of an update
+ * delta, 'b' in few), with memchr: at 5 M deltas/s the receivers' memmem
+ * alone took a third of the bench's CPU, which shares the machine with
+ * the server being measured. Returns the byte after the key, or NULL.
+ */
+static inline char *bn_find_key(char *p, char *end, const char *key,
+				 size_t len, size_t at)
+{
+	for (p += at; p < end && (p = memchr(p, key[at], (size_t)(end - p)));
+	     p++)
+		if ((size_t)(end - p) >= len - at && !memcmp(p - at, key, len))
+			return p - at + len;
+	return NULL;
+}
+
+/* A decimal integer at p (digits only, as the server writes them). */
+static inline uint64_t bn_digits(const char **p)
+{
+	uint64_t v = 0;
+
+	while (**p >= '0' && **p <= '9')
+		v = v * 10 + (uint64_t)(*(*p)++ - '0');
+	return v;
+}
 
 /* ---- small blocking helpers (setup only) ---- */
 
@@ -183,12 +219,15 @@ struct bn_opts {
 	long snapshot;            /* cold-start: races in the timed snapshot */
 	int sub_threads;          /* fanout: subscriber threads */
 	long chunk;               /* loopback: bytes per write */
+	double stall;             /* stall: seconds subscribers read nothing */
+	int rcvbuf;               /* stall: subscribers' SO_RCVBUF (0: default) */
 	const char *label;
 };
 
 int bn_scenario_ingest_http(const struct bn_opts *o);
 int bn_scenario_ingest_ws(const struct bn_opts *o);
 int bn_scenario_fanout(const struct bn_opts *o);
+int bn_scenario_stall(const struct bn_opts *o);
 int bn_scenario_cold_start(const struct bn_opts *o);
 int bn_scenario_loopback(const struct bn_opts *o);
 

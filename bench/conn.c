@@ -164,6 +164,13 @@ int bn_http_request(struct bn_conn *c, const char *method, const char *path,
 int bn_conn_open(struct bn_conn *c, int epfd, int port, enum bn_kind kind,
 		 bn_msg_fn on_msg, void *user)
 {
+	return bn_conn_open_rcvbuf(c, epfd, port, kind, on_msg, user, 0);
+}
+
+int bn_conn_open_rcvbuf(struct bn_conn *c, int epfd, int port,
+			enum bn_kind kind, bn_msg_fn on_msg, void *user,
+			int rcvbuf)
+{
 	struct sockaddr_in sa = {.sin_family = AF_INET,
 				 .sin_port = htons((uint16_t)port)};
 	struct epoll_event ev;
@@ -183,6 +190,11 @@ int bn_conn_open(struct bn_conn *c, int epfd, int port, enum bn_kind kind,
 	}
 	/* Requests are written whole; Nagle would only delay them. */
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Before connect(), so the window is sized by it (and the kernel
+	 * does not grow the buffer on its own). */
+	if (rcvbuf > 0)
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+			   sizeof(rcvbuf));
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
 	    errno != EINPROGRESS) {
 		close(c->fd);

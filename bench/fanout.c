@@ -96,33 +96,6 @@ static void sub_delta(struct sub *s, uint64_t seq)
 	s->expect = seq + 1;
 }
 
-/*
- * Finds `key` (e.g. "\"seq\":") in [p, end) by looking for its byte at
- * `at`, a byte rare in deltas ('q' occurs in no other key of an update
- * delta, 'b' in few), with memchr: at 5 M deltas/s the receivers' memmem
- * alone took a third of the bench's CPU, which shares the machine with
- * the server being measured. Returns the byte after the key, or NULL.
- */
-static char *find_key(char *p, char *end, const char *key, size_t len,
-		      size_t at)
-{
-	for (p += at; p < end && (p = memchr(p, key[at], (size_t)(end - p)));
-	     p++)
-		if ((size_t)(end - p) >= len - at && !memcmp(p - at, key, len))
-			return p - at + len;
-	return NULL;
-}
-
-/* A decimal integer at p (digits only, as the server writes them). */
-static uint64_t digits(const char **p)
-{
-	uint64_t v = 0;
-
-	while (**p >= '0' && **p <= '9')
-		v = v * 10 + (uint64_t)(*(*p)++ - '0');
-	return v;
-}
-
 static int sub_msg(struct bn_conn *c, int status, char *d, size_t n,
 		   int64_t now)
 {
@@ -135,10 +108,11 @@ static int sub_msg(struct bn_conn *c, int status, char *d, size_t n,
 	p = d + 9;
 	if (!strncmp(p, "delta\"", 6) || !strncmp(p, "batch\"", 6)) {
 		s->frames++;
-		while ((p = find_key(p, end, "\"seq\":", 6, 3))) {
+		while ((p = bn_find_key(p, end, "\"seq\":", 6, 3))) {
 			const char *v = p;
-			uint64_t seq = digits(&v);
-			char *b = find_key((char *)v, end, "\"bt\":\"", 6, 1);
+			uint64_t seq = bn_digits(&v);
+			char *b = bn_find_key((char *)v, end, "\"bt\":\"", 6,
+					      1);
 
 			sub_delta(s, seq);
 			if (!b) {
@@ -146,7 +120,7 @@ static int sub_msg(struct bn_conn *c, int status, char *d, size_t n,
 				continue;
 			}
 			v = b;
-			bn_hist_add(&s->t->lat, now - (int64_t)digits(&v));
+			bn_hist_add(&s->t->lat, now - (int64_t)bn_digits(&v));
 			p = (char *)v;
 		}
 	} else if (!strncmp(p, "snapshot\"", 9)) {

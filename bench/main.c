@@ -15,7 +15,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: raceboard-bench SCENARIO [options]\n"
-		"scenarios: ingest-http, ingest-ws, fanout, cold-start, loopback\n"
+		"scenarios: ingest-http, ingest-ws, fanout, stall, cold-start, loopback\n"
 		"  --server-bin PATH   start this server (else --port of a running one)\n"
 		"  --port N            an already running server (no /proc stats)\n"
 		"  --no-sync           start the server with --no-sync\n"
@@ -23,7 +23,7 @@ static void usage(FILE *f)
 		"  --conns K           ingest: connections (default 32 http, 4 ws)\n"
 		"  --window W          ingest-ws: messages in flight per connection (256)\n"
 		"  --races R           races created first (default 1000; cold-start 100000)\n"
-		"  --duration SEC      seconds of load (default 5)\n"
+		"  --duration SEC      seconds of load (default 5; stall 10)\n"
 		"  --requests N        ingest: stop after N updates (0: duration only)\n"
 		"  --subs S            fanout: subscribers (100); cold-start: live subs (0)\n"
 		"  --rate U            fanout: target updates/s (1000)\n"
@@ -31,6 +31,9 @@ static void usage(FILE *f)
 		"  --via http|ws       fanout: producer protocol (http)\n"
 		"  --producers P       fanout: producer connections (8 http, 1 ws)\n"
 		"  --sub-threads T     fanout: subscriber threads (1)\n"
+		"  --stall SEC         stall: seconds the subscribers read nothing (5)\n"
+		"  --rcvbuf BYTES      stall: subscribers' socket receive buffer (0:\n"
+		"                      the kernel's)\n"
 		"  --snapshot M        cold-start: races in the timed snapshot (10000)\n"
 		"  --chunk BYTES       loopback: bytes per write (65536)\n"
 		"  --window 0          loopback: request/response (requests of --chunk bytes)\n");
@@ -40,7 +43,7 @@ int main(int argc, char **argv)
 {
 	enum { O_BIN = 256, O_PORT, O_NOSYNC, O_ARG, O_CONNS, O_WINDOW,
 	       O_RACES, O_DUR, O_REQ, O_SUBS, O_RATE, O_FILTER, O_VIA,
-	       O_PROD, O_THR, O_SNAP, O_CHUNK, O_HELP };
+	       O_PROD, O_THR, O_SNAP, O_CHUNK, O_STALL, O_RCVBUF, O_HELP };
 	static const struct option longopts[] = {
 		{"server-bin", required_argument, NULL, O_BIN},
 		{"port", required_argument, NULL, O_PORT},
@@ -59,13 +62,15 @@ int main(int argc, char **argv)
 		{"sub-threads", required_argument, NULL, O_THR},
 		{"snapshot", required_argument, NULL, O_SNAP},
 		{"chunk", required_argument, NULL, O_CHUNK},
+		{"stall", required_argument, NULL, O_STALL},
+		{"rcvbuf", required_argument, NULL, O_RCVBUF},
 		{"help", no_argument, NULL, O_HELP},
 		{0},
 	};
-	struct bn_opts o = {.races = -1, .duration = 5, .subs = -1,
+	struct bn_opts o = {.races = -1, .duration = -1, .subs = -1,
 			    .rate = 1000, .conns = -1, .window = 256,
 			    .producers = -1, .sub_threads = 1,
-			    .snapshot = 10000, .chunk = 65536};
+			    .snapshot = 10000, .chunk = 65536, .stall = 5};
 	const char *scenario;
 	int c;
 
@@ -97,15 +102,22 @@ int main(int argc, char **argv)
 		case O_THR: o.sub_threads = atoi(optarg); break;
 		case O_SNAP: o.snapshot = atol(optarg); break;
 		case O_CHUNK: o.chunk = atol(optarg); break;
+		case O_STALL: o.stall = atof(optarg); break;
+		case O_RCVBUF: o.rcvbuf = atoi(optarg); break;
 		case O_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
+	if (o.duration < 0)
+		o.duration = strcmp(scenario, "stall") ? 5 : 10;
 	/* Bounded: every scenario stops by itself; these keep it sane. */
 	if (o.duration <= 0 || o.duration > 600 || o.rate <= 0 ||
 	    (o.window < 1 && strcmp(scenario, "loopback")) || o.window < 0 ||
 	    o.window > 1000 || o.sub_threads < 1 ||
-	    o.sub_threads > 16 || o.chunk < 1 || o.chunk > 16 << 20) {
+	    o.sub_threads > 16 || o.chunk < 1 || o.chunk > 16 << 20 ||
+	    o.stall < 0 || o.rcvbuf < 0 || o.rcvbuf > 64 << 20 ||
+	    (!strcmp(scenario, "stall") &&
+	     (o.stall > o.duration || o.stall > 60))) {
 		fprintf(stderr, "bench: an option is out of range\n");
 		return 2;
 	}
@@ -128,6 +140,13 @@ int main(int argc, char **argv)
 		if (o.producers < 0)
 			o.producers = o.via_ws ? 1 : 8;
 		return bn_scenario_fanout(&o);
+	}
+	if (!strcmp(scenario, "stall")) {
+		if (o.races < 0)
+			o.races = 2000;
+		if (o.subs < 0)
+			o.subs = 1000;
+		return bn_scenario_stall(&o);
 	}
 	if (!strcmp(scenario, "cold-start")) {
 		if (o.races < 0)
