@@ -4,17 +4,20 @@
 #
 # Other targets: make build (release-ish build in build/), make demo,
 # make test-web (the page's unit and browser tests), make test-openapi
-# (docs/openapi.yaml against the server), make clean. BUILD,
-# TEST_BUILD and WEB_BUILD name the Meson build directories.
+# (docs/openapi.yaml against the server), make deb (the Debian package,
+# into DEB_BUILD), make test-deploy (HTTPS through nginx, and the package
+# installed and serving), make clean. BUILD, TEST_BUILD and WEB_BUILD
+# name the Meson build directories.
 
 BUILD ?= build
 TEST_BUILD ?= build-test
 VALGRIND_BUILD ?= build-valgrind
 WEB_BUILD ?= build-web
+DEB_BUILD ?= build-deb
 DEMO_PORT ?= 7777
 SERVER_FLAGS ?=
 
-.PHONY: all deps build run test test-web test-openapi demo clean
+.PHONY: all deps build run test test-web test-openapi test-deploy deb demo clean
 
 all: build
 
@@ -44,6 +47,7 @@ test: deps $(TEST_BUILD)/build.ninja
 	./tests/valgrind-server.sh $(VALGRIND_BUILD)
 	$(MAKE) test-openapi
 	$(MAKE) test-web
+	$(MAKE) test-deploy
 
 # docs/openapi.yaml against real replies of the server (tests/openapi/:
 # Ajv, JSON Schema 2020-12), so the description cannot drift.
@@ -66,6 +70,19 @@ test-web: deps $(WEB_BUILD)/build.ninja
 	cd tests/browser && RACEBOARD_SERVER_BIN=$(CURDIR)/$(WEB_BUILD)/server/raceboard-server \
 		node --test --test-concurrency=1 e2e.test.mjs daily.test.mjs
 
+# The Debian package (debian/: debhelper and Meson), built from a copy of
+# the tracked files; the .deb lands in DEB_BUILD.
+deb:
+	@RACEBOARD_WITH_DEPLOY=1 ./tools/install-deps.sh
+	./tools/build-deb.sh $(DEB_BUILD)
+
+# Deployment checks: the package built, installed with dpkg -i and serving
+# from / (skipped without root).
+test-deploy:
+	@RACEBOARD_WITH_DEPLOY=1 ./tools/install-deps.sh
+	./tests/deploy/deb_test.sh $(DEB_BUILD); rc=$$?; \
+		[ $$rc -eq 0 ] || [ $$rc -eq 77 ] || exit $$rc
+
 # The server on DEMO_PORT with fresh data, fed by a producer of realistic
 # races; Ctrl-C stops both.
 demo: build
@@ -78,4 +95,5 @@ demo: build
 	node tools/demo-producer.mjs --url http://127.0.0.1:$(DEMO_PORT)
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) $(WEB_BUILD) $(VALGRIND_BUILD) build-fuzz
+	rm -rf $(BUILD) $(TEST_BUILD) $(WEB_BUILD) $(VALGRIND_BUILD) build-fuzz \
+		$(DEB_BUILD)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,17 @@
 #ifndef RACEBOARD_VERSION
 #define RACEBOARD_VERSION "dev"
 #endif
+/* The page: where `meson install` put it, unless this binary runs from
+ * its build directory, which serves the source tree's web-demo/ (Meson
+ * passes all three paths). */
 #ifndef RACEBOARD_DEFAULT_WEB_ROOT
 #define RACEBOARD_DEFAULT_WEB_ROOT "web-demo"
+#endif
+#ifndef RACEBOARD_INSTALLED_WEB_ROOT
+#define RACEBOARD_INSTALLED_WEB_ROOT RACEBOARD_DEFAULT_WEB_ROOT
+#endif
+#ifndef RACEBOARD_BUILD_ROOT
+#define RACEBOARD_BUILD_ROOT ""
 #endif
 
 static const char *const level_names[] = {"error", "warn", "notice", "info",
@@ -39,7 +49,7 @@ static const char usage[] =
 	"                          [RACEBOARD_PERSISTENCE__PATH] (default ./raceboard-data)\n"
 	"  -l, --log-level LEVEL   error, warn, notice, info or debug\n"
 	"                          [RACEBOARD_LOGGING__LEVEL] (default notice)\n"
-	"      --web-root DIR      static files for / (default: the source tree's web-demo)\n"
+	"      --web-root DIR      static files for / (default: the installed page)\n"
 	"      --max-body BYTES    largest request body accepted (default 65536)\n"
 	"      --max-races N       races kept at once (default 100000)\n"
 	"      --finished-ttl SEC  how long finished races stay listed (default 86400)\n"
@@ -100,6 +110,19 @@ static const char usage_more[] =
 	"  -h, --help              show this help and exit\n"
 	"  -V, --version           show the version and exit\n";
 
+/* Whether the running executable lies under the build directory. */
+static int running_from_build_dir(void)
+{
+	char self[PATH_MAX], root[PATH_MAX];
+	size_t n;
+
+	if (!RACEBOARD_BUILD_ROOT[0] || !realpath("/proc/self/exe", self) ||
+	    !realpath(RACEBOARD_BUILD_ROOT, root))
+		return 0;
+	n = strlen(root);
+	return !strncmp(self, root, n) && self[n] == '/';
+}
+
 void srv_cfg_defaults(struct srv_cfg *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -107,7 +130,8 @@ void srv_cfg_defaults(struct srv_cfg *cfg)
 	cfg->port = 7777;
 	strcpy(cfg->data_dir, "./raceboard-data");
 	snprintf(cfg->web_root, sizeof(cfg->web_root), "%s",
-		 RACEBOARD_DEFAULT_WEB_ROOT);
+		 running_from_build_dir() ? RACEBOARD_DEFAULT_WEB_ROOT :
+		 RACEBOARD_INSTALLED_WEB_ROOT);
 	cfg->log_level = 2;
 	cfg->max_body = 64 * 1024;
 	cfg->max_races = 100000;

@@ -26,6 +26,12 @@ if [ "${RACEBOARD_WITH_BROWSER:-0}" = 1 ]; then
 	command -v npm >/dev/null 2>&1 || packages="$packages npm"
 fi
 
+# make deb and make test-deploy: Debian's packaging tools, and nginx with
+# openssl for the HTTPS end-to-end test.
+if [ "${RACEBOARD_WITH_DEPLOY:-0}" = 1 ]; then
+	packages="$packages debhelper dpkg-dev nginx openssl"
+fi
+
 missing=""
 for p in $packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
