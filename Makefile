@@ -76,10 +76,17 @@ deb:
 	@RACEBOARD_WITH_DEPLOY=1 ./tools/install-deps.sh
 	./tools/build-deb.sh $(DEB_BUILD)
 
-# Deployment checks: the package built, installed with dpkg -i and serving
-# from / (skipped without root).
-test-deploy:
-	@RACEBOARD_WITH_DEPLOY=1 ./tools/install-deps.sh
+# Deployment checks: HTTPS through Debian's nginx running
+# docs/deploy/nginx.conf (the page over wss: in Chromium, the CLI with
+# --cacert, a webhook), then the package built, installed with dpkg -i and
+# serving from / (skipped without root).
+test-deploy: deps $(WEB_BUILD)/build.ninja
+	@RACEBOARD_WITH_DEPLOY=1 RACEBOARD_WITH_BROWSER=1 ./tools/install-deps.sh
+	meson compile -C $(WEB_BUILD) raceboard-server raceboard
+	@[ -d tests/browser/node_modules/playwright-core ] || \
+		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund
+	cd tests/browser && RACEBOARD_SERVER_BIN=$(CURDIR)/$(WEB_BUILD)/server/raceboard-server \
+		RACEBOARD_CLI_BIN=$(CURDIR)/$(WEB_BUILD)/cli/raceboard node --test https.test.mjs
 	./tests/deploy/deb_test.sh $(DEB_BUILD); rc=$$?; \
 		[ $$rc -eq 0 ] || [ $$rc -eq 77 ] || exit $$rc
 

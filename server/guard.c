@@ -480,6 +480,43 @@ static int inside_web_root(const struct srv_guard *g, const char *uri)
 	       (real[n] == '\0' || real[n] == '/');
 }
 
+/* Copies custom header `name` ("x-forwarded-proto:") into buf; NULL when
+ * absent, empty or too long. */
+static const char *custom_header(struct lws *wsi, const char *name,
+				 char *buf, size_t cap)
+{
+	int nl = (int)strlen(name), n = lws_hdr_custom_length(wsi, name, nl);
+
+	if (n <= 0 || (size_t)n >= cap ||
+	    lws_hdr_custom_copy(wsi, buf, (int)cap, name, nl) < 0)
+		return NULL;
+	return buf;
+}
+
+int srv_guard_origin_forwarded(struct lws *wsi, const char *origin)
+{
+	char proto[8], host[SRV_CFG_NAME_MAX];
+	unsigned char a[16];
+	static const unsigned char v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					     0xff, 0xff};
+	static const unsigned char v6[16] = {[15] = 1};
+	const char *p, *h;
+	size_t pl;
+	int fd = lws_get_socket_fd(wsi);
+
+	if (!origin || fd < 0 || peer_addr(fd, a))
+		return 0;
+	if (!(!memcmp(a, v4, 12) && a[12] == 127) && memcmp(a, v6, 16))
+		return 0;
+	p = custom_header(wsi, "x-forwarded-proto:", proto, sizeof(proto));
+	h = custom_header(wsi, "x-forwarded-host:", host, sizeof(host));
+	if (!p || !h || (strcasecmp(p, "https") && strcasecmp(p, "http")))
+		return 0;
+	pl = strlen(p);
+	return !strncasecmp(origin, p, pl) && !strncmp(origin + pl, "://", 3) &&
+	       !strcasecmp(origin + pl + 3, h);
+}
+
 int srv_guard_http_request(struct srv_guard *g, struct lws *wsi,
 			   const char *uri)
 {
@@ -519,7 +556,8 @@ int srv_guard_ws_upgrade(struct srv_guard *g, struct lws *wsi)
 				    misdirected);
 		return -1;
 	}
-	if (!srv_guard_origin_ok(g->cfg, o, h)) {
+	if (!srv_guard_origin_ok(g->cfg, o, h) &&
+	    !srv_guard_origin_forwarded(wsi, o)) {
 		srv_metrics_reject(g->m, SRV_REJ_ORIGIN);
 		srv_guard_reply_now(wsi, 403, "origin_not_allowed",
 				    "WebSocket connections are accepted from "

@@ -97,9 +97,14 @@ function loadCollapsed() {
 /* ------------------------------------------------------------------ */
 /* Connection                                                           */
 
+/* Relative to the page, so a reverse proxy's path prefix (and https:,
+ * as wss:) carries over: https://host/raceboard/ -> wss://host/raceboard/ws. */
 function wsUrl() {
-	const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-	return `${proto}//${location.host}/ws`;
+	const u = new URL('ws', location.href);
+	u.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+	u.search = '';
+	u.hash = '';
+	return u.href;
 }
 
 function setStatus(status, text) {
@@ -532,7 +537,7 @@ async function sendDelete(id, keepalive = false) {
 	}
 	let ok = false;
 	try {
-		const res = await fetch(`/race/${encodeURIComponent(id)}`, { method: 'DELETE', keepalive });
+		const res = await fetch(`race/${encodeURIComponent(id)}`, { method: 'DELETE', keepalive });
 		ok = res.ok || res.status === 404;
 	} catch {
 		ok = false;
@@ -619,7 +624,8 @@ function init() {
 	const curl = $('onboarding-curl');
 	curl.textContent = curl.textContent.replace('localhost:7777', host);
 	if (host !== '127.0.0.1:7777' && host !== 'localhost:7777') {
-		$('onboarding-run').textContent = `RACEBOARD_SERVER=${location.protocol}//${host} raceboard run -- make all`;
+		const base = new URL('.', location.href).href.replace(/\/$/, '');
+		$('onboarding-run').textContent = `RACEBOARD_SERVER=${base} raceboard run -- make all`;
 	}
 	els.filter.addEventListener('input', () => setFilter({ ...filter, q: els.filter.value }));
 	els.groupToggle.addEventListener('click', () => setFilter({ ...filter, group: !filter.group }));
