@@ -153,6 +153,30 @@ Test(security, websocket_origin_is_checked_at_upgrade)
 		     421, "a rebound name is refused before its origin");
 }
 
+/* Behind a reverse proxy on this machine (docs/deploy/nginx.conf) the
+ * page's origin is the proxy's https:// one, vouched for by
+ * X-Forwarded-Proto and X-Forwarded-Host; the test's peer is loopback,
+ * as the proxy's is. */
+#define FWD "\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: board.example:8443"
+
+Test(security, a_loopback_proxy_vouches_for_the_page_origin)
+{
+	char host[64];
+
+	start(NULL);
+	snprintf(host, sizeof(host), "localhost:%d", srv.port);
+	cr_assert_eq(upgrade_status(host, "https://board.example:8443" FWD), 101);
+	cr_assert_eq(upgrade_status(host, "https://board.example:8443"), 403,
+		     "no forwarded headers: another origin");
+	cr_assert_eq(upgrade_status(host, "https://evil.example" FWD), 403);
+	cr_assert_eq(upgrade_status(host, "http://board.example:8443" FWD), 403,
+		     "the scheme must match X-Forwarded-Proto");
+	cr_assert_eq(status_of("POST", "/race", "Origin: https://board.example:8443"
+			       FWD "\r\n", race), 201);
+	cr_assert_eq(status_of("POST", "/race", "Origin: https://evil.example"
+			       FWD "\r\n", race), 403);
+}
+
 Test(security, cors_only_for_allowed_origins_and_preflight)
 {
 	struct http_response r;
