@@ -41,6 +41,8 @@ struct conn {
 	uint32_t in_window;         /* requests or messages in it so far */
 	int authed;                 /* the upgrade carried the token */
 	int has_sub;                /* holds a subscription slot */
+	int64_t accepted_ms;        /* monotonic; 0 once a request's headers
+	                             * are in (see slow_headers()) */
 };
 
 struct srv_guard {
@@ -300,6 +302,30 @@ static int admit(struct srv_guard *g, int fd)
 	return 0;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * 1 when a connection that is going away never completed its first
+ * request's headers and has lived --http-timeout: lws closed it for slow
+ * headers (PENDING_TIMEOUT_HOLDING_AH, which it arms at accept with
+ * timeout_secs_ah_idle), and tells nobody why. Its timer starts before
+ * SERVER_NEW_CLIENT_INSTANTIATED stamps accepted_ms, so the age can fall
+ * short of the timeout by a moment: hence the slack. A kept-alive
+ * connection's later requests are not judged: its idle closes are normal.
+ */
+static int slow_headers(const struct srv_guard *g, const struct conn *c)
+{
+	return c->accepted_ms &&
+	       mono_ms() - c->accepted_ms >=
+		       g->cfg->http_timeout_sec * 1000LL - 250;
+}
+
 static void track(struct srv_guard *g, struct lws *wsi)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -307,6 +333,7 @@ static void track(struct srv_guard *g, struct lws *wsi)
 
 	if (!c)
 		return;
+	c->accepted_ms = mono_ms();
 	if (!peer_addr((int)lws_get_socket_fd(wsi), a))
 		c->peer = peer_get(g, a, 1);
 	if (c->peer)
@@ -323,6 +350,8 @@ static void untrack(struct srv_guard *g, struct lws *wsi)
 
 	if (!c)
 		return;
+	if (slow_headers(g, c))
+		srv_metrics_reject(g->m, SRV_REJ_SLOW_REQUEST);
 	lws_set_opaque_user_data(wsi, NULL);
 	srv_guard_sub_release(g, wsi);
 	if (c->peer) {
@@ -337,13 +366,11 @@ static void untrack(struct srv_guard *g, struct lws *wsi)
 int srv_guard_rate_ok(struct srv_guard *g, struct lws *wsi)
 {
 	struct conn *c = lws_get_opaque_user_data(wsi);
-	struct timespec ts;
 	int64_t now;
 
 	if (!c || !g->cfg->rate_limit)
 		return 1;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	now = mono_ms();
 	/* A window is the second from its first request, not a clock
 	 * second: a burst across a clock second's edge would otherwise get
 	 * twice the limit. */
@@ -517,9 +544,22 @@ int srv_guard_origin_forwarded(struct lws *wsi, const char *origin)
 	       !strcasecmp(origin + pl + 3, h);
 }
 
+/* The request's headers are all in: the connection is no longer a
+ * candidate for a slow-header close. */
+static void headers_in(struct lws *wsi)
+{
+	/* Over HTTP/2 the request is a stream; the connection is its
+	 * network wsi. */
+	struct conn *c = lws_get_opaque_user_data(lws_get_network_wsi(wsi));
+
+	if (c)
+		c->accepted_ms = 0;
+}
+
 int srv_guard_http_request(struct srv_guard *g, struct lws *wsi,
 			   const char *uri)
 {
+	headers_in(wsi);
 	if (!host_allowed(g, wsi)) {
 		srv_metrics_reject(g->m, SRV_REJ_HOST);
 		srv_metrics_http(g->m, SRV_ROUTE_OTHER, 421);
@@ -550,6 +590,7 @@ int srv_guard_ws_upgrade(struct srv_guard *g, struct lws *wsi)
 	const char *o = header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin));
 	struct conn *c = lws_get_opaque_user_data(wsi);
 
+	headers_in(wsi);
 	if (g->check_host && !srv_guard_host_ok(g->cfg, h)) {
 		srv_metrics_reject(g->m, SRV_REJ_HOST);
 		srv_guard_reply_now(wsi, 421, "misdirected_request",

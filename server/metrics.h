@@ -37,7 +37,8 @@ enum srv_reject {
 	SRV_REJ_SUBS_PER_IP,     /* over --max-subs-per-ip */
 	SRV_REJ_BODY_TOO_LARGE,  /* 413 */
 	SRV_REJ_LENGTH_REQUIRED, /* 411: no Content-Length, or chunked */
-	SRV_REJ_SLOW_REQUEST,    /* body not complete within --http-timeout */
+	SRV_REJ_SLOW_REQUEST,    /* first request's headers, or a body, not
+	                          * complete within --http-timeout */
 	SRV_REJ_BAD_REQUEST,     /* other 4xx from validation */
 	SRV_REJ_WS_TOO_LARGE,    /* close 1009 */
 	SRV_REJ_WS_ABUSE,        /* close 1008: invalid messages in a row */

@@ -525,6 +525,39 @@ Test(abuse, slowloris_headers_are_cut_at_the_deadline)
 	cr_expect_lt(now_ms() - t0, 4000, "cut after %lld ms",
 		     (long long)(now_ms() - t0));
 	close(fd);
+	/* Counted once: the served GETs on their own connections are not. */
+	cr_assert_eq(metric("raceboard_rejections_total{reason="
+			    "\"slow_request\"} "), 1);
+}
+
+/* A connection that sends nothing is closed at the deadline like a
+ * header trickle, and counted the same; one that was served and then
+ * idles until the keep-alive timeout closes it is not. */
+Test(abuse, silent_connections_are_counted_as_slow_requests)
+{
+	static const char req[] = "GET /races HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+	int silent[3], kept;
+
+	start((const char *[]){"--http-timeout", "1", NULL});
+	for (int i = 0; i < 3; i++) {
+		silent[i] = connect_from("127.0.0.2");
+		cr_assert(silent[i] >= 0);
+	}
+	kept = connect_from("127.0.0.3");
+	cr_assert(kept >= 0);
+	sleep_ms(50);
+	cr_assert_eq(send(kept, req, sizeof(req) - 1, MSG_NOSIGNAL),
+		     (ssize_t)sizeof(req) - 1);
+	for (int i = 0; i < 3; i++)
+		cr_assert(closed_within(silent[i], 4000),
+			  "a silent connection was never closed");
+	cr_assert(closed_within(kept, 4000),
+		  "an idle kept-alive connection was never closed");
+	for (int i = 0; i < 3; i++)
+		close(silent[i]);
+	close(kept);
+	cr_assert_eq(metric("raceboard_rejections_total{reason="
+			    "\"slow_request\"} "), 3);
 }
 
 Test(abuse, slowloris_bodies_are_cut_at_the_deadline)
