@@ -81,7 +81,8 @@ static int must_wait(struct srv_ctx *srv, const struct srv_http_request *req,
 static void get_health(struct srv_ctx *srv, struct srv_requester *rq)
 {
 	struct store_stats st = {0};
-	int writable = store_writable(srv->store);
+	enum store_state state = store_state(srv->store);
+	int writable = state == STORE_STATE_OK;
 	json_object *o = json_object_new_object(), *s = json_object_new_object();
 
 	store_stats(srv->store, &st);
@@ -97,6 +98,8 @@ static void get_health(struct srv_ctx *srv, struct srv_requester *rq)
 			       json_object_new_string(srv->cfg->data_dir));
 	json_object_object_add(s, "writable",
 			       json_object_new_boolean(writable));
+	json_object_object_add(s, "state", json_object_new_string(
+		store_state_name(state)));
 	json_object_object_add(s, "size_bytes",
 			       json_object_new_int64((int64_t)st.file_size));
 	json_object_object_add(s, "map_size_bytes",
@@ -148,7 +151,7 @@ static void get_metrics(struct srv_ctx *srv, struct srv_requester *rq)
 	g.store_map_bytes = st.map_size;
 	g.store_map_used_bytes = st.map_used;
 	g.store_map_max_bytes = st.map_size_max;
-	g.store_writable = store_writable(srv->store);
+	g.store_writable = store_state(srv->store) == STORE_STATE_OK;
 	if (srv->hub) {
 		struct srv_hub_stats hs;
 

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "store_priv.h"
@@ -467,4 +468,48 @@ int store_writable(struct store *st)
 	room = st->map_size_max > used ? st->map_size_max - used : 0;
 	room += free_pages * es.ms_psize;
 	return room >= (size_t)STORE_WRITABLE_MIN_PAGES * es.ms_psize;
+}
+
+/* A commit that LMDB failed with EIO after a short write: the file system
+ * it writes to has (nearly) no space left. */
+static int disk_full(const struct store *st)
+{
+	struct statvfs vf;
+
+	return st->data_path && statvfs(st->data_path, &vf) == 0 &&
+	       (unsigned long long)vf.f_bavail * vf.f_frsize <
+		       (unsigned long long)STORE_WRITABLE_MIN_PAGES * 4096 * 16;
+}
+
+int store__commit_outcome(struct store *st, int rc)
+{
+	if (rc == STORE_EIO && disk_full(st))
+		rc = STORE_EFULL;
+	if (rc == STORE_OK || rc == STORE_EFULL || rc == STORE_EIO)
+		atomic_store(&st->last_commit, rc);
+	return rc;
+}
+
+enum store_state store_state(struct store *st)
+{
+	int last;
+
+	if (!st)
+		return STORE_STATE_UNAVAILABLE;
+	last = atomic_load(&st->last_commit);
+	if (last == STORE_EFULL || !store_writable(st))
+		return STORE_STATE_FULL;
+	return last == STORE_EIO ? STORE_STATE_UNAVAILABLE : STORE_STATE_OK;
+}
+
+const char *store_state_name(enum store_state s)
+{
+	switch (s) {
+	case STORE_STATE_OK:
+		return "ok";
+	case STORE_STATE_FULL:
+		return "full";
+	default:
+		return "unavailable";
+	}
 }

@@ -176,4 +176,22 @@ int store_stats(struct store *st, struct store_stats *out);
  */
 int store_writable(struct store *st);
 
+enum store_state {
+	STORE_STATE_OK,          /* writes are accepted */
+	STORE_STATE_FULL,        /* no room: map at its limit or disk full */
+	STORE_STATE_UNAVAILABLE, /* the last commit failed otherwise */
+};
+
+/*
+ * What the store can do now: FULL when store_writable() says no room or
+ * the last commit failed for want of space (ENOSPC, MDB_MAP_FULL, or a
+ * short write with the file system full), UNAVAILABLE when it failed for
+ * another reason, else OK; a later successful commit clears both. Any
+ * thread; read transactions only.
+ */
+enum store_state store_state(struct store *st);
+
+/* "ok", "full" or "unavailable". */
+const char *store_state_name(enum store_state s);
+
 #endif

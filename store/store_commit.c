@@ -299,7 +299,7 @@ int store_commit(struct store *st, const struct store_op *ops, size_t n,
 		if (rc != STORE_OK)
 			goto out;
 	}
-	rc = store__err(rc);
+	rc = store__commit_outcome(st, store__err(rc));
 	if (rc == STORE_OK)
 		st->seq = seq;
 out:
@@ -320,7 +320,7 @@ int store_commit_once(struct store *st, const struct store_op *ops, size_t n,
 	encoded_free(enc, n);
 	if (rc == MDB_MAP_FULL || rc == MDB_MAP_RESIZED)
 		return STORE_EGROW;
-	rc = store__err(rc);
+	rc = store__commit_outcome(st, store__err(rc));
 	if (rc == STORE_OK)
 		st->seq = seq;
 	return rc;
@@ -330,6 +330,7 @@ int store_grow(struct store *st, const struct store_op *ops, size_t n)
 {
 	size_t before;
 	MDB_txn *txn;
+	int rc;
 
 	if (!st || (n > 0 && !ops))
 		return STORE_EINVAL;
@@ -340,5 +341,8 @@ int store_grow(struct store *st, const struct store_op *ops, size_t n)
 		mdb_txn_abort(txn);
 	if (st->map_size > before)
 		return STORE_OK;
-	return grow_map(st, grow_limit(st, ops, n));
+	/* At the limit: the batch fails with STORE_EFULL, and store_state()
+	 * must say full until a commit succeeds again. */
+	rc = grow_map(st, grow_limit(st, ops, n));
+	return rc == STORE_EFULL ? store__commit_outcome(st, rc) : rc;
 }

@@ -12,6 +12,7 @@
 #define RACEBOARD_STORE_STORE_PRIV_H
 
 #include <lmdb.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,7 +33,15 @@ struct store {
 	uint64_t seq;        /* last committed seq; mirrors meta "seq" */
 	size_t map_size;     /* current map size, bytes */
 	size_t map_size_max; /* growth limit for batches that add data */
+	_Atomic int last_commit; /* STORE_OK, STORE_EFULL or STORE_EIO: the
+	                          * last commit's outcome (writer thread
+	                          * writes, /health reads) */
 };
+
+/* Records a commit's outcome for store_state(); a short write that
+ * filled the disk (LMDB says EIO) becomes STORE_EFULL. Returns the code
+ * the caller should report. */
+int store__commit_outcome(struct store *st, int rc);
 
 /* Meta keys. */
 #define STORE_META_FORMAT "format"

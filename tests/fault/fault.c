@@ -275,6 +275,20 @@ static void check_refusal(int port, int st, const char *what)
 		FAIL("%s: reads stopped working", what);
 }
 
+/* GET /health answers `status` with `needle` in its body. */
+static void check_health(int port, int status, const char *needle,
+			 const char *what)
+{
+	struct http_response r;
+
+	if (http_request(port, "GET", "/health", NULL, &r))
+		FAIL("%s: /health did not answer", what);
+	if (r.status != status || !strstr(r.body, needle))
+		FAIL("%s: /health answered %d %s, want %d with %s", what,
+		     r.status, r.body, status, needle);
+	http_response_free(&r);
+}
+
 static void run_map(void)
 {
 	struct server_proc s;
@@ -290,6 +304,7 @@ static void run_map(void)
 	check_refusal(s.port, st, "map");
 	if (st != 507)
 		FAIL("map: a full map must answer 507 store_full, got %d", st);
+	check_health(s.port, 503, "\"state\":\"full\"", "map full");
 	check_all(s.port, "f", n, "map");
 	for (int i = 0; i < n / 2; i++) {
 		snprintf(path, sizeof(path), "/race/f%d", i);
@@ -347,12 +362,19 @@ static int run_disk(void)
 		FAIL("disk: the server did not start on the tmpfs");
 	n = fill(s.port, &st, "d");
 	check_refusal(s.port, st, "disk");
+	/* One status for "no space", from the first refusal on, and /health
+	 * says so (it used to answer 503 store_unavailable first, and /health
+	 * 200 ok throughout). */
+	if (st != 507)
+		FAIL("disk: a full disk must answer 507 store_full, got %d", st);
+	check_health(s.port, 503, "\"state\":\"full\"", "disk full");
 	check_all(s.port, "d", n, "disk");
 	if (mount("tmpfs", dir, "tmpfs", MS_REMOUNT, "size=16m,mode=0700"))
 		FAIL("disk: remount bigger: %s", strerror(errno));
 	again = fill(s.port, &st, "e");
 	if (again < 1)
 		FAIL("disk: writes did not resume after the disk grew");
+	check_health(s.port, 503, "\"state\":\"full\"", "disk full again");
 	server_kill(&s);
 	if (server_restart(&s, flags))
 		FAIL("disk: the store did not reopen after a full disk");
