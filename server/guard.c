@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -284,7 +285,38 @@ static void peer_put(struct srv_guard *g, struct peer *p)
 		}
 }
 
-/* FILTER_NETWORK_CONNECTION: non-zero refuses (lws closes the socket). */
+/*
+ * Answers a connection refused at accept with a 503 and a JSON body, as far
+ * as the socket takes it at once (it never waits: the point of refusing is
+ * to spend nothing on it). What the client has sent already is read first:
+ * closing over unread bytes sends a reset, which can destroy the answer
+ * before the client reads it. The caller closes fd.
+ */
+static void refuse(int fd, const char *message)
+{
+	char head[256], junk[4096];
+	size_t blen = 0;
+	char *body = srv_error_json("too_many_connections", NULL, message, 0,
+				    &blen);
+	int n;
+
+	for (int i = 0; i < 4 && recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0;
+	     i++)
+		;
+	if (!body)
+		return;
+	n = snprintf(head, sizeof(head), "HTTP/1.1 503 Service Unavailable\r\n"
+		     "content-type: application/json\r\n"
+		     "content-length: %zu\r\ncache-control: no-store\r\n"
+		     "connection: close\r\n\r\n", blen);
+	if (n > 0 && n < (int)sizeof(head) &&
+	    send(fd, head, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
+		(void)send(fd, body, blen, MSG_DONTWAIT | MSG_NOSIGNAL);
+	free(body);
+	shutdown(fd, SHUT_WR);
+}
+
+/* FILTER_NETWORK_CONNECTION: non-zero refuses (the socket is closed). */
 static int admit(struct srv_guard *g, int fd)
 {
 	unsigned char a[16];
@@ -292,11 +324,15 @@ static int admit(struct srv_guard *g, int fd)
 
 	if (g->connections >= g->cfg->max_connections) {
 		srv_metrics_reject(g->m, SRV_REJ_CONNECTIONS);
+		refuse(fd, "the server is at its connection limit "
+		       "(--max-connections); try again later");
 		return 1;
 	}
 	if (g->cfg->max_conns_per_ip && !peer_addr(fd, a) &&
 	    (p = peer_get(g, a, 0)) && p->conns >= g->cfg->max_conns_per_ip) {
 		srv_metrics_reject(g->m, SRV_REJ_CONNS_PER_IP);
+		refuse(fd, "too many connections from this address "
+		       "(--max-conns-per-ip); try again later");
 		return 1;
 	}
 	return 0;
@@ -449,6 +485,7 @@ int srv_guard_reply_now(struct lws *wsi, int status, const char *code,
 		return -1;
 	if (!lws_add_http_common_headers(wsi, (unsigned)status,
 					 "application/json", blen, &p, end) &&
+	    !srv_http_reason(start, &p, end, status) &&
 	    !lws_add_http_header_by_name(wsi, (const unsigned char *)
 					 "cache-control:",
 					 (const unsigned char *)"no-store", 8,

@@ -321,6 +321,19 @@ static int on_request(struct http_pss *pss, struct lws *wsi)
 	else if (!json_content_type(wsi))
 		reject(pss, 415, "unsupported_media_type",
 		       "send the body as application/json");
+	/* lws sends BODY_COMPLETION for an empty POST but not for an empty
+	 * PATCH or PUT (4.1.6 lws_http_action): answer those now. The POST's
+	 * completion then finds nothing to do (no body, no reject). */
+	if (length == 0) {
+		if (pss->reject_status) {
+			srv_reply_error(&pss->rq, pss->reject_status,
+					pss->reject_code, NULL, pss->reject_msg);
+			pss->reject_status = 0;
+		} else {
+			dispatch(pss, 0);
+		}
+		return 0;
+	}
 	if (pss->reject_status)
 		return 0;
 	pss->body_cap = (size_t)length;
@@ -431,6 +444,8 @@ static int write_headers(struct http_pss *pss, struct lws *wsi)
 					       pss->resp_len, &p, end)) {
 		return -1;
 	}
+	if (srv_http_reason(start, &p, end, pss->status))
+		return -1;
 	if (add_header(wsi, "cache-control:", "no-store", &p, end))
 		return -1;
 	if (pss->has_origin && add_header(wsi, "vary:", "Origin", &p, end))

@@ -68,3 +68,38 @@ char *srv_error_json(const char *code, const char *field, const char *message,
 	json_object_put(o);
 	return out;
 }
+
+/* The phrases lws 4.1.6's status tables lack (lib/roles/http/header.c). */
+static const char *missing_reason(int status)
+{
+	switch (status) {
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 421: return "Misdirected Request";
+	case 429: return "Too Many Requests";
+	case 507: return "Insufficient Storage";
+	default: return NULL;
+	}
+}
+
+int srv_http_reason(unsigned char *start, unsigned char **p,
+		    const unsigned char *end, int status)
+{
+	const char *reason = missing_reason(status);
+	unsigned char *eol = start;
+	size_t n;
+
+	if (!reason || *p - start < 14 || memcmp(start, "HTTP/1.", 7))
+		return 0; /* a known phrase, or HTTP/2 (no phrase there) */
+	while (eol + 1 < *p && (eol[0] != '\r' || eol[1] != '\n'))
+		eol++;
+	if (eol + 1 >= *p || eol[-1] != ' ')
+		return 0; /* not the line lws writes without a phrase */
+	n = strlen(reason);
+	if ((size_t)(end - *p) < n)
+		return -1;
+	memmove(eol + n, eol, (size_t)(*p - eol));
+	memcpy(eol, reason, n);
+	*p += n;
+	return 0;
+}

@@ -1,5 +1,6 @@
 /*
- * util.h - small server-side helpers: the clock, ids, JSON error bodies.
+ * util.h - small server-side helpers: the clock, ids, JSON error bodies,
+ * the reason phrase lws leaves out of some status lines.
  *
  * These are the impure bits (clock, randomness) that protocol/ must not
  * have. Service thread only.
@@ -32,5 +33,14 @@ char *srv_json_encode(json_object *o, size_t headroom, size_t *len);
  */
 char *srv_error_json(const char *code, const char *field, const char *message,
 		     size_t headroom, size_t *len);
+
+/*
+ * lws 4.1.6 ends the status line with an empty reason phrase for the codes
+ * its tables lack ("HTTP/1.1 201 \r\n"). Puts the phrase into the HTTP/1
+ * status line at `start` of the headers built up to *p (room up to end);
+ * HTTP/2 has no phrase and is left alone. Returns 0, or -1 out of room.
+ */
+int srv_http_reason(unsigned char *start, unsigned char **p,
+		    const unsigned char *end, int status);
 
 #endif

@@ -475,17 +475,18 @@ static int closed_within(int fd, int timeout_ms)
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	char b[512];
 	int64_t end = now_ms() + timeout_ms;
+	ssize_t r;
 
 	do {
 		int64_t left = end - now_ms();
-		ssize_t r;
 
 		if (poll(&p, 1, left > 0 ? (int)left : 0) <= 0)
 			return 0;
 		r = recv(fd, b, sizeof(b), MSG_DONTWAIT);
 		if (r == 0 || (r < 0 && errno != EAGAIN))
 			return 1;
-	} while (now_ms() < end);
+		/* A refused connection gets a 503 first: read through it. */
+	} while (r > 0 || now_ms() < end);
 	return 0;
 }
 
@@ -670,6 +671,39 @@ Test(abuse, the_global_connection_cap_holds)
 	expect_served("once the flood is gone");
 	cr_assert_geq(metric("raceboard_rejections_total{reason="
 			     "\"max_connections\"} "), N - 50);
+}
+
+/* Issue 12, item 9: a connection over --max-connections gets a 503 with
+ * a JSON body before it is closed, not a silent reset. */
+Test(abuse, a_connection_over_the_cap_gets_503_json)
+{
+	struct http_response r;
+	char buf[64];
+	int held[2];
+
+	start((const char *[]){"--max-connections", "2", NULL});
+	for (int i = 0; i < 2; i++) {
+		/* Answered, so the server has taken them, and kept alive. */
+		held[i] = http_connect(srv.port);
+		cr_assert_geq(held[i], 0);
+		cr_assert_eq(send(held[i], "GET /health HTTP/1.1\r\nHost: "
+				  "127.0.0.1\r\n\r\n", 41, 0), 41);
+		cr_assert_eq(http_read_response(held[i], &r), 0);
+		http_response_free(&r);
+	}
+	cr_assert_eq(http_raw(srv.port, "GET /health HTTP/1.1\r\nHost: "
+			      "127.0.0.1\r\n\r\n", 41, &r), 0,
+		     "no HTTP answer at the cap");
+	cr_expect_eq(r.status, 503);
+	cr_expect(strstr(r.headers, "503 Service Unavailable"), "%s",
+		  r.headers);
+	cr_expect(http_header(&r, "content-type", buf, sizeof(buf)) == 0 &&
+		  !strcmp(buf, "application/json"));
+	cr_expect(strstr(r.body, "\"error\":\"too_many_connections\""), "%s",
+		  r.body);
+	http_response_free(&r);
+	for (int i = 0; i < 2; i++)
+		close(held[i]);
 }
 
 /* ---- rate and subscription limits ---- */

@@ -6,6 +6,8 @@
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "support/http_client.h"
@@ -540,4 +542,52 @@ Test(rest, keep_alive_serves_several_requests_on_one_connection)
 		http_response_free(&r);
 	}
 	close(fd);
+}
+
+/* Issue 12, item 9: the 201 status line carries its reason phrase. */
+Test(rest, created_status_line_says_created)
+{
+	struct http_response r;
+
+	cr_assert_eq(http_request(srv.port, "POST", "/race",
+				  "{\"id\":\"c1\",\"source\":\"s\",\"title\":\"t\"}",
+				  &r), 0);
+	cr_expect_eq(r.status, 201);
+	cr_expect(!strncmp(r.headers, "HTTP/1.1 201 Created\r\n", 22), "%s",
+		  r.headers);
+	http_response_free(&r);
+}
+
+/* Issue 12, item 5: PATCH (and PUT) with Content-Length: 0 get the 400 an
+ * empty POST gets, at once (it used to wait for the 20 s timeout). */
+Test(rest, empty_patch_body_is_400_at_once)
+{
+	static const char *const reqs[] = {
+		"PATCH /race/e1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		"Content-Type: application/json\r\nContent-Length: 0\r\n\r\n",
+		"POST /race HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		"Content-Type: application/json\r\nContent-Length: 0\r\n\r\n",
+	};
+	struct http_response r;
+
+	cr_assert_eq(http_request(srv.port, "POST", "/race",
+				  "{\"id\":\"e1\",\"source\":\"s\",\"title\":\"t\"}",
+				  &r), 0);
+	http_response_free(&r);
+	for (size_t i = 0; i < 2; i++) {
+		int fd = http_connect(srv.port);
+		struct timeval tv = {5, 0};
+
+		cr_assert_geq(fd, 0);
+		/* Well under --http-timeout (20 s): an answer, not a close. */
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		cr_assert_eq(send(fd, reqs[i], strlen(reqs[i]), 0),
+			     (ssize_t)strlen(reqs[i]));
+		cr_assert_eq(http_read_response(fd, &r), 0, "no answer to %s",
+			     reqs[i]);
+		close(fd);
+		cr_expect_eq(r.status, 400);
+		cr_expect(strstr(r.body, "\"invalid_json\""), "%s", r.body);
+		http_response_free(&r);
+	}
 }
