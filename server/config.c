@@ -49,6 +49,9 @@ static const char usage[] =
 	"                          [RACEBOARD_PERSISTENCE__PATH] (default ./raceboard-data)\n"
 	"  -l, --log-level LEVEL   error, warn, notice, info or debug\n"
 	"                          [RACEBOARD_LOGGING__LEVEL] (default notice)\n"
+	"      --access-log on|off one line per request at notice level: client,\n"
+	"                          method, path, status, bytes, duration\n"
+	"                          [RACEBOARD_LOGGING__ACCESS_LOG] (default on)\n"
 	"      --web-root DIR      static files for / (default: the installed page)\n"
 	"      --max-body BYTES    largest request body accepted (default 65536)\n"
 	"      --max-races N       races kept at once (default 100000)\n"
@@ -95,7 +98,10 @@ static const char usage_more[] =
 	"                          second per connection; 0: none (default 100000)\n"
 	"      --max-subs-per-ip N WebSocket subscriptions per client address\n"
 	"                          (default 0: only --ws-max-conns applies)\n"
-	"\n"
+	"\n";
+
+/* The webhook flags and the end, a third string for the same reason. */
+static const char usage_hooks[] =
 	"CI webhooks (see docs/WEBHOOKS.md):\n"
 	"      --github-secret SECRET  enable POST /hooks/github; deliveries must\n"
 	"                          be signed with SECRET [RACEBOARD_GITHUB__SECRET]\n"
@@ -133,6 +139,7 @@ void srv_cfg_defaults(struct srv_cfg *cfg)
 		 running_from_build_dir() ? RACEBOARD_DEFAULT_WEB_ROOT :
 		 RACEBOARD_INSTALLED_WEB_ROOT);
 	cfg->log_level = 2;
+	cfg->access_log = 1;
 	cfg->max_body = 64 * 1024;
 	cfg->max_races = 100000;
 	cfg->finished_ttl_sec = 86400;
@@ -196,6 +203,7 @@ enum {
 	OPT_MAX_CONNECTIONS, OPT_MAX_CONNS_PER_IP, OPT_RATE_LIMIT,
 	OPT_MAX_SUBS_PER_IP, OPT_CONTEXT_KEY, OPT_GITHUB_SECRET,
 	OPT_GITLAB_SECRET, OPT_HOOK_MAX_BODY, OPT_WS_MAX_QUEUED_MB,
+	OPT_ACCESS_LOG,
 };
 
 /* An origin as browsers send it: scheme://host[:port], no path, no
@@ -412,6 +420,10 @@ static int apply(struct srv_cfg *cfg, int opt, const char *name,
 	case OPT_GITLAB_SECRET:
 		rc = set_secret(cfg->gitlab_secret, val);
 		break;
+	case OPT_ACCESS_LOG:
+		rc = strcmp(val, "on") && strcmp(val, "off") ? -1 : 0;
+		cfg->access_log = !strcmp(val, "on");
+		break;
 	case OPT_HOOK_MAX_BODY:
 		/* GitHub caps its payloads at 25 MB. */
 		rc = parse_u64(val, 1024, 25 * 1024 * 1024, &v);
@@ -447,6 +459,8 @@ static const struct {
 	{"RACEBOARD_SERVER__ALLOW_HOSTS", OPT_ALLOW_HOSTS,
 	 "RACEBOARD_SERVER__ALLOW_HOSTS"},
 	{"RACEBOARD_TOKEN", OPT_TOKEN, "RACEBOARD_TOKEN"},
+	{"RACEBOARD_LOGGING__ACCESS_LOG", OPT_ACCESS_LOG,
+	 "RACEBOARD_LOGGING__ACCESS_LOG"},
 	{"RACEBOARD_GITHUB__SECRET", OPT_GITHUB_SECRET,
 	 "RACEBOARD_GITHUB__SECRET"},
 	{"RACEBOARD_GITLAB__SECRET", OPT_GITLAB_SECRET,
@@ -499,6 +513,7 @@ int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
 		{"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
 		{"max-subs-per-ip", required_argument, NULL,
 		 OPT_MAX_SUBS_PER_IP},
+		{"access-log", required_argument, NULL, OPT_ACCESS_LOG},
 		{"github-secret", required_argument, NULL, OPT_GITHUB_SECRET},
 		{"gitlab-secret", required_argument, NULL, OPT_GITLAB_SECRET},
 		{"hook-max-body", required_argument, NULL, OPT_HOOK_MAX_BODY},
@@ -525,6 +540,7 @@ int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
 		case 'h':
 			fputs(usage, out);
 			fputs(usage_more, out);
+			fputs(usage_hooks, out);
 			return SRV_CFG_EXIT_OK;
 		case 'V':
 			fprintf(out, "raceboard-server %s\n", RACEBOARD_VERSION);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "server.h"
 #include "util.h"
@@ -58,6 +59,8 @@ struct http_pss {
 	const char *content_type; /* NULL: application/json */
 
 	struct srv_hook_headers *hook; /* below /hooks: its headers (owned) */
+	int head;                 /* a HEAD: GET's reply without its body */
+	int64_t started_us;       /* for the access log's duration */
 	int64_t started_ms;       /* the body must be in by http_timeout */
 	int has_origin;           /* sent Origin: the reply varies by it */
 	int preflight;            /* a CORS preflight answer */
@@ -119,6 +122,14 @@ void srv_reply_error(struct srv_requester *rq, int status, const char *code,
 	res.buf = srv_error_json(code, field, message, LWS_PRE, &res.len);
 	rq->complete(rq, &res);
 	free(res.buf);
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void reset(struct http_pss *pss)
@@ -252,6 +263,12 @@ static int on_request(struct http_pss *pss, struct lws *wsi)
 	pss->wsi = wsi;
 	pss->srv = lws_context_user(lws_get_context(wsi));
 	pss->method = method_of(m);
+	pss->started_us = now_us();
+	if (pss->method == SRV_HTTP_HEAD) {
+		/* Routed as the GET it asks about (RFC 9110 9.3.2). */
+		pss->head = 1;
+		pss->method = SRV_HTTP_GET;
+	}
 	if (!uri || uri_len <= 0 || uri_len >= PATH_CAP) {
 		pss->close_after = 1;
 		srv_reply_error(&pss->rq, 414, "uri_too_long", NULL,
@@ -473,6 +490,10 @@ static int write_headers(struct http_pss *pss, struct lws *wsi)
 					 (const unsigned char *)"close", 5, &p,
 					 end))
 		return -1;
+	/* HEAD: the GET's headers, its Content-Length included, no body. */
+	if (pss->head)
+		return lws_finalize_write_http_header(wsi, start, &p, end) ? -1
+									   : 1;
 	/* Over HTTP/2 a headers write becomes a HEADERS frame, and a body
 	 * inside it would never reach the client as DATA: only a stream that
 	 * is its own connection (HTTP/1) takes the one-write path. */
@@ -486,6 +507,38 @@ static int write_headers(struct http_pss *pss, struct lws *wsi)
 	p += pss->resp_len;
 	return lws_write(wsi, start, (size_t)(p - start),
 			 LWS_WRITE_HTTP_HEADERS) < (int)(p - start) ? -1 : 1;
+}
+
+static const char *method_name(const struct http_pss *pss)
+{
+	static const char *const names[] = {
+		[SRV_HTTP_GET] = "GET", [SRV_HTTP_POST] = "POST",
+		[SRV_HTTP_PATCH] = "PATCH", [SRV_HTTP_PUT] = "PUT",
+		[SRV_HTTP_DELETE] = "DELETE", [SRV_HTTP_OPTIONS] = "OPTIONS",
+		[SRV_HTTP_HEAD] = "HEAD", [SRV_HTTP_OTHER] = "OTHER",
+	};
+
+	return pss->head ? "HEAD" : names[pss->method];
+}
+
+/*
+ * One access-log line per answered request, at notice level (LLL_USER):
+ * client, method, path (without the query), status, body bytes sent and
+ * the time from the request's headers to the last byte handed to the
+ * kernel. --access-log off turns it off.
+ */
+static void access_log(struct http_pss *pss, struct lws *wsi)
+{
+	char peer[64] = "-";
+	int64_t us = now_us() - pss->started_us;
+
+	if (!pss->srv || !pss->srv->cfg->access_log)
+		return;
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	lwsl_user("access %s %s %s %d %zu %lld.%03lldms\n", peer,
+		  method_name(pss), pss->path[0] ? pss->path : "-",
+		  pss->status, pss->head ? 0 : pss->resp_len,
+		  (long long)(us / 1000), (long long)(us % 1000));
 }
 
 /* Writes the next piece of the reply. Returns -1 to close the connection. */
@@ -523,6 +576,7 @@ static int on_writable(struct http_pss *pss, struct lws *wsi)
 	} else {
 		return 0; /* a spurious writable callback */
 	}
+	access_log(pss, wsi);
 	free(pss->resp);
 	pss->resp = NULL;
 	pss->state = REPLY_NONE;

@@ -154,3 +154,16 @@ Test(config, the_subscriber_memory_cap_has_a_default_env_and_flag)
 	cr_assert_eq(cfg.ws_max_queued, (size_t)32 << 20);
 	cr_assert_eq(parse(&cfg, zero, 3, no_env), SRV_CFG_ERROR);
 }
+
+Test(config, access_log_on_off)
+{
+	struct srv_cfg cfg;
+	char *off[] = {"s", "--access-log", "off", NULL};
+	char *bad[] = {"s", "--access-log", "maybe", NULL};
+
+	cr_assert_eq(parse(&cfg, off, 1, no_env), SRV_CFG_OK);
+	cr_expect_eq(cfg.access_log, 1);
+	cr_assert_eq(parse(&cfg, off, 3, no_env), SRV_CFG_OK);
+	cr_expect_eq(cfg.access_log, 0);
+	cr_expect_eq(parse(&cfg, bad, 3, no_env), SRV_CFG_ERROR);
+}
