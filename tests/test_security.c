@@ -363,28 +363,13 @@ Test(security, token_for_reads_guards_websocket_subscribe)
 	ws_close(&c);
 }
 
-/* Runs the binary with args and returns its exit code and stderr. */
-static int run_server(const char *const *args, char *err, size_t cap)
+/* The binary run once with args: its exit code, its output in out. */
+static int run_server(const char *const *args, char *out, size_t cap)
 {
-	const char *bin = getenv("RACEBOARD_SERVER_BIN");
-	char cmd[2048], dir[] = "/tmp/raceboard-sec-XXXXXX";
-	size_t n;
-	FILE *p;
-	int st;
+	int st = server_run_once(args, out, cap);
 
-	cr_assert(bin && mkdtemp(dir));
-	n = (size_t)snprintf(cmd, sizeof(cmd), "timeout 20 %s --port 0 "
-			     "--data-dir %s/data", bin, dir);
-	for (; *args; args++)
-		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " %s", *args);
-	snprintf(cmd + n, sizeof(cmd) - n, " 2>&1; st=$?; rm -rf %s; "
-		 "exit $st", dir);
-	p = popen(cmd, "r");
-	cr_assert(p);
-	n = fread(err, 1, cap - 1, p);
-	err[n] = '\0';
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	cr_assert_neq(st, -1, "could not run the server");
+	return st;
 }
 
 Test(security, open_bind_without_token_is_refused_at_start)

@@ -175,28 +175,13 @@ Test(bind, the_log_names_the_address_the_kernel_reports)
 	cr_assert(found, "no \"%s\" in the log", want);
 }
 
-/* Runs the binary with args; returns its exit code, its output in out. */
+/* The binary run once with args: its exit code, its output in out. */
 static int run_server(const char *const *args, char *out, size_t cap)
 {
-	const char *bin = getenv("RACEBOARD_SERVER_BIN");
-	char cmd[2048], dir[] = "/tmp/raceboard-bind-XXXXXX";
-	size_t n;
-	FILE *p;
-	int st;
+	int st = server_run_once(args, out, cap);
 
-	cr_assert(bin && mkdtemp(dir));
-	n = (size_t)snprintf(cmd, sizeof(cmd), "timeout 20 %s --port 0 "
-			     "--data-dir %s/data", bin, dir);
-	for (; *args; args++)
-		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " %s", *args);
-	snprintf(cmd + n, sizeof(cmd) - n, " 2>&1; st=$?; rm -rf %s; "
-		 "exit $st", dir);
-	p = popen(cmd, "r");
-	cr_assert(p);
-	n = fread(out, 1, cap - 1, p);
-	out[n] = '\0';
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	cr_assert_neq(st, -1, "could not run the server");
+	return st;
 }
 
 /* 192.0.2.1 (TEST-NET-1) is no address of this host: bind() fails, and

@@ -245,3 +245,36 @@ int server_listening(const struct server_proc *s, char (*out)[64], int max)
 	n = scan_table(s->pid, 0, ino, nino, out, 0, max);
 	return scan_table(s->pid, 1, ino, nino, out, n, max);
 }
+
+/*
+ * Runs the binary once with `args` (NULL-terminated) on a fresh data dir,
+ * waits for it to exit (at most 20 s) and returns its exit code, with its
+ * stdout and stderr in out (always NUL-terminated); -1 on failure.
+ */
+int server_run_once(const char *const *args, char *out, size_t cap)
+{
+	const char *bin = getenv("RACEBOARD_SERVER_BIN");
+	char cmd[2048], dir[] = "/tmp/raceboard-once-XXXXXX";
+	size_t n;
+	FILE *p;
+	int st;
+
+	out[0] = '\0';
+	if (!bin || !mkdtemp(dir))
+		return -1;
+	n = (size_t)snprintf(cmd, sizeof(cmd), "timeout 20 %s --port 0 "
+			     "--data-dir %s/data", bin, dir);
+	for (; *args && n < sizeof(cmd); args++)
+		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " %s", *args);
+	if (n >= sizeof(cmd))
+		return -1;
+	snprintf(cmd + n, sizeof(cmd) - n, " 2>&1; st=$?; rm -rf %s; "
+		 "exit $st", dir);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	n = fread(out, 1, cap - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

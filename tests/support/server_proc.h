@@ -39,6 +39,10 @@ long server_rss_kb(const struct server_proc *s);
  */
 int server_listening(const struct server_proc *s, char (*out)[64], int max);
 
+/* Runs the binary once with args on a fresh data dir until it exits (at
+ * most 20 s); returns its exit code, its output in out, or -1. */
+int server_run_once(const char *const *args, char *out, size_t cap);
+
 /* Removes the temp dir. */
 void server_cleanup(struct server_proc *s);
 
