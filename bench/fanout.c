@@ -18,6 +18,14 @@
  * strictly and their count must equal the accepted updates to bench-a
  * races. A reset snapshot is counted as a failure.
  *
+ * Producer acks: each producer connection keeps one request in flight
+ * (HTTP) or up to 1000 (WS, acked in request order); the time from
+ * sending an update to its 200 or ack is the producer's ack latency.
+ * With --rate 0 ("stop-and-wait") the producers send the next update as
+ * soon as the previous one is acknowledged: what a CI job or script
+ * calling the REST API does, and how many updates/s the server lets it
+ * reach while it fans out to the subscribers.
+ *
  * Threads: one producer thread, --sub-threads subscriber threads (each
  * its own epoll), the main thread orchestrates. Nothing is shared but
  * atomics and data written before a thread starts.
@@ -34,6 +42,7 @@
 #include "bench.h"
 
 #define DRAIN_US (20 * 1000000LL)
+#define WS_WINDOW 1000             /* WS producer: updates in flight */
 
 struct sub {
 	struct bn_conn c;
@@ -67,6 +76,9 @@ struct producer {
 	int64_t *t_sent;           /* HTTP: per connection */
 	int *busy;
 	long *inflight;            /* WS: per connection */
+	int64_t *t_ws;             /* WS: send times, WS_WINDOW per conn */
+	long *ws_head;             /* WS: index of the oldest in flight */
+	struct bn_hist ack;        /* send -> 200 or ack, us */
 	uint64_t next, sent, ok, failed, ok_a, late;
 	int64_t t0, t_end, t_last_ok;
 	atomic_int finished;
@@ -206,6 +218,8 @@ static int prod_send(struct producer *p, long i, int64_t now)
 	n = snprintf(msg, sizeof(msg),
 		     "{\"type\":\"patch\",\"req\":%d,\"id\":\"r-%ld\","
 		     "\"changes\":%s}", race % 2 == 0, race, body);
+	p->t_ws[i * WS_WINDOW + (p->ws_head[i] + p->inflight[i]) % WS_WINDOW] =
+		now;
 	p->inflight[i]++;
 	return bn_ws_send_text(&p->conns[i], msg, (size_t)n);
 }
@@ -218,6 +232,7 @@ static int prod_msg(struct bn_conn *c, int status, char *d, size_t n,
 
 	(void)n;
 	if (!p->o->via_ws) {
+		bn_hist_add(&p->ack, now - p->t_sent[i]);
 		if (status == 200) {
 			p->ok++;
 			p->ok_a += p->busy[i] == 2;
@@ -227,6 +242,12 @@ static int prod_msg(struct bn_conn *c, int status, char *d, size_t n,
 		}
 		p->busy[i] = 0;
 		return 0;
+	}
+	if (p->inflight[i] > 0 && (!strncmp(d, "{\"type\":\"ack\"", 12) ||
+				   !strncmp(d, "{\"type\":\"error\"", 15))) {
+		bn_hist_add(&p->ack, now - p->t_ws[i * WS_WINDOW +
+						   p->ws_head[i]]);
+		p->ws_head[i] = (p->ws_head[i] + 1) % WS_WINDOW;
 	}
 	if (!strncmp(d, "{\"type\":\"ack\",\"req\":", 20)) {
 		p->ok++;
@@ -248,7 +269,7 @@ static long free_conn(struct producer *p, long *rr)
 
 		if (p->conns[i].state != BN_OPEN)
 			continue;
-		if (p->o->via_ws ? p->inflight[i] < 1000 : !p->busy[i]) {
+		if (p->o->via_ws ? p->inflight[i] < WS_WINDOW : !p->busy[i]) {
 			*rr = i + 1;
 			return i;
 		}
@@ -269,7 +290,8 @@ static void *prod_main(void *arg)
 {
 	struct producer *p = arg;
 	struct epoll_event evs[64];
-	double per = 1e6 / p->o->rate;
+	/* --rate 0: no schedule, the next update goes once acked. */
+	double per = p->o->rate > 0 ? 1e6 / p->o->rate : 0;
 	long rr = 0;
 
 	for (;;) {
@@ -285,13 +307,13 @@ static void *prod_main(void *arg)
 			long i = free_conn(p, &rr);
 
 			if (i < 0) {
-				p->late++;
+				p->late += per > 0;
 				break;
 			}
 			prod_send(p, i, now);
 			due = p->t0 + (int64_t)((double)p->next * per);
 		}
-		wait = due > now ? due - now : 200;
+		wait = due > now ? due - now : per > 0 ? 200 : 20000;
 		if (wait > 20000)
 			wait = 20000;
 		ts.tv_sec = 0;
@@ -338,7 +360,8 @@ int bn_scenario_fanout(const struct bn_opts *o)
 	uint64_t got = 0, dups = 0, gaps = 0, resets = 0, frames = 0, want;
 	long closed = 0;
 
-	if (bn_hist_init(&lat) || bn_start(o, &srv)) {
+	if (bn_hist_init(&lat) || bn_hist_init(&prod.ack) ||
+	    bn_start(o, &srv)) {
 		fprintf(stderr, "fanout: cannot start the server\n");
 		return 1;
 	}
@@ -391,8 +414,11 @@ int bn_scenario_fanout(const struct bn_opts *o)
 	prod.t_sent = calloc((size_t)o->producers, sizeof(int64_t));
 	prod.busy = calloc((size_t)o->producers, sizeof(int));
 	prod.inflight = calloc((size_t)o->producers, sizeof(long));
+	prod.ws_head = calloc((size_t)o->producers, sizeof(long));
+	prod.t_ws = calloc((size_t)o->producers * WS_WINDOW,
+			   sizeof(int64_t));
 	if (prod.epfd < 0 || !prod.conns || !prod.t_sent || !prod.busy ||
-	    !prod.inflight)
+	    !prod.inflight || !prod.ws_head || !prod.t_ws)
 		goto out;
 	for (long i = 0; i < o->producers; i++)
 		if (bn_conn_open(&prod.conns[i], prod.epfd, srv.port,
@@ -457,7 +483,7 @@ int bn_scenario_fanout(const struct bn_opts *o)
 		int ok = got == (uint64_t)expected && !dups && !gaps &&
 			 !resets && !closed && !prod.failed;
 
-		printf("{\"scenario\":\"fanout\",\"subs\":%ld,\"filter\":%s,"
+		printf("{\"scenario\":\"%s\",\"subs\":%ld,\"filter\":%s,"
 		       "\"via\":\"%s\",\"producers\":%ld,\"races\":%ld,"
 		       "\"durable\":%s,\"target_rate\":%.0f,"
 		       "\"seconds\":%.2f,\"updates\":%llu,"
@@ -468,11 +494,14 @@ int bn_scenario_fanout(const struct bn_opts *o)
 		       "\"closed\":%ld,\"deltas_per_sec\":%.0f,"
 		       "\"frames\":%llu,\"lat_p50_ms\":%.3f,"
 		       "\"lat_p90_ms\":%.3f,\"lat_p99_ms\":%.3f,"
-		       "\"lat_max_ms\":%.3f,\"server_cpu_sec\":%.2f,"
+		       "\"lat_max_ms\":%.3f,\"ack_p50_ms\":%.3f,"
+		       "\"ack_p99_ms\":%.3f,\"ack_max_ms\":%.3f,"
+		       "\"server_cpu_sec\":%.2f,"
 		       "\"server_cores\":%.2f,"
 		       "\"server_cpu_sec_per_1000\":%.4f,"
 		       "\"server_hwm_kb\":%ld,\"server_rss_kb\":%ld,"
 		       "\"bench_cpu_sec\":%.2f,\"loadavg_1m\":%.2f,\"ok\":%s}\n",
+		       o->rate > 0 ? "fanout" : "stop-and-wait",
 		       o->subs, o->filter ? "true" : "false",
 		       o->via_ws ? "ws" : "http", o->producers, o->races,
 		       o->no_sync ? "false" : "true", o->rate, secs,
@@ -485,21 +514,25 @@ int bn_scenario_fanout(const struct bn_opts *o)
 		       (double)got / wall, (unsigned long long)frames,
 		       bn_hist_q(&lat, 0.5) / 1e3, bn_hist_q(&lat, 0.9) / 1e3,
 		       bn_hist_q(&lat, 0.99) / 1e3, (double)lat.max / 1e3,
-		       cpu1 - cpu0, (cpu1 - cpu0) / wall,
+		       bn_hist_q(&prod.ack, 0.5) / 1e3,
+		       bn_hist_q(&prod.ack, 0.99) / 1e3,
+		       (double)prod.ack.max / 1e3, cpu1 - cpu0, (cpu1 - cpu0) / wall,
 		       prod.ok ? (cpu1 - cpu0) * 1000.0 / (double)prod.ok : 0,
 		       bn_proc_status_kb(srv.pid, "VmHWM"),
 		       bn_proc_status_kb(srv.pid, "VmRSS"),
 		       bn_self_cpu() - self0, bn_loadavg(),
 		       ok ? "true" : "false");
-		printf("# fanout: %ld %s subscribers, %.0f updates/s via %s "
-		       "(target %.0f): delivered %.4f%% of %.0f deltas "
+		printf("# %s: %ld %s subscribers, %.0f updates/s via %s "
+		       "(target %.0f), ack p50 %.2f p99 %.2f ms: delivered %.4f%% of %.0f deltas "
 		       "(%.0f deltas/s), %llu dup, %llu gap, %llu reset; "
 		       "latency p50 %.2f p90 %.2f p99 %.2f max %.2f ms; "
 		       "server %.2f cores, %.3f CPU s per 1000 updates, "
 		       "peak RSS %ld MB\n",
+		       o->rate > 0 ? "fanout" : "stop-and-wait",
 		       o->subs, o->filter ? "filtered" : "unfiltered",
 		       (double)prod.ok / secs, o->via_ws ? "WebSocket" : "HTTP",
-		       o->rate, ratio * 100, expected, (double)got / wall,
+		       o->rate, bn_hist_q(&prod.ack, 0.5) / 1e3,
+		       bn_hist_q(&prod.ack, 0.99) / 1e3, ratio * 100, expected, (double)got / wall,
 		       (unsigned long long)dups, (unsigned long long)gaps,
 		       (unsigned long long)resets, bn_hist_q(&lat, 0.5) / 1e3,
 		       bn_hist_q(&lat, 0.9) / 1e3, bn_hist_q(&lat, 0.99) / 1e3,
@@ -528,6 +561,9 @@ out:
 	free(prod.t_sent);
 	free(prod.busy);
 	free(prod.inflight);
+	free(prod.ws_head);
+	free(prod.t_ws);
+	bn_hist_fini(&prod.ack);
 	if (prod.epfd > 0)
 		close(prod.epfd);
 	bn_hist_fini(&lat);

@@ -15,7 +15,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: raceboard-bench SCENARIO [options]\n"
-		"scenarios: ingest-http, ingest-ws, fanout, stall, cold-start, loopback\n"
+		"scenarios: ingest-http, ingest-ws, fanout, stop-and-wait, stall,\n"
+		"           cold-start, loopback\n"
+		"  stop-and-wait is fanout with --rate 0 (each producer sends its\n"
+		"  next update once the last is acknowledged), 1 HTTP producer and\n"
+		"  1000 subscribers unless told otherwise\n"
 		"  --server-bin PATH   start this server (else --port of a running one)\n"
 		"  --port N            an already running server (no /proc stats)\n"
 		"  --no-sync           start the server with --no-sync\n"
@@ -26,7 +30,7 @@ static void usage(FILE *f)
 		"  --duration SEC      seconds of load (default 5; stall 10)\n"
 		"  --requests N        ingest: stop after N updates (0: duration only)\n"
 		"  --subs S            fanout: subscribers (100); cold-start: live subs (0)\n"
-		"  --rate U            fanout: target updates/s (1000)\n"
+		"  --rate U            fanout: target updates/s (1000); 0: stop-and-wait\n"
 		"  --filter            fanout: subscribe with sources/states filters\n"
 		"  --via http|ws       fanout: producer protocol (http)\n"
 		"  --producers P       fanout: producer connections (8 http, 1 ws)\n"
@@ -111,7 +115,9 @@ int main(int argc, char **argv)
 	if (o.duration < 0)
 		o.duration = strcmp(scenario, "stall") ? 5 : 10;
 	/* Bounded: every scenario stops by itself; these keep it sane. */
-	if (o.duration <= 0 || o.duration > 600 || o.rate <= 0 ||
+	if (o.duration <= 0 || o.duration > 600 || o.rate < 0 ||
+	    (o.rate == 0 && strcmp(scenario, "fanout") &&
+	     strcmp(scenario, "stop-and-wait")) ||
 	    (o.window < 1 && strcmp(scenario, "loopback")) || o.window < 0 ||
 	    o.window > 1000 || o.sub_threads < 1 ||
 	    o.sub_threads > 16 || o.chunk < 1 || o.chunk > 16 << 20 ||
@@ -131,6 +137,14 @@ int main(int argc, char **argv)
 			o.conns = ws ? 4 : 32;
 		return ws ? bn_scenario_ingest_ws(&o)
 			  : bn_scenario_ingest_http(&o);
+	}
+	if (!strcmp(scenario, "stop-and-wait")) {
+		o.rate = 0;
+		if (o.subs < 0)
+			o.subs = 1000;
+		if (o.producers < 0)
+			o.producers = 1;
+		scenario = "fanout";
 	}
 	if (!strcmp(scenario, "fanout")) {
 		if (o.races < 0)
