@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "encode.h"
+#include "intent.h"
 #include "learn.h"
 #include "util.h"
 
@@ -24,6 +25,39 @@ static void expiry_cb(lws_sorted_usec_list_t *sul)
 	srv_write_expire(wp, srv_now_ms());
 	lws_sul_schedule(wp->ctx, 0, &wp->expiry_sul, expiry_cb,
 			 EXPIRY_PERIOD_US);
+}
+
+/* The time a write takes: the log entry's while one is applied, else the
+ * clock. */
+static int64_t now_of(const struct srv_write *wp)
+{
+	return wp->at_set ? wp->at_now : srv_now_ms();
+}
+
+/* The seq of the change a write makes: the log entry's while one is
+ * applied (an entry makes at most one change), else the next local one. */
+static uint64_t next_seq(struct srv_write *wp)
+{
+	if (wp->at_set)
+		wp->seq = wp->at_seq;
+	else
+		wp->seq++;
+	return wp->seq;
+}
+
+/* 1 when writes become intents for the sequencer (cluster mode, and not
+ * applying a log entry right now). */
+static int sequenced(const struct srv_write *wp)
+{
+	return wp->sequencer.submit && !wp->at_set;
+}
+
+/* Hands one intent to the sequencer, with the time it was made. */
+static void submit(struct srv_write *wp, struct srv_requester *rq,
+		   struct proto_intent *in)
+{
+	in->now = srv_now_ms();
+	wp->sequencer.submit(wp->sequencer.ctx, rq, in);
 }
 
 static int finished(const void *ctx, const struct proto_race *race)
@@ -110,7 +144,7 @@ static void set_change(struct srv_write *wp, struct batch_entry *e,
 	e->prev_state = prev_state;
 	e->op = op;
 	if (op == PROTO_DELTA_CREATE || changed) {
-		e->res.seq = ++wp->seq;
+		e->res.seq = next_seq(wp);
 		e->delta = op == PROTO_DELTA_UPDATE
 			? encode_update(e->res.seq, now, race, changed, track,
 					&e->delta_len)
@@ -213,8 +247,8 @@ static void update_race(struct srv_write *wp, struct batch_entry *e,
 void srv_write_create(struct srv_write *wp, struct srv_requester *rq,
 		     const struct proto_race_update *u)
 {
-	struct batch_entry *e = srv_write__queue(wp, rq);
-	int64_t now = srv_now_ms();
+	struct batch_entry *e;
+	int64_t now = now_of(wp);
 	struct srv_table_entry *te;
 	struct proto_race *race;
 	struct proto_race_update with_eta;
@@ -223,12 +257,23 @@ void srv_write_create(struct srv_write *wp, struct srv_requester *rq,
 	const char *id = u->id;
 	int err = 0;
 
-	if (!e)
-		return;
 	if (!(u->set & PROTO_F_ID)) {
 		srv_uuid4(uuid);
 		id = uuid;
 	}
+	if (sequenced(wp)) {
+		/* The id is chosen here, once: every node applies it. */
+		struct proto_intent in = {.op = PROTO_INTENT_CREATE,
+					  .id = (char *)id, .u = *u};
+
+		in.u.id = (char *)id;
+		in.u.set |= PROTO_F_ID;
+		submit(wp, rq, &in);
+		return;
+	}
+	e = srv_write__queue(wp, rq);
+	if (!e)
+		return;
 	te = srv_table_get(&wp->table, id);
 	if (te) {
 		update_race(wp, e, te, u, now);
@@ -274,25 +319,43 @@ void srv_write_create(struct srv_write *wp, struct srv_requester *rq,
 void srv_write_patch(struct srv_write *wp, struct srv_requester *rq,
 		    const char *id, const struct proto_race_update *u)
 {
-	struct batch_entry *e = srv_write__queue(wp, rq);
+	struct batch_entry *e;
 	struct srv_table_entry *te;
 
+	if (sequenced(wp)) {
+		struct proto_intent in = {.op = PROTO_INTENT_PATCH,
+					  .id = (char *)id, .u = *u};
+
+		submit(wp, rq, &in);
+		return;
+	}
+	e = srv_write__queue(wp, rq);
 	if (!e)
 		return;
 	te = srv_table_get(&wp->table, id);
 	if (!te)
 		not_found(e, id);
 	else
-		update_race(wp, e, te, u, srv_now_ms());
+		update_race(wp, e, te, u, now_of(wp));
 }
 
 void srv_write_event(struct srv_write *wp, struct srv_requester *rq,
 		    const char *id, struct proto_event *ev)
 {
-	struct batch_entry *e = srv_write__queue(wp, rq);
-	struct srv_table_entry *te = srv_table_get(&wp->table, id);
+	struct batch_entry *e;
+	struct srv_table_entry *te;
 	uint32_t changed = 0;
 
+	if (sequenced(wp)) {
+		struct proto_intent in = {.op = PROTO_INTENT_EVENT,
+					  .id = (char *)id, .ev = *ev};
+
+		submit(wp, rq, &in);
+		proto_event_fini(ev);
+		return;
+	}
+	e = srv_write__queue(wp, rq);
+	te = srv_table_get(&wp->table, id);
 	if (!e || !te) {
 		if (e)
 			not_found(e, id);
@@ -307,19 +370,28 @@ void srv_write_event(struct srv_write *wp, struct srv_requester *rq,
 		return;
 	}
 	set_change(wp, e, PROTO_DELTA_UPDATE, te->race, te->track, changed,
-		   srv_now_ms(), 200, te->race->state, NULL);
+		   now_of(wp), 200, te->race->state, NULL);
 }
 
 void srv_write_delete(struct srv_write *wp, struct srv_requester *rq,
 		     const char *id)
 {
 	static const char deleted_head[] = "{\"message\":\"race deleted\",\"id\":\"";
-	struct batch_entry *e = srv_write__queue(wp, rq);
-	struct srv_table_entry *te = srv_table_get(&wp->table, id);
+	struct batch_entry *e;
+	struct srv_table_entry *te;
 	struct proto_buf b;
-	int64_t now = srv_now_ms();
+	int64_t now = now_of(wp);
 	int rc;
 
+	if (sequenced(wp)) {
+		struct proto_intent in = {.op = PROTO_INTENT_DELETE,
+					  .id = (char *)id};
+
+		submit(wp, rq, &in);
+		return;
+	}
+	e = srv_write__queue(wp, rq);
+	te = srv_table_get(&wp->table, id);
 	if (!e)
 		return;
 	if (!te) {
@@ -327,7 +399,7 @@ void srv_write_delete(struct srv_write *wp, struct srv_requester *rq,
 		return;
 	}
 	e->res.status = 200;
-	e->res.seq = ++wp->seq;
+	e->res.seq = next_seq(wp);
 	e->op = PROTO_DELTA_DELETE;
 	e->id = strdup(id);
 	e->source = strdup(te->race->source);
@@ -347,6 +419,36 @@ void srv_write_delete(struct srv_write *wp, struct srv_requester *rq,
 		e->res.status = 500; /* fails the batch, which reloads `id` */
 }
 
+/*
+ * Deletes race `id` if it is still the finished race that completed at
+ * `completed_at` (a later restart or re-finish keeps it); otherwise rq
+ * is told there is no such race. In cluster mode, outside an apply, the
+ * decision goes to the log as an intent, so every node expires the same
+ * race at the same place in the order.
+ */
+static void expire_one(struct srv_write *wp, struct srv_requester *rq,
+		       const char *id, int64_t completed_at)
+{
+	const struct proto_race *race = srv_write_get(wp, id);
+
+	if (sequenced(wp)) {
+		struct proto_intent in = {.op = PROTO_INTENT_EXPIRE,
+					  .id = (char *)id,
+					  .completed_at = completed_at};
+
+		submit(wp, rq, &in);
+	} else if (race && race->has & PROTO_F_COMPLETED_AT &&
+		   race->completed_at == completed_at &&
+		   proto_state_is_terminal(race->state)) {
+		srv_write_delete(wp, rq, id);
+	} else if (rq) {
+		struct batch_entry *e = srv_write__queue(wp, rq);
+
+		if (e)
+			not_found(e, id);
+	}
+}
+
 size_t srv_write_expire(struct srv_write *wp, int64_t now)
 {
 	size_t n = 0;
@@ -359,12 +461,61 @@ size_t srv_write_expire(struct srv_write *wp, int64_t now)
 		if (race && race->has & PROTO_F_COMPLETED_AT &&
 		    race->completed_at == completed_at &&
 		    proto_state_is_terminal(race->state)) {
-			srv_write_delete(wp, NULL, id);
+			expire_one(wp, NULL, id, completed_at);
 			n++;
 		}
 		free(id);
 	}
 	return n;
+}
+
+void srv_write_set_sequencer(struct srv_write *wp,
+			     const struct srv_sequencer *sq)
+{
+	if (sq)
+		wp->sequencer = *sq;
+	else
+		memset(&wp->sequencer, 0, sizeof(wp->sequencer));
+}
+
+int srv_write_apply(struct srv_write *wp, struct srv_requester *rq,
+		    struct proto_intent *in, uint64_t seq)
+{
+	if (seq <= wp->seq) {
+		proto_event_fini(&in->ev);
+		return -1;
+	}
+	wp->at_set = 1;
+	wp->at_seq = seq;
+	wp->at_now = in->now;
+	switch (in->op) {
+	case PROTO_INTENT_CREATE:
+		srv_write_create(wp, rq, &in->u);
+		break;
+	case PROTO_INTENT_PATCH:
+		srv_write_patch(wp, rq, in->id, &in->u);
+		break;
+	case PROTO_INTENT_EVENT:
+		srv_write_event(wp, rq, in->id, &in->ev);
+		break;
+	case PROTO_INTENT_DELETE:
+		srv_write_delete(wp, rq, in->id);
+		break;
+	case PROTO_INTENT_EXPIRE:
+		expire_one(wp, rq, in->id, in->completed_at);
+		break;
+	}
+	wp->at_set = 0;
+	return 0;
+}
+
+void srv_write_refuse(struct srv_write *wp, struct srv_requester *rq,
+		      int status, const char *code, const char *message)
+{
+	struct batch_entry *e = srv_write__queue(wp, rq);
+
+	if (e)
+		srv_write__set_error(e, status, code, NULL, message);
 }
 
 static int load_one(void *ctx, struct proto_race *race)

@@ -192,4 +192,54 @@ int srv_write_race_json(const struct srv_write *wp,
 /* Drops finished races listed longer than the TTL; returns how many. */
 size_t srv_write_expire(struct srv_write *wp, int64_t now);
 
+/*
+ * Cluster mode (docs/CLUSTER.md): a sequencer in front of the write path.
+ *
+ * With a sequencer set, srv_write_create/patch/event/delete and expiry
+ * stop at the intent: the decoded request and the time, handed to
+ * submit() instead of being applied. The sequencer appends it to the
+ * shared log, and every node applies the log's entries in log order
+ * with srv_write_apply(), the origin node with the requester it was
+ * given, so a write is answered by its own application, and checks that
+ * need the current race (404, invalid changes, the race limit) are made
+ * then, identically on every node. Without a sequencer (single-node
+ * mode) none of this runs: writes apply at once, as they always did.
+ */
+struct proto_intent;
+struct srv_sequencer {
+	/*
+	 * Takes one intent (borrowed for the call). rq (may be NULL) gets
+	 * exactly one answer later, through the write path: the
+	 * sequencer either applies the intent's log entry with rq
+	 * (srv_write_apply) or refuses it (srv_write_refuse), and keeps
+	 * rq->queued counting the intents it holds for rq meanwhile.
+	 */
+	void (*submit)(void *ctx, struct srv_requester *rq,
+		       const struct proto_intent *in);
+	/* Drops every intent it holds for rq (its connection closed),
+	 * decrementing rq->queued for each. */
+	void (*forget)(void *ctx, struct srv_requester *rq);
+	void *ctx;
+};
+
+/* Installs the sequencer (copied), or removes it (NULL). */
+void srv_write_set_sequencer(struct srv_write *wp,
+			     const struct srv_sequencer *sq);
+
+/*
+ * Applies one log entry: the intent `in` (its event is taken; the rest
+ * borrowed) with `seq` as the sequence number of the change it makes
+ * and in->now as the time, instead of the next local number and the
+ * clock, answering rq (may be NULL) in its turn as any write. Returns 0,
+ * or -1 with nothing done when seq is not above srv_write_seq() (an
+ * entry applied already).
+ */
+int srv_write_apply(struct srv_write *wp, struct srv_requester *rq,
+		    struct proto_intent *in, uint64_t seq);
+
+/* Answers rq, in its turn, with an error (code static, message copied),
+ * without applying anything: a write the sequencer could not order. */
+void srv_write_refuse(struct srv_write *wp, struct srv_requester *rq,
+		      int status, const char *code, const char *message);
+
 #endif

@@ -179,6 +179,8 @@ static void forget_in(struct srv_batch *b, struct srv_requester *rq)
 
 void srv_write_forget(struct srv_write *wp, struct srv_requester *rq)
 {
+	if (wp->sequencer.forget)
+		wp->sequencer.forget(wp->sequencer.ctx, rq);
 	/* The writer reads only a batch's ops, never entries[].rq. */
 	if (wp->inflight)
 		forget_in(wp->inflight, rq);

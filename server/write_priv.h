@@ -101,6 +101,13 @@ struct srv_write {
 
 	struct srv_write_commit commit; /* write_commit.c */
 
+	/* Cluster mode: where intents go (submit NULL: single node), and
+	 * the seq and time of the log entry being applied (at_set). */
+	struct srv_sequencer sequencer;
+	int at_set;
+	uint64_t at_seq;
+	int64_t at_now;
+
 	srv_publish_fn publish;
 	void *publish_ctx;
 	struct srv_learn *learn;    /* ETA prediction and cadence */
