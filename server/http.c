@@ -63,6 +63,7 @@ struct http_pss {
 	int64_t started_us;       /* for the access log's duration */
 	int64_t started_ms;       /* the body must be in by http_timeout */
 	int has_origin;           /* sent Origin: the reply varies by it */
+	int held;                 /* input held until the answer (HTTP/1) */
 	int preflight;            /* a CORS preflight answer */
 	char cors_origin[SRV_CFG_NAME_MAX]; /* a listed origin: gets ACAO */
 };
@@ -70,6 +71,22 @@ struct http_pss {
 static struct http_pss *pss_of(struct srv_requester *rq)
 {
 	return lws_container_of(rq, struct http_pss, rq);
+}
+
+/*
+ * While an HTTP/1 request waits for its answer (a commit, typically),
+ * its connection stops polling for input: a pipelined request behind it
+ * would only wake the loop again and again to be told to wait
+ * (h1_gate.h). Input resumes before the answer is written, since lws
+ * 4.1.6 does not deliver writable callbacks to an HTTP/1 connection
+ * whose input is held. HTTP/2 streams share their connection: untouched.
+ */
+static void hold_input(struct http_pss *pss, int hold)
+{
+	if (pss->held != hold && lws_get_network_wsi(pss->wsi) == pss->wsi) {
+		lws_rx_flow_control(pss->wsi, !hold);
+		pss->held = hold;
+	}
 }
 
 /* Takes res->buf as the reply and asks for a writable callback. */
@@ -87,6 +104,7 @@ static void complete(struct srv_requester *rq, struct srv_result *res)
 	res->buf = NULL;
 	if (pss->hook)
 		srv_hooks_answered(pss->srv, pss->hook, pss->status);
+	hold_input(pss, 0);
 	lws_callback_on_writable(pss->wsi);
 }
 
@@ -106,6 +124,7 @@ static void dispatch(struct http_pss *pss, int resumed)
 		.resumed = resumed,
 	};
 
+	hold_input(pss, 1);
 	srv_routes_handle(pss->srv, &req, &pss->rq);
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "h1_gate.h"
 #include "server.h"
 
 /* Connections taken per wake-up, so one busy listener cannot starve the
@@ -225,6 +226,8 @@ int srv_listen_loopback_only(const struct srv_listen *l)
 
 int srv_listen_attach(struct srv_listen *l, struct lws_vhost *vh)
 {
+	/* This thread will serve the connections accepted here. */
+	srv_h1_gate_init();
 	for (unsigned i = 0; i < l->n; i++) {
 		lws_sock_file_fd_type d;
 
@@ -264,6 +267,7 @@ static int accept_some(struct listener *ls, struct lws *wsi)
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		lws_sock_file_fd_type d;
+		struct lws *conn;
 		int fd = accept(lfd, NULL, NULL);
 
 		if (fd < 0) {
@@ -287,10 +291,16 @@ static int accept_some(struct listener *ls, struct lws *wsi)
 			continue;
 		}
 		d.sockfd = fd;
+		/* A closed connection's watch must not outlive its fd. */
+		srv_h1_gate_watch(fd, NULL);
 		/* On failure lws has closed fd already. */
-		if (!lws_adopt_descriptor_vhost(vh, LWS_ADOPT_SOCKET |
-						LWS_ADOPT_HTTP, d, NULL, NULL))
+		conn = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_SOCKET |
+						  LWS_ADOPT_HTTP, d, NULL, NULL);
+		if (!conn)
 			lwsl_info("%s: adopt failed\n", __func__);
+		else if (srv_h1_gate_watch(fd, conn))
+			lwsl_warn("%s: out of memory: pipelined requests on "
+				  "this connection are not ordered\n", __func__);
 	}
 	return 0;
 }

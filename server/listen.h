@@ -52,8 +52,10 @@ int srv_listen_loopback_only(const struct srv_listen *l);
 
 /*
  * Hands every socket to lws, served on `vh` (which must carry
- * srv_listen_protocol). Returns 0, or -1 when lws refused one (the rest
- * stay ours: srv_listen_close() closes them).
+ * srv_listen_protocol). Call it on the thread that will run lws_service():
+ * the connections accepted there are read through h1_gate.h. Returns 0,
+ * or -1 when lws refused one (the rest stay ours: srv_listen_close()
+ * closes them).
  */
 int srv_listen_attach(struct srv_listen *l, struct lws_vhost *vh);
 
