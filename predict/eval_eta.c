@@ -171,7 +171,8 @@ struct served {
 };
 
 static void replay(const struct job *j, struct pred_model *m, const char *key,
-		   size_t k, struct score *sc, FILE *dump)
+		   size_t k, struct score *sc, FILE *dump,
+		   uint16_t shape[PRED_SHAPE_MARKS])
 {
 	const struct run *r = &j->runs[k];
 	struct pred_prior prior = { 0 };
@@ -181,6 +182,8 @@ static void replay(const struct job *j, struct pred_model *m, const char *key,
 		prior.total_sec = est.total_sec;
 		prior.confidence = est.confidence;
 		prior.source = est.source;
+		if (est.basis == PRED_BASIS_EXACT)  /* as server/learn.c */
+			pred_prior_shape(&prior, pred_model_history(m, key));
 	}
 	struct pred_track t;
 	pred_track_begin(&t, 0, &prior);
@@ -283,6 +286,8 @@ static void replay(const struct job *j, struct pred_model *m, const char *key,
 				have_live ? lv.confidence : -1,
 				have_live ? lv.source : 0);
 	}
+	/* What the server keeps of this run once it finishes. */
+	pred_track_shape(&t, r->end_ms, shape);
 }
 
 static void print_table(const char *title, const struct score *sc)
@@ -330,9 +335,26 @@ static void print_bands(const struct score *sc)
 	}
 }
 
+/* The live estimate's error over the best baseline's in bucket b. */
+static double live_ratio(const struct score *sc, int b)
+{
+	double best = INFINITY;
+	for (int q = M_HIST; q < N_METHODS; q++)
+		if (sc->c[q][b].n > 0)
+			best = fmin(best, sc->c[q][b].abs_pct / sc->c[q][b].n);
+	const struct cell *c = &sc->c[M_LIVE][b];
+	return c->n > 0 && best > 0 ? c->abs_pct / c->n / best : INFINITY;
+}
+
 int eval_eta(int argc, char **argv)
 {
 	FILE *dump = NULL;
+	double check = 0;
+	if (argc >= 2 && !strcmp(argv[0], "--check")) {
+		check = atof(argv[1]);
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc >= 1 && !strcmp(argv[0], "--per-report")) {
 		per_report = 1;
 		argc--;
@@ -350,7 +372,8 @@ int eval_eta(int argc, char **argv)
 		argv += 2;
 	}
 	if (argc < 1) {
-		fprintf(stderr, "usage: predict-eval --eta [--per-report] [--dump OUT.csv] "
+		fprintf(stderr, "usage: predict-eval --eta [--check RATIO] "
+			"[--per-report] [--dump OUT.csv] "
 			"tests/data/traces/*.txt\n");
 		return 2;
 	}
@@ -374,10 +397,13 @@ int eval_eta(int argc, char **argv)
 		}
 		memset(&per_job, 0, sizeof per_job);
 		for (size_t k = 0; k < j.n_runs; k++) {
-			replay(&j, m, key, k, k == 0 ? &first : &per_job, dump);
-			pred_model_record(m, key, NULL, PRED_PASSED,
-					  (double)j.runs[k].end_ms / 1000.0,
-					  (int64_t)(k + 1) * 86400000);
+			uint16_t shape[PRED_SHAPE_MARKS];
+			replay(&j, m, key, k, k == 0 ? &first : &per_job, dump,
+			       shape);
+			pred_model_record_shaped(m, key, NULL, PRED_PASSED,
+						 (double)j.runs[k].end_ms / 1000.0,
+						 (int64_t)(k + 1) * 86400000,
+						 shape);
 		}
 		const struct cell *all = per_job.c[0] + N_BUCKETS;
 		int bq = M_HIST;
@@ -418,5 +444,16 @@ int eval_eta(int argc, char **argv)
 		    "ETA only once progress makes one trustworthy)", &first);
 	if (dump)
 		fclose(dump);
+	/* --check: every progress bucket of the runs with history must be
+	 * at most RATIO x its best baseline (a test's property, computed
+	 * here from the data, not a stored number). */
+	for (int b = 0; check > 0 && b < N_BUCKETS; b++) {
+		double r = live_ratio(&with_hist, b);
+		if (!(r <= check)) {
+			fprintf(stderr, "check: bucket %d: live %.2fx the best "
+				"baseline, over %.2fx\n", b, r, check);
+			rc = rc ? rc : 1;
+		}
+	}
 	return rc;
 }

@@ -2,14 +2,16 @@
  * history.c - the bounded per-key run history and its byte encoding.
  *
  * The encoding is what server/ stores in LMDB under the key; this file
- * never touches LMDB itself. Layout (little-endian), version 1:
+ * never touches LMDB itself. Layout (little-endian), version 2:
  *
- *   u8  version (PRED_HIST_VERSION)
+ *   u8  version (2; 1 when n_shape is 0, byte for byte what version 1
+ *       wrote, so a server of before progress shapes still reads it)
  *   u8  n_passed (<= PRED_HIST_PASSED_MAX)
  *   u8  n_other  (<= PRED_HIST_OTHER_MAX)
- *   u8  reserved (0)
+ *   u8  n_shape  (<= PRED_SHAPE_RUNS; 0 in version 1)
  *   n_passed x run, then n_other x (run with its outcome), oldest first;
- *   a run is 13 bytes: i64 end_ms, u32 duration_ms, u8 outcome.
+ *   a run is 13 bytes: i64 end_ms, u32 duration_ms, u8 outcome;
+ *   then n_shape x shape, oldest first: PRED_SHAPE_MARKS x u16.
  *
  * Durations are kept to the millisecond and capped at 2^32-1 ms (~49.7
  * days); longer runs are stored as that cap.
@@ -21,6 +23,11 @@
 
 #define RUN_BYTES 13
 #define HEADER_BYTES 4
+#define SHAPE_BYTES (2 * PRED_SHAPE_MARKS)
+
+const int pred_shape_marks[PRED_SHAPE_MARKS] = {
+	1, 2, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100
+};
 
 void pred_history_init(struct pred_history *h)
 {
@@ -51,8 +58,23 @@ static double quantize(double sec)
 	return ms / 1000.0;
 }
 
+static int has_shape(const uint16_t *shape)
+{
+	for (size_t i = 0; shape && i < PRED_SHAPE_MARKS; i++)
+		if (shape[i])
+			return 1;
+	return 0;
+}
+
 int pred_history_add(struct pred_history *h, enum pred_outcome outcome,
 		     double duration_sec, int64_t end_ms)
+{
+	return pred_history_add_shaped(h, outcome, duration_sec, end_ms, NULL);
+}
+
+int pred_history_add_shaped(struct pred_history *h, enum pred_outcome outcome,
+			    double duration_sec, int64_t end_ms,
+			    const uint16_t *shape)
 {
 	if (!h || !isfinite(duration_sec) || duration_sec < 0)
 		return PRED_EINVAL;
@@ -60,6 +82,16 @@ int pred_history_add(struct pred_history *h, enum pred_outcome outcome,
 	switch (outcome) {
 	case PRED_PASSED:
 		push(h->passed, PRED_HIST_PASSED_MAX, &h->n_passed, r, NULL, 0);
+		if (has_shape(shape)) {
+			if (h->n_shape == PRED_SHAPE_RUNS) {
+				memmove(h->shape[0], h->shape[1],
+					(PRED_SHAPE_RUNS - 1) *
+					sizeof h->shape[0]);
+				h->n_shape--;
+			}
+			memcpy(h->shape[h->n_shape++], shape,
+			       sizeof h->shape[0]);
+		}
 		return PRED_OK;
 	case PRED_FAILED:
 	case PRED_CANCELED:
@@ -97,18 +129,24 @@ static void get_run(const uint8_t *p, struct pred_run *r, uint8_t *outcome)
 int pred_history_encode(const struct pred_history *h, uint8_t *dst,
 			size_t cap, size_t *len)
 {
-	size_t need = HEADER_BYTES + RUN_BYTES * (h->n_passed + h->n_other);
+	size_t need = HEADER_BYTES + RUN_BYTES * (h->n_passed + h->n_other) +
+		SHAPE_BYTES * h->n_shape;
 	if (!dst || cap < need)
 		return PRED_ELIMIT;
-	dst[0] = PRED_HIST_VERSION;
+	dst[0] = h->n_shape ? PRED_HIST_VERSION : 1;
 	dst[1] = (uint8_t)h->n_passed;
 	dst[2] = (uint8_t)h->n_other;
-	dst[3] = 0;
+	dst[3] = (uint8_t)h->n_shape;
 	uint8_t *p = dst + HEADER_BYTES;
 	for (size_t i = 0; i < h->n_passed; i++, p += RUN_BYTES)
 		put_run(p, &h->passed[i], PRED_PASSED);
 	for (size_t i = 0; i < h->n_other; i++, p += RUN_BYTES)
 		put_run(p, &h->other[i], h->other_outcome[i]);
+	for (size_t i = 0; i < h->n_shape; i++)
+		for (size_t k = 0; k < PRED_SHAPE_MARKS; k++) {
+			*p++ = (uint8_t)(h->shape[i][k] & 0xff);
+			*p++ = (uint8_t)(h->shape[i][k] >> 8);
+		}
 	*len = need;
 	return PRED_OK;
 }
@@ -118,13 +156,14 @@ int pred_history_decode(const uint8_t *src, size_t len,
 {
 	if (!src || len < 1)
 		return PRED_EINVAL;
-	if (src[0] != PRED_HIST_VERSION)
+	if (src[0] != 1 && src[0] != PRED_HIST_VERSION)
 		return PRED_EVERSION;
 	if (len < HEADER_BYTES)
 		return PRED_EINVAL;
-	size_t np = src[1], no = src[2];
+	size_t np = src[1], no = src[2], ns = src[3];
 	if (np > PRED_HIST_PASSED_MAX || no > PRED_HIST_OTHER_MAX ||
-	    len != HEADER_BYTES + RUN_BYTES * (np + no))
+	    ns > PRED_SHAPE_RUNS || (src[0] == 1 && ns) ||
+	    len != HEADER_BYTES + RUN_BYTES * (np + no) + SHAPE_BYTES * ns)
 		return PRED_EINVAL;
 
 	/* Decode into a copy so a bad entry leaves *h untouched. */
@@ -144,8 +183,12 @@ int pred_history_decode(const uint8_t *src, size_t len,
 			return PRED_EINVAL;
 		tmp.other_outcome[i] = oc;
 	}
+	for (size_t i = 0; i < ns; i++)
+		for (size_t k = 0; k < PRED_SHAPE_MARKS; k++, p += 2)
+			tmp.shape[i][k] = (uint16_t)(p[0] | p[1] << 8);
 	tmp.n_passed = np;
 	tmp.n_other = no;
+	tmp.n_shape = ns;
 	*h = tmp;
 	return PRED_OK;
 }

@@ -328,6 +328,15 @@ int pred_model_record(struct pred_model *m, const char *key,
 		      const char *context, enum pred_outcome outcome,
 		      double duration_sec, int64_t end_ms)
 {
+	return pred_model_record_shaped(m, key, context, outcome,
+					duration_sec, end_ms, NULL);
+}
+
+int pred_model_record_shaped(struct pred_model *m, const char *key,
+			     const char *context, enum pred_outcome outcome,
+			     double duration_sec, int64_t end_ms,
+			     const uint16_t *shape)
+{
 	if (!m || !key || !(duration_sec >= 0) ||
 	    (outcome != PRED_PASSED && outcome != PRED_FAILED &&
 	     outcome != PRED_CANCELED))
@@ -348,7 +357,8 @@ int pred_model_record(struct pred_model *m, const char *key,
 				return PRED_ENOMEM;  /* the new entry stays, empty */
 		}
 	}
-	int rc = pred_history_add(&en->hist, outcome, duration_sec, end_ms);
+	int rc = pred_history_add_shaped(&en->hist, outcome, duration_sec,
+					 end_ms, shape);
 	if (rc == PRED_OK && outcome == PRED_PASSED)
 		source_push(&m->srcs[en->source], duration_sec);
 	return rc;

@@ -99,9 +99,19 @@ enum pred_outcome {
 
 #define PRED_HIST_PASSED_MAX 50    /* passed runs kept per key */
 #define PRED_HIST_OTHER_MAX 10     /* failed/canceled runs kept per key */
-#define PRED_HIST_VERSION 1
-/* Largest encoding: header + both rings at 13 bytes per run. */
-#define PRED_HIST_ENCODED_MAX (4 + 13 * (PRED_HIST_PASSED_MAX + PRED_HIST_OTHER_MAX))
+#define PRED_HIST_VERSION 2         /* written when shapes are kept; 1 else */
+/*
+ * Progress shapes: for the last PRED_SHAPE_RUNS passed runs that reported
+ * progress, the share of the run's duration at which progress first
+ * reached each of PRED_SHAPE_MARKS marks (pred_shape_marks: 1, 2, 5, 10,
+ * 20, ... 100 %), as u16 (share x 65535; 0: mark never reached).
+ */
+#define PRED_SHAPE_MARKS 13
+#define PRED_SHAPE_RUNS 10
+extern const int pred_shape_marks[PRED_SHAPE_MARKS];
+/* Largest encoding: header + both rings at 13 bytes per run + shapes. */
+#define PRED_HIST_ENCODED_MAX (4 + 13 * (PRED_HIST_PASSED_MAX + \
+	PRED_HIST_OTHER_MAX) + 2 * PRED_SHAPE_MARKS * PRED_SHAPE_RUNS)
 
 struct pred_run {
 	int64_t end_ms;       /* when the run finished */
@@ -119,6 +129,8 @@ struct pred_history {
 	struct pred_run other[PRED_HIST_OTHER_MAX];
 	uint8_t other_outcome[PRED_HIST_OTHER_MAX];
 	size_t n_other;
+	uint16_t shape[PRED_SHAPE_RUNS][PRED_SHAPE_MARKS];  /* oldest first */
+	size_t n_shape;
 };
 
 /* Zeroes a history. */
@@ -131,6 +143,16 @@ void pred_history_init(struct pred_history *h);
  */
 int pred_history_add(struct pred_history *h, enum pred_outcome outcome,
 		     double duration_sec, int64_t end_ms);
+
+/*
+ * The same, with the run's progress shape (borrowed, PRED_SHAPE_MARKS
+ * values from pred_track_shape(); NULL or all zero: none). A passed run's
+ * shape joins the shape ring (oldest dropped when full); other outcomes
+ * ignore it. Returns as pred_history_add, h unchanged on failure.
+ */
+int pred_history_add_shaped(struct pred_history *h, enum pred_outcome outcome,
+			    double duration_sec, int64_t end_ms,
+			    const uint16_t *shape);
 
 /*
  * Encodes h into dst (cap bytes; PRED_HIST_ENCODED_MAX always suffices):
@@ -242,6 +264,13 @@ int pred_model_record(struct pred_model *m, const char *key,
 		      const char *context, enum pred_outcome outcome,
 		      double duration_sec, int64_t end_ms);
 
+/* The same, with the run's progress shape (borrowed; NULL: none), as for
+ * pred_history_add_shaped(). */
+int pred_model_record_shaped(struct pred_model *m, const char *key,
+			     const char *context, enum pred_outcome outcome,
+			     double duration_sec, int64_t end_ms,
+			     const uint16_t *shape);
+
 /*
  * Loads a stored history for key (borrowed) at startup, replacing any it
  * had. Returns PRED_OK, PRED_EINVAL, PRED_ELIMIT or PRED_ENOMEM.
@@ -292,7 +321,18 @@ struct pred_prior {
 	double total_sec;      /* > 0 */
 	double confidence;     /* 0..1: P(the run lands within +-20 %) */
 	int source;            /* PRED_SRC_HISTORY or PRED_SRC_DEFAULT */
+	/* The progress shapes of the key's recent runs (pred_prior_shape;
+	 * n_shape 0: none), copied from its history. */
+	uint16_t shape[PRED_SHAPE_RUNS][PRED_SHAPE_MARKS];
+	size_t n_shape;
 };
+
+/*
+ * Copies the progress shapes of h (borrowed; NULL: none) into the prior.
+ * Only the race's own key's history describes its shape: call it for an
+ * EXACT-basis prediction only.
+ */
+void pred_prior_shape(struct pred_prior *prior, const struct pred_history *h);
 
 /* Per running race: recent progress reports. Embedded; init with zeroes. */
 struct pred_track {
@@ -317,6 +357,9 @@ struct pred_track {
 	int have_last;
 	double last_log_total, last_g;
 	double sum_sq_step, sum_g_span;
+	/* When progress first reached each of pred_shape_marks. */
+	int64_t mark_ms[PRED_SHAPE_MARKS];
+	size_t n_marks;
 };
 
 /* Zeroes a tracker. */
@@ -343,6 +386,16 @@ void pred_track_begin(struct pred_track *t, int64_t started_ms,
  * Returns PRED_OK with *hint_sec, or PRED_ENODATA before 3 gaps.
  */
 int pred_track_cadence(const struct pred_track *t, int *hint_sec);
+
+/*
+ * This race's progress shape for its history, once it ended at end_ms:
+ * per mark of pred_shape_marks, the share of the duration at which
+ * progress first reached it (x 65535, at least 1), 0 for marks never
+ * reached. Returns PRED_OK, PRED_ENODATA (no mark reached, or not begun)
+ * with shape zeroed, or PRED_EINVAL (NULL, end not after the start).
+ */
+int pred_track_shape(const struct pred_track *t, int64_t end_ms,
+		     uint16_t shape[PRED_SHAPE_MARKS]);
 
 /*
  * Observed progress rate in percent per second over the kept reports

@@ -106,6 +106,9 @@ int pred_track_observe(struct pred_track *t, int64_t now_ms, int progress)
 		t->n_gaps++;
 	}
 	track_steadiness(t, now_ms, progress);
+	while (t->n_marks < PRED_SHAPE_MARKS &&
+	       progress >= pred_shape_marks[t->n_marks])
+		t->mark_ms[t->n_marks++] = now_ms;
 	size_t i = t->n_points % PRED_TRACK_POINTS;
 	t->t_ms[i] = now_ms;
 	t->pct[i] = progress;
@@ -136,6 +139,32 @@ int pred_track_cadence(const struct pred_track *t, int *hint_sec)
 	double v = ceil(g[rank - 1]);
 	*hint_sec = (int)clampd(v, PRED_CADENCE_MIN_SEC, PRED_CADENCE_MAX_SEC);
 	return PRED_OK;
+}
+
+int pred_track_shape(const struct pred_track *t, int64_t end_ms,
+		     uint16_t shape[PRED_SHAPE_MARKS])
+{
+	if (!t || !shape || (t->begun && end_ms <= t->started_ms))
+		return PRED_EINVAL;
+	memset(shape, 0, PRED_SHAPE_MARKS * sizeof *shape);
+	if (!t->begun || t->n_marks == 0)
+		return PRED_ENODATA;
+	double dur = (double)(end_ms - t->started_ms);
+	for (size_t i = 0; i < t->n_marks; i++) {
+		double u = (double)(t->mark_ms[i] - t->started_ms) / dur;
+		shape[i] = (uint16_t)clampd(floor(u * 65535.0 + 0.5), 1, 65535);
+	}
+	return PRED_OK;
+}
+
+void pred_prior_shape(struct pred_prior *prior, const struct pred_history *h)
+{
+	if (!prior)
+		return;
+	prior->n_shape = h ? h->n_shape : 0;
+	if (prior->n_shape)
+		memcpy(prior->shape, h->shape,
+		       prior->n_shape * sizeof prior->shape[0]);
 }
 
 int pred_track_rate(const struct pred_track *t, int64_t started_ms,
@@ -181,6 +210,18 @@ int pred_track_rate(const struct pred_track *t, int64_t started_ms,
 #ifndef PRED_LIVE_NU
 #define PRED_LIVE_NU 2.0
 #endif
+/* The spread of log(share of the duration) at a progress mark that the
+ * key's own runs are shrunk towards, with the weight of PRED_LIVE_SHAPE_W
+ * runs (pred_live's shape evidence). */
+#ifndef PRED_LIVE_SHAPE_S
+#define PRED_LIVE_SHAPE_S 0.1
+#endif
+#ifndef PRED_LIVE_SHAPE_W
+#define PRED_LIVE_SHAPE_W 1.0
+#endif
+#ifndef PRED_LIVE_RATE_FLOOR
+#define PRED_LIVE_RATE_FLOOR 0.2
+#endif
 /* Without a prior, an ETA from progress alone needs sd(log total) below
  * this: "no ETA" beats a confident-looking wrong one. */
 #define LIVE_MAX_SIGMA 0.5
@@ -219,6 +260,57 @@ static void truncate_normal(double *m, double *s, double a)
 	 * heavier tails than a normal. Trust falls as the overrun grows. */
 	if (z > 0)
 		*s *= 1 + z;
+}
+
+/* Share of the duration at which run j of the prior's shapes first
+ * reached progress p (1..100), interpolated between its marks; 0 when
+ * unknown (a mark it never reached). */
+static double shape_share(const struct pred_prior *pr, size_t j, int p)
+{
+	size_t i = 0;
+	while (i + 1 < PRED_SHAPE_MARKS && pred_shape_marks[i] < p)
+		i++;
+	double hi = pr->shape[j][i] / 65535.0;
+	if (pred_shape_marks[i] == p || i == 0)
+		return hi * (i == 0 ? (double)p / pred_shape_marks[0] : 1);
+	double lo = pr->shape[j][i - 1] / 65535.0;
+	if (!(lo > 0) || !(hi > 0))
+		return 0;
+	int a = pred_shape_marks[i - 1], b = pred_shape_marks[i];
+	return lo + (hi - lo) * (p - a) / (b - a);
+}
+
+/* The shape evidence: the total that the key's earlier runs imply for a
+ * run that reached progress p at el seconds, log(el / u) with u the mean
+ * log share of the duration at which they reached p, and its variance:
+ * their spread, shrunk towards PRED_LIVE_SHAPE_S, plus the uncertainty
+ * of their mean and of whole-percent rounding. 0 when none applies. */
+static int shape_evidence(const struct pred_prior *pr, double el, int p,
+			  double *m, double *var)
+{
+	double lu[PRED_SHAPE_RUNS], sum = 0, ss = 0;
+	size_t n = 0;
+
+	if (p <= 0 || p > 100 || !(el > 0))
+		return 0;
+	for (size_t j = 0; j < pr->n_shape; j++) {
+		double u = shape_share(pr, j, p);
+		if (u > 0) {
+			lu[n] = log(u);
+			sum += lu[n++];
+		}
+	}
+	if (n == 0)
+		return 0;
+	double mean = sum / n;
+	for (size_t j = 0; j < n; j++)
+		ss += (lu[j] - mean) * (lu[j] - mean);
+	double s0 = PRED_LIVE_SHAPE_S;
+	*var = (ss + s0 * s0 * PRED_LIVE_SHAPE_W) /
+		((double)n - 1 + PRED_LIVE_SHAPE_W) * (1 + 1.0 / n) +
+		(0.5 / p) * (0.5 / p);
+	*m = log(el) - mean;
+	return 1;
 }
 
 int pred_live(const struct pred_track *t, int64_t now_ms,
@@ -266,6 +358,23 @@ int pred_live(const struct pred_track *t, int64_t now_ms,
 			m_ev = fmax((1 - PRED_LIVE_RECENT) * m_ev +
 				    PRED_LIVE_RECENT * lr, lnow);
 		}
+	}
+	double m_sh, v_sh;
+	if (t->n_points > 0 &&
+	    shape_evidence(&t->prior, (double)(t->t_ms[point_at(t, 0)] -
+					       t->started_ms) / 1000.0,
+			   t->pct[point_at(t, 0)], &m_sh, &v_sh)) {
+		/* The key's earlier runs measured what the rate cannot see:
+		 * start-up, phases that run at other paces, the time after
+		 * the bar's end. The rate's evidence keeps a floor of
+		 * PRED_LIVE_RATE_FLOOR for that, and the two are pooled by
+		 * inverse variance. */
+		double w_sh = 1 / fmax(v_sh, SIGMA_MIN * SIGMA_MIN);
+		if (w_ev > 0)
+			w_ev = 1 / (1 / w_ev + PRED_LIVE_RATE_FLOOR *
+				    PRED_LIVE_RATE_FLOOR);
+		m_ev = (w_ev * m_ev + w_sh * fmax(m_sh, lnow)) / (w_ev + w_sh);
+		w_ev += w_sh;
 	}
 	if (w_prior > 0 && w_ev > 0) {
 		/* Prior and evidence that disagree far beyond their spreads:

@@ -158,7 +158,8 @@ static const struct pred_history *pending_history(const struct srv_learn *l,
  */
 static void queue_finish(struct srv_learn *l, const char *key,
 			 const char *context, enum pred_outcome outcome,
-			 double duration, int64_t end_ms)
+			 double duration, int64_t end_ms,
+			 const uint16_t shape[PRED_SHAPE_MARKS])
 {
 	const struct pred_history *h = pending_history(l, key);
 	struct put_list *pl = &l->queued;
@@ -185,8 +186,10 @@ static void queue_finish(struct srv_learn *l, const char *key,
 	p->outcome = outcome;
 	p->duration_sec = duration;
 	p->end_ms = end_ms;
+	memcpy(p->shape, shape, sizeof(p->shape));
 	if (!p->key || (context && !p->context) ||
-	    pred_history_add(&p->hist, outcome, duration, end_ms) != PRED_OK ||
+	    pred_history_add_shaped(&p->hist, outcome, duration, end_ms,
+				    shape) != PRED_OK ||
 	    pred_history_encode(&p->hist, p->data, sizeof(p->data),
 				&p->len) != PRED_OK) {
 		free(p->key);
@@ -196,8 +199,12 @@ static void queue_finish(struct srv_learn *l, const char *key,
 	pl->n++;
 }
 
-static void record_finish(struct srv_learn *l, const struct proto_race *race)
+/* Records a finished race with its progress shape (track borrowed; NULL:
+ * it reported no progress since the server started). */
+static void record_finish(struct srv_learn *l, const struct proto_race *race,
+			  const struct pred_track *track)
 {
+	uint16_t shape[PRED_SHAPE_MARKS] = {0};
 	char key[PRED_KEY_MAX];
 	enum pred_outcome outcome = race->state == PROTO_STATE_PASSED
 		? PRED_PASSED : race->state == PROTO_STATE_FAILED
@@ -209,8 +216,10 @@ static void record_finish(struct srv_learn *l, const struct proto_race *race)
 	    race_key(race->source, race->title, race->metadata,
 		     race->n_metadata, key))
 		return;
+	if (track)
+		(void)pred_track_shape(track, race->completed_at, shape);
 	queue_finish(l, key, context_of(l, race->metadata, race->n_metadata),
-		     outcome, duration, race->completed_at);
+		     outcome, duration, race->completed_at, shape);
 }
 
 /* Whether the race's ETA is the server's own to revise: none at all, or
@@ -244,6 +253,9 @@ static void prior_of(struct srv_learn *l, const struct proto_race *race,
 	prior->total_sec = est.total_sec;
 	prior->confidence = est.confidence;
 	prior->source = est.source;
+	/* Only the key's own runs tell this race's progress shape. */
+	if (est.basis == PRED_BASIS_EXACT)
+		pred_prior_shape(prior, pred_model_history(l->model, key));
 }
 
 /* Records the live estimate (pred_live) as an ETA revision when it
@@ -278,7 +290,11 @@ void srv_learn_after_change(struct srv_learn *l, struct proto_race *race,
 
 	if (*changed & PROTO_F_COMPLETED_AT &&
 	    race->has & PROTO_F_COMPLETED_AT) {
-		record_finish(l, race);
+		/* A last report that came with the finish still counts
+		 * towards the run's shape (its 100 % mark). */
+		if (*track && *changed & PROTO_F_PROGRESS)
+			(void)pred_track_observe(*track, now, race->progress);
+		record_finish(l, race, *track);
 		free(*track);
 		*track = NULL;
 		return;
@@ -336,9 +352,9 @@ void srv_learn_settle(struct srv_learn *l, int committed)
 
 		/* A key the model cannot hold (its limit) only costs the
 		 * predictions for it; the history is stored either way. */
-		(void)pred_model_record(l->model, p->key, p->context,
-					p->outcome, p->duration_sec,
-					p->end_ms);
+		(void)pred_model_record_shaped(l->model, p->key, p->context,
+					       p->outcome, p->duration_sec,
+					       p->end_ms, p->shape);
 	}
 	put_list_clear(&l->sealed);
 }

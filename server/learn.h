@@ -35,6 +35,7 @@ struct srv_learn_put {
 	enum pred_outcome outcome;
 	double duration_sec;
 	int64_t end_ms;
+	uint16_t shape[PRED_SHAPE_MARKS]; /* pred_track_shape(); zeroes: none */
 	struct pred_history hist;   /* the key's history with this finish */
 };
 

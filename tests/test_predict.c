@@ -626,3 +626,149 @@ Test(live, progress_prediction_uses_the_etas_rate)
 	cr_assert_eq(pred_progress(&in, &p), PRED_OK);
 	cr_assert_float_eq(p.rate_per_sec, 1, 1e-9);
 }
+
+/* ---- progress shapes (issue 17, second round) ---------------------- */
+
+/* A run of a job whose bar reaches 100 % at 60 % of its time and then
+ * spends the rest outside the bar (a test suite's summary, git's
+ * checkout), at `speed` times the reference pace. */
+static void tail_run(struct pred_track *t, double speed, int to_pct)
+{
+	for (int p = 1; p <= to_pct; p++)
+		pred_track_observe(t, (int64_t)(p * 600 * speed), p);
+}
+
+Test(shape, track_records_the_share_of_the_run_at_each_mark)
+{
+	struct pred_track t;
+	uint16_t sh[PRED_SHAPE_MARKS];
+	pred_track_begin(&t, 0, NULL);
+	tail_run(&t, 1, 100);  /* 100 % at 60 s; the run ends at 100 s */
+	cr_assert_eq(pred_track_shape(&t, 100000, sh), PRED_OK);
+	for (size_t i = 0; i < PRED_SHAPE_MARKS; i++)
+		cr_assert_float_eq(sh[i] / 65535.0,
+				   0.6 * pred_shape_marks[i] / 100.0, 1e-4);
+	/* A run that stopped at 30 %: the marks it never reached are 0. */
+	pred_track_begin(&t, 0, NULL);
+	tail_run(&t, 1, 30);
+	cr_assert_eq(pred_track_shape(&t, 50000, sh), PRED_OK);
+	cr_assert(sh[5] > 0 && sh[6] == 0 && sh[12] == 0);
+	/* No progress, or never begun: no shape, and all zero. */
+	pred_track_begin(&t, 0, NULL);
+	sh[0] = 7;
+	cr_assert_eq(pred_track_shape(&t, 1000, sh), PRED_ENODATA);
+	cr_assert_eq(sh[0], 0);
+	cr_assert_eq(pred_track_shape(&t, 0, sh), PRED_EINVAL);
+	cr_assert_eq(pred_track_shape(NULL, 1000, sh), PRED_EINVAL);
+}
+
+Test(shape, history_keeps_the_last_shapes_and_encodes_them)
+{
+	struct pred_history h, back;
+	uint16_t sh[PRED_SHAPE_MARKS];
+	uint8_t buf[PRED_HIST_ENCODED_MAX];
+	size_t len;
+	pred_history_init(&h);
+	pred_history_add(&h, PRED_PASSED, 10, 1);
+	cr_assert_eq(pred_history_encode(&h, buf, sizeof buf, &len), PRED_OK);
+	cr_assert_eq(buf[0], 1, "no shapes: the version 1 bytes");
+	for (int k = 0; k < PRED_SHAPE_RUNS + 3; k++) {
+		for (size_t i = 0; i < PRED_SHAPE_MARKS; i++)
+			sh[i] = (uint16_t)(1000 * (k + 1) + i);
+		cr_assert_eq(pred_history_add_shaped(&h, PRED_PASSED, 10 + k,
+						     k + 2, sh), PRED_OK);
+	}
+	/* Failed runs and empty shapes do not enter the shape ring. */
+	pred_history_add_shaped(&h, PRED_FAILED, 3, 99, sh);
+	memset(sh, 0, sizeof sh);
+	pred_history_add_shaped(&h, PRED_PASSED, 9, 100, sh);
+	cr_assert_eq(h.n_shape, PRED_SHAPE_RUNS);
+	cr_assert_eq(h.shape[0][0], 4000, "the oldest three were dropped");
+	cr_assert_eq(h.shape[PRED_SHAPE_RUNS - 1][1], 13001);
+	cr_assert_eq(pred_history_encode(&h, buf, sizeof buf, &len), PRED_OK);
+	cr_assert_eq(buf[0], PRED_HIST_VERSION);
+	cr_assert_eq(len, 4 + 13 * (h.n_passed + h.n_other) +
+		     2 * PRED_SHAPE_MARKS * PRED_SHAPE_RUNS);
+	cr_assert_eq(pred_history_decode(buf, len, &back), PRED_OK);
+	cr_assert_eq(memcmp(&h, &back, sizeof h), 0);
+	/* A version 1 header may not announce shapes. */
+	buf[0] = 1;
+	back.n_passed = 42;
+	cr_assert_eq(pred_history_decode(buf, len, &back), PRED_EINVAL);
+	cr_assert_eq(back.n_passed, 42);
+}
+
+Test(shape, prior_copies_the_shapes_of_a_history)
+{
+	struct pred_history h;
+	struct pred_prior pr = { 0 };
+	uint16_t sh[PRED_SHAPE_MARKS] = { 5 };
+	pred_history_init(&h);
+	pred_history_add_shaped(&h, PRED_PASSED, 10, 1, sh);
+	pred_prior_shape(&pr, &h);
+	cr_assert_eq(pr.n_shape, 1);
+	cr_assert_eq(pr.shape[0][0], 5);
+	pred_prior_shape(&pr, NULL);
+	cr_assert_eq(pr.n_shape, 0);
+}
+
+/* Earlier runs of the key at various paces, recorded as the server
+ * records them, and the prior the server gives the next run. */
+static void shaped_prior(struct pred_prior *pr, const double *speeds,
+			 size_t n)
+{
+	struct pred_history h;
+	struct pred_estimate est;
+	pred_history_init(&h);
+	for (size_t k = 0; k < n; k++) {
+		struct pred_track t;
+		uint16_t sh[PRED_SHAPE_MARKS];
+		pred_track_begin(&t, 0, NULL);
+		tail_run(&t, speeds[k], 100);
+		cr_assert_eq(pred_track_shape(&t, (int64_t)(100000 * speeds[k]),
+					      sh), PRED_OK);
+		pred_history_add_shaped(&h, PRED_PASSED, 100 * speeds[k],
+					(int64_t)k, sh);
+	}
+	cr_assert_eq(pred_estimate(&h, NULL, &est), PRED_OK);
+	*pr = (struct pred_prior){ .has = 1, .total_sec = est.total_sec,
+		.confidence = est.confidence, .source = est.source };
+	pred_prior_shape(pr, &h);
+}
+
+Test(shape, the_time_after_the_bar_is_predicted_from_the_keys_shape)
+{
+	static const double speeds[] = { 0.9, 1.1, 1.0, 0.95, 1.05 };
+	struct pred_prior pr;
+	struct pred_track with, without;
+	struct pred_live a, b;
+	shaped_prior(&pr, speeds, 5);
+	/* This run goes 1.5x slower than usual and reaches 100 % at 90 s:
+	 * its true end is at 150 s. */
+	pred_track_begin(&with, 0, &pr);
+	tail_run(&with, 1.5, 100);
+	cr_assert_eq(pred_live(&with, 90000, &a), PRED_OK);
+	cr_assert_float_eq(a.remaining_sec, 60, 10, "%f", a.remaining_sec);
+	cr_assert_eq(a.source, PRED_SRC_PROGRESS);
+	/* Without the shapes, the rate alone says the run is done. */
+	pr.n_shape = 0;
+	pred_track_begin(&without, 0, &pr);
+	tail_run(&without, 1.5, 100);
+	cr_assert_eq(pred_live(&without, 90000, &b), PRED_OK);
+	cr_assert(b.remaining_sec < 20, "%f", b.remaining_sec);
+}
+
+Test(shape, halfway_the_shape_scales_with_this_runs_pace)
+{
+	static const double speeds[] = { 1.0, 1.0, 1.02, 0.98 };
+	struct pred_prior pr;
+	struct pred_track t;
+	struct pred_live lv;
+	shaped_prior(&pr, speeds, 4);
+	/* Half the usual speed: 50 % at 60 s, the end at 200 s. The prior
+	 * says 100 s in all; the shape and the rate say this run is slow. */
+	pred_track_begin(&t, 0, &pr);
+	tail_run(&t, 2, 50);
+	cr_assert_eq(pred_live(&t, 60000, &lv), PRED_OK);
+	cr_assert_float_eq(lv.total_sec, 200, 20, "%f", lv.total_sec);
+}

@@ -307,8 +307,58 @@ static void sleep_until(int64_t ms)
 }
 
 /*
- * The history runs are finished races whose started_at is backdated by
- * the recorded durations; the last run is replayed at its real cadence.
+ * Runs history run k through the server at its real cadence (progress
+ * reports, then passed at its end) and records it in m as the server
+ * learns it: duration and progress shape from the times it stamped.
+ */
+static void replay_history_run(const struct replay_run *r, int k,
+			       struct pred_model *m, const char *key)
+{
+	struct pred_track tr;
+	uint16_t shape[PRED_SHAPE_MARKS];
+	char body[256];
+	json_object *o;
+	int st, last = -1;
+	int64_t t0, s, c;
+
+	snprintf(body, sizeof(body), "{\"id\":\"h%d\",\"source\":\"cmd\","
+		 "\"title\":\"trace replay\"}", k);
+	o = rest("POST", "/race", body, &st);
+	cr_assert_eq(st, 201);
+	t0 = wall_ms();
+	s = time_of(o, "started_at");
+	json_object_put(o);
+	pred_track_begin(&tr, s, NULL);
+	snprintf(body, sizeof(body), "/race/h%d", k);
+	for (size_t i = 0; i < r->n; i++) {
+		char patch[64];
+
+		if (r->pct[i] == last || r->t[i] > r->end)
+			continue;
+		last = r->pct[i];
+		sleep_until(t0 + (int64_t)llround(r->t[i] * 1000));
+		snprintf(patch, sizeof(patch), "{\"progress\":%d}", last);
+		o = rest("PATCH", body, patch, &st);
+		cr_assert_eq(st, 200);
+		cr_assert_eq(pred_track_observe(&tr,
+				time_of(o, "last_progress_update"), last), 0);
+		json_object_put(o);
+	}
+	sleep_until(t0 + (int64_t)llround(r->end * 1000));
+	o = rest("PATCH", body, "{\"state\":\"passed\"}", &st);
+	cr_assert_eq(st, 200);
+	c = time_of(o, "completed_at");
+	json_object_put(o);
+	cr_assert_eq(pred_track_shape(&tr, c, shape), PRED_OK);
+	cr_assert_eq(pred_model_record_shaped(m, key, NULL, PRED_PASSED,
+					      (double)(c - s) / 1000.0, c,
+					      shape), 0);
+}
+
+/*
+ * The first history runs are finished races whose started_at is
+ * backdated by the recorded durations; the last two history runs and the
+ * replayed run report their progress at its real cadence.
  * After every report, the ETA the server returns must be the one
  * predict-eval --eta computes with the same calls (pred_model_predict,
  * pred_track_observe, pred_live, pred_live_should_revise) for the
@@ -335,6 +385,12 @@ Test(predict, a_replayed_trace_gets_the_etas_the_evaluation_computes)
 	cr_assert_eq(pred_key("cmd", "trace replay", NULL, 0, key, sizeof(key)), 0);
 	cr_assert_eq(server_start(&srv, NULL), 0);
 	for (int k = 0; k < (int)n_runs - 1; k++) {
+		/* The last two history runs report their progress at their
+		 * real cadence, so the server keeps their progress shapes. */
+		if (k >= (int)n_runs - 3) {
+			replay_history_run(&runs[k], k, m, key);
+			continue;
+		}
 		int64_t s, c;
 
 		proto_time_format(wall_ms() - (int64_t)llround(runs[k].end * 1000),
@@ -355,7 +411,10 @@ Test(predict, a_replayed_trace_gets_the_etas_the_evaluation_computes)
 		json_object_put(o);
 	}
 	cr_assert_eq(pred_model_predict(m, key, NULL, &est), PRED_OK);
-	prior = (struct pred_prior){1, est.total_sec, est.confidence, est.source};
+	prior = (struct pred_prior){.has = 1, .total_sec = est.total_sec,
+		.confidence = est.confidence, .source = est.source};
+	pred_prior_shape(&prior, pred_model_history(m, key));
+	cr_assert_eq(prior.n_shape, 2, "the server learned two shapes");
 
 	o = rest("POST", "/race",
 		 "{\"id\":\"r\",\"source\":\"cmd\",\"title\":\"trace replay\"}", &st);
