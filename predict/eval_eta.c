@@ -42,8 +42,9 @@ static const char *method_name[N_METHODS] = {
 	"server live", "server served", "history only", "linear", "smoothed 0.3"
 };
 #define N_BUCKETS 4
-#define N_BANDS 7
-static const double band_lo[N_BANDS] = { 0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.85 };
+#define N_BANDS 8
+static const double band_lo[N_BANDS] = { 0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7,
+					 0.85 };
 
 struct run {
 	int64_t *t_ms;
@@ -66,6 +67,7 @@ struct score {
 	struct cell c[N_METHODS][N_BUCKETS + 1];  /* last: all buckets */
 	struct cell band[N_BANDS];
 	double band_conf[N_BANDS];
+	double brier, brier_n;  /* of the stated confidence, per report */
 	double revisions, runs, reports;
 };
 
@@ -277,14 +279,20 @@ static void replay(const struct job *j, struct pred_model *m, const char *key,
 			/* calibration counts reports: it is about each statement */
 			add(&sc->band[band], v[M_LIVE], truth, total, 1);
 			sc->band_conf[band] += lv.confidence;
+			double hit = fabs(v[M_LIVE] - truth) <= 0.2 * truth;
+			sc->brier += (lv.confidence - hit) * (lv.confidence - hit);
+			sc->brier_n += 1;
 		}
 		if (dump)
-			fprintf(dump, "%s,%zu,%.3f,%d,%.3f,%.3f,%.3f,%.3f,%d\n",
+			fprintf(dump, "%s,%zu,%.3f,%d,%.3f,%.3f,%.3f,%.3f,%d,"
+				"%.4f,%.3f\n",
 				j->name, k + 1, el, p, truth,
 				have_live ? lv.remaining_sec : -1,
 				sv.has ? v[M_SERVED] : -1,
 				have_live ? lv.confidence : -1,
-				have_live ? lv.source : 0);
+				have_live ? lv.source : 0,
+				have_live ? lv.sigma : -1,
+				have_live ? lv.w_progress : -1);
 	}
 	/* What the server keeps of this run once it finishes. */
 	pred_track_shape(&t, r->end_ms, shape);
@@ -333,6 +341,9 @@ static void print_bands(const struct score *sc)
 		       sc->band_conf[b] / c->n, 100.0 * c->within / c->n,
 		       c->abs_pct / c->n);
 	}
+	if (sc->brier_n > 0)
+		printf("Brier score of the stated confidence: %.4f over %.0f "
+		       "reports\n", sc->brier / sc->brier_n, sc->brier_n);
 }
 
 /* The live estimate's error over the best baseline's in bucket b. */
@@ -367,7 +378,7 @@ int eval_eta(int argc, char **argv)
 			return 2;
 		}
 		fprintf(dump, "job,run,elapsed,progress,true_remaining,live,"
-			"served,confidence,source\n");
+			"served,confidence,source,sigma,w_progress\n");
 		argc -= 2;
 		argv += 2;
 	}
@@ -432,6 +443,8 @@ int eval_eta(int argc, char **argv)
 			with_hist.band[b].within += per_job.band[b].within;
 			with_hist.band_conf[b] += per_job.band_conf[b];
 		}
+		with_hist.brier += per_job.brier;
+		with_hist.brier_n += per_job.brier_n;
 		with_hist.revisions += per_job.revisions;
 		with_hist.runs += per_job.runs;
 		with_hist.reports += per_job.reports;

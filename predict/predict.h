@@ -360,6 +360,11 @@ struct pred_track {
 	/* When progress first reached each of pred_shape_marks. */
 	int64_t mark_ms[PRED_SHAPE_MARKS];
 	size_t n_marks;
+	/* The prior's shapes backtested against each other (leave one run
+	 * out, every mark): the share of hits within +-20 % of the time
+	 * left, over shape_bt_n scored (run, mark) pairs. */
+	double shape_bt_hits;
+	size_t shape_bt_n;
 };
 
 /* Zeroes a tracker. */

@@ -772,3 +772,58 @@ Test(shape, halfway_the_shape_scales_with_this_runs_pace)
 	cr_assert_eq(pred_live(&t, 60000, &lv), PRED_OK);
 	cr_assert_float_eq(lv.total_sec, 200, 20, "%f", lv.total_sec);
 }
+
+/* A run at `speed` whose first half goes at pace a and second half at
+ * pace b (shares of a 100 s reference), ending at 100 s x speed. */
+static void phased_run(struct pred_track *t, double speed, double a)
+{
+	for (int p = 1; p <= 100; p++) {
+		double s = p <= 50 ? p * a : 50 * a + (p - 50) * (1 - 50 * a) / 50;
+		pred_track_observe(t, (int64_t)(s * 1000 * speed), p);
+	}
+}
+
+static void phased_prior(struct pred_prior *pr, const double *a, size_t n)
+{
+	struct pred_history h;
+	struct pred_estimate est;
+	pred_history_init(&h);
+	for (size_t k = 0; k < n; k++) {
+		struct pred_track t;
+		uint16_t sh[PRED_SHAPE_MARKS];
+		pred_track_begin(&t, 0, NULL);
+		phased_run(&t, 1, a[k]);
+		cr_assert_eq(pred_track_shape(&t, 100000, sh), PRED_OK);
+		pred_history_add_shaped(&h, PRED_PASSED, 100, (int64_t)k, sh);
+	}
+	cr_assert_eq(pred_estimate(&h, NULL, &est), PRED_OK);
+	*pr = (struct pred_prior){ .has = 1, .total_sec = est.total_sec,
+		.confidence = est.confidence, .source = est.source };
+	pred_prior_shape(pr, &h);
+}
+
+Test(shape, confidence_follows_how_well_the_keys_shapes_agree)
+{
+	/* Same totals; one key splits its time between its two halves the
+	 * same way every run, the other differently every run. */
+	static const double same[] = { 0.01, 0.01, 0.01, 0.01, 0.01 };
+	static const double varied[] = { 0.004, 0.016, 0.007, 0.013, 0.01 };
+	struct pred_prior ps, pv;
+	struct pred_track ts, tv;
+	struct pred_live ls, lvr;
+	phased_prior(&ps, same, 5);
+	phased_prior(&pv, varied, 5);
+	pred_track_begin(&ts, 0, &ps);
+	pred_track_begin(&tv, 0, &pv);
+	cr_assert_gt(ts.shape_bt_n, 0);
+	cr_assert_float_eq(ts.shape_bt_hits, (double)ts.shape_bt_n, 1e-9,
+			   "identical shapes predict each other");
+	cr_assert_lt(tv.shape_bt_hits, (double)tv.shape_bt_n);
+	for (int p = 1; p <= 30; p++) {
+		pred_track_observe(&ts, p * 1000, p);
+		pred_track_observe(&tv, p * 1000, p);
+	}
+	cr_assert_eq(pred_live(&ts, 30000, &ls), PRED_OK);
+	cr_assert_eq(pred_live(&tv, 30000, &lvr), PRED_OK);
+	cr_assert_gt(ls.confidence, lvr.confidence);
+}
