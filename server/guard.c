@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "hdr.h"
+#include "routes.h"
 #include "server.h"
 #include "util.h"
 
@@ -458,20 +460,6 @@ int srv_guard_conn_authed(struct lws *wsi)
 
 /* ---- requests ---- */
 
-/* Copies header `tok` into buf; NULL when absent, "\x01" (never a valid
- * value) when too long to judge. */
-static const char *header(struct lws *wsi, enum lws_token_indexes tok,
-			  char *buf, size_t cap)
-{
-	int n = lws_hdr_total_length(wsi, tok);
-
-	if (n <= 0)
-		return NULL;
-	if ((size_t)n >= cap || lws_hdr_copy(wsi, buf, (int)cap, tok) < 0)
-		return "\x01";
-	return buf;
-}
-
 int srv_guard_reply_now(struct lws *wsi, int status, const char *code,
 			const char *message)
 {
@@ -506,7 +494,7 @@ static int host_allowed(struct srv_guard *g, struct lws *wsi)
 	char host[SRV_CFG_NAME_MAX];
 
 	return !g->check_host ||
-	       srv_guard_host_ok(g->cfg, header(wsi, WSI_TOKEN_HOST, host,
+	       srv_guard_host_ok(g->cfg, srv_hdr(wsi, WSI_TOKEN_HOST, host,
 						sizeof(host)));
 }
 
@@ -544,19 +532,6 @@ static int inside_web_root(const struct srv_guard *g, const char *uri)
 	       (real[n] == '\0' || real[n] == '/');
 }
 
-/* Copies custom header `name` ("x-forwarded-proto:") into buf; NULL when
- * absent, empty or too long. */
-static const char *custom_header(struct lws *wsi, const char *name,
-				 char *buf, size_t cap)
-{
-	int nl = (int)strlen(name), n = lws_hdr_custom_length(wsi, name, nl);
-
-	if (n <= 0 || (size_t)n >= cap ||
-	    lws_hdr_custom_copy(wsi, buf, (int)cap, name, nl) < 0)
-		return NULL;
-	return buf;
-}
-
 int srv_guard_origin_forwarded(struct lws *wsi, const char *origin)
 {
 	char proto[8], host[SRV_CFG_NAME_MAX];
@@ -572,9 +547,10 @@ int srv_guard_origin_forwarded(struct lws *wsi, const char *origin)
 		return 0;
 	if (!(!memcmp(a, v4, 12) && a[12] == 127) && memcmp(a, v6, 16))
 		return 0;
-	p = custom_header(wsi, "x-forwarded-proto:", proto, sizeof(proto));
-	h = custom_header(wsi, "x-forwarded-host:", host, sizeof(host));
-	if (!p || !h || (strcasecmp(p, "https") && strcasecmp(p, "http")))
+	p = srv_hdr_custom(wsi, "x-forwarded-proto:", proto, sizeof(proto));
+	h = srv_hdr_custom(wsi, "x-forwarded-host:", host, sizeof(host));
+	if (!p || !h || !h[0] ||
+	    (strcasecmp(p, "https") && strcasecmp(p, "http")))
 		return 0;
 	pl = strlen(p);
 	return !strncasecmp(origin, p, pl) && !strncmp(origin + pl, "://", 3) &&
@@ -623,8 +599,8 @@ int srv_guard_ws_upgrade(struct srv_guard *g, struct lws *wsi)
 {
 	char host[SRV_CFG_NAME_MAX], origin[SRV_CFG_NAME_MAX],
 		auth[SRV_CFG_NAME_MAX + 16];
-	const char *h = header(wsi, WSI_TOKEN_HOST, host, sizeof(host));
-	const char *o = header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin));
+	const char *h = srv_hdr(wsi, WSI_TOKEN_HOST, host, sizeof(host));
+	const char *o = srv_hdr(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin));
 	struct conn *c = lws_get_opaque_user_data(wsi);
 
 	headers_in(wsi);
@@ -644,7 +620,7 @@ int srv_guard_ws_upgrade(struct srv_guard *g, struct lws *wsi)
 		return -1;
 	}
 	if (c && g->cfg->token[0])
-		c->authed = srv_guard_bearer_ok(g->cfg, header(
+		c->authed = srv_guard_bearer_ok(g->cfg, srv_hdr(
 			wsi, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof(auth)));
 	return 0;
 }

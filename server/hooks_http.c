@@ -26,6 +26,9 @@
 #include <openssl/sha.h>
 
 #include "hooks.h"
+#include "hdr.h"
+#include "hooks_http.h"
+#include "routes.h"
 #include "server.h"
 #include "util.h"
 
@@ -88,14 +91,10 @@ void srv_hooks_answered(struct srv_ctx *srv, struct srv_hook_headers *hd,
 static void copy_header(struct lws *wsi, const char *name, char *dst,
 			int *has)
 {
-	int nlen = (int)strlen(name);
-	int n = lws_hdr_custom_length(wsi, name, nlen);
+	const char *v = srv_hdr_custom(wsi, name, dst, SRV_HOOKS_HEADER_MAX);
 
-	dst[0] = '\0';
-	*has = n >= 0;
-	if (n < 0 || n >= SRV_HOOKS_HEADER_MAX)
-		return;
-	if (lws_hdr_custom_copy(wsi, dst, SRV_HOOKS_HEADER_MAX, name, nlen) < 0)
+	*has = v != NULL;
+	if (v != dst)
 		dst[0] = '\0';
 }
 
@@ -243,18 +242,18 @@ static int authentic(const struct srv_cfg *cfg,
 static void write_change(struct srv_ctx *srv, struct hook_change *c,
 			 struct srv_requester *rq)
 {
-	const struct proto_race *cur = srv_write_get(srv->core, c->update.id);
+	const struct proto_race *cur = srv_write_get(srv->wp, c->update.id);
 
-	if (!cur && srv_write_table(srv->core)->count >=
+	if (!cur && srv_write_table(srv->wp)->count >=
 		    srv->cfg->max_races) {
 		srv_reply_error(rq, 409, "race_limit", NULL,
 				"the server holds its maximum number of races; "
 				"dismiss finished ones or raise --max-races");
 		return;
 	}
-	srv_write_create(srv->core, rq, &c->update);
+	srv_write_create(srv->wp, rq, &c->update);
 	if (c->has_event) {
-		srv_write_event(srv->core, NULL, c->update.id, &c->event);
+		srv_write_event(srv->wp, NULL, c->update.id, &c->event);
 		c->has_event = 0; /* taken */
 	}
 }
@@ -317,7 +316,7 @@ void srv_hooks_handle(struct srv_ctx *srv, const struct srv_http_request *req,
 		reply_status(rq, 202, "ignored", c.why, NULL, h->delivery);
 		break;
 	case HOOK_RACE:
-		if (hook_change_fit(&c, srv_write_get(srv->core, c.update.id)))
+		if (hook_change_fit(&c, srv_write_get(srv->wp, c.update.id)))
 			reply_status(rq, 200, "stale", "the race is further "
 				     "along than this delivery says; nothing "
 				     "changed", c.update.id, h->delivery);

@@ -3,7 +3,7 @@
  * (headers, bounded body), hands it to routes.c, writes the JSON reply.
  *
  * A reply may come at once (reads, errors) or after the write's batch is
- * committed (core.c calls complete()); either way it is written from
+ * committed (the write path calls complete()); either way it is written from
  * HTTP_WRITEABLE: headers and body in one write when the body is small,
  * large bodies after the headers, in pieces. Everything here runs on the
  * service thread.
@@ -14,7 +14,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include "server.h"
+#include "guard.h"
+#include "hdr.h"
+#include "hooks_http.h"
+#include "http.h"
+#include "routes.h"
 #include "util.h"
 
 #define PATH_CAP 512
@@ -190,19 +194,6 @@ static int json_content_type(struct lws *wsi)
 	       (n > 5 && !strcasecmp(ct + n - 5, "+json"));
 }
 
-/* Copies header `tok` into buf (cap bytes); NULL when absent or too long
- * (too long is then judged like a wrong value by the caller). */
-static const char *header(struct lws *wsi, enum lws_token_indexes tok,
-			  char *buf, size_t cap)
-{
-	int n = lws_hdr_total_length(wsi, tok);
-
-	if (n <= 0 || (size_t)n >= cap ||
-	    lws_hdr_copy(wsi, buf, (int)cap, tok) < 0)
-		return n > 0 ? "\x01" : NULL;
-	return buf;
-}
-
 /*
  * Origin, CORS preflight and bearer token, before anything else of the
  * request is looked at. Returns 1 when it answered the request (refused,
@@ -213,8 +204,8 @@ static int check_access(struct http_pss *pss, struct lws *wsi)
 	const struct srv_cfg *cfg = pss->srv->cfg;
 	char origin[SRV_CFG_NAME_MAX], host[SRV_CFG_NAME_MAX],
 		auth[SRV_CFG_NAME_MAX + 16];
-	const char *o = header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin));
-	const char *h = header(wsi, WSI_TOKEN_HOST, host, sizeof(host));
+	const char *o = srv_hdr(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin));
+	const char *h = srv_hdr(wsi, WSI_TOKEN_HOST, host, sizeof(host));
 	int write = pss->method == SRV_HTTP_POST ||
 		    pss->method == SRV_HTTP_PATCH ||
 		    pss->method == SRV_HTTP_PUT ||
@@ -241,7 +232,7 @@ static int check_access(struct http_pss *pss, struct lws *wsi)
 	/* A webhook proves its sender with its own signature or token
 	 * (hooks_http.c); GitHub and GitLab cannot send a bearer token. */
 	if ((write || cfg->token_for_reads) && !pss->hook &&
-	    !srv_guard_bearer_ok(cfg, header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
+	    !srv_guard_bearer_ok(cfg, srv_hdr(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
 					     auth, sizeof(auth)))) {
 		pss->close_after = write;
 		srv_reply_error(&pss->rq, 401, "unauthorized", NULL,
@@ -611,8 +602,8 @@ static void release(struct http_pss *pss, struct lws *wsi)
 	if (!pss)
 		return;
 	srv = lws_context_user(lws_get_context(wsi));
-	if (pss->rq.queued && srv && srv->core)
-		srv_core_forget(srv->core, &pss->rq);
+	if (pss->rq.queued && srv && srv->wp)
+		srv_write_forget(srv->wp, &pss->rq);
 	free(pss->body);
 	free(pss->resp);
 	free(pss->hook);
@@ -620,8 +611,8 @@ static void release(struct http_pss *pss, struct lws *wsi)
 	pss->hook = NULL;
 }
 
-int srv_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
-		      void *user, void *in, size_t len)
+static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+			 void *user, void *in, size_t len)
 {
 	struct http_pss *pss = user;
 
@@ -653,3 +644,9 @@ int srv_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	}
 }
+
+const struct lws_protocols srv_http_protocol = {
+	.name = "srv-http",
+	.callback = http_callback,
+	.per_session_data_size = sizeof(struct http_pss),
+};

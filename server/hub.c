@@ -79,7 +79,7 @@ struct shared_snapshot {
 };
 
 struct srv_hub {
-	struct srv_write *core;
+	struct srv_write *wp;
 	const struct srv_cfg *cfg;
 	struct hub_msg *ring;
 	size_t cap;                 /* a power of two */
@@ -101,7 +101,7 @@ static void msg_clear(struct hub_msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
-struct srv_hub *srv_hub_new(const struct srv_cfg *cfg, struct srv_write *core)
+struct srv_hub *srv_hub_new(const struct srv_cfg *cfg, struct srv_write *wp)
 {
 	struct srv_hub *hub = calloc(1, sizeof(*hub));
 
@@ -115,9 +115,9 @@ struct srv_hub *srv_hub_new(const struct srv_cfg *cfg, struct srv_write *core)
 		free(hub);
 		return NULL;
 	}
-	hub->core = core;
+	hub->wp = wp;
 	hub->cfg = cfg;
-	hub->hi = srv_write_seq(core);
+	hub->hi = srv_write_seq(wp);
 	hub->lo = hub->hi + 1;
 	return hub;
 }
@@ -476,7 +476,7 @@ static int encode_races(struct srv_hub *hub, const struct proto_filter *filter,
 {
 	size_t n, first = b->len;
 	struct proto_race **all = srv_table_newest_first(
-		srv_write_table(hub->core),
+		srv_write_table(hub->wp),
 		proto_filter_is_empty(filter) ? NULL : passes, filter, &n);
 	int rc = 0;
 
@@ -484,7 +484,7 @@ static int encode_races(struct srv_hub *hub, const struct proto_filter *filter,
 		return -1;
 	for (size_t i = 0; i < n && !rc; i++) {
 		rc = (b->len > first && proto_buf_append(b, ",", 1)) ||
-		     srv_write_race_json(hub->core, all[i], now, b);
+		     srv_write_race_json(hub->wp, all[i], now, b);
 	}
 	free(all);
 	return rc ? -1 : 0;
@@ -579,7 +579,7 @@ struct srv_frame *srv_hub_replay(struct srv_hub *hub, uint64_t since,
 	proto_buf_init(&r.b, LWS_PRE);
 	rc = proto_buf_append(&r.b, head, (size_t)n);
 	if (!rc)
-		rc = store_deltas_since(srv_write_store(hub->core), since, NULL,
+		rc = store_deltas_since(srv_write_store(hub->wp), since, NULL,
 					replay_one, &r) < 0 || r.gap ||
 		     r.next != hub->hi + 1 ? -1 : 0;
 	if (!rc)

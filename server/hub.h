@@ -56,7 +56,7 @@ struct srv_hub_stats {
 };
 
 /* Creates the hub over the write path (borrowed). NULL on allocation failure. */
-struct srv_hub *srv_hub_new(const struct srv_cfg *cfg, struct srv_write *core);
+struct srv_hub *srv_hub_new(const struct srv_cfg *cfg, struct srv_write *wp);
 
 /* Frees the hub and its ring; subscribers must be unlinked first. */
 void srv_hub_free(struct srv_hub *hub);

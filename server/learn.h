@@ -5,7 +5,7 @@
  * and the read-time progress_prediction.
  *
  * The model itself is predict/ (pure); this file decides when to consult
- * and feed it and persists its histories through the core's batch, so a
+ * and feed it and persists its histories through the write path's batch, so a
  * learned duration is durable with the finish that taught it, and the
  * model learns a finish only once it is durable. Service thread only.
  */

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "guard.h"
 #include "h1_gate.h"
-#include "server.h"
 
 /* Connections taken per wake-up, so one busy listener cannot starve the
  * rest of the loop; poll() says again if more are waiting. */

@@ -1,5 +1,5 @@
 /*
- * main.c - raceboard-server: wires configuration, the store, the core and
+ * main.c - raceboard-server: wires configuration, the store, the write path and
  * libwebsockets together, then runs the event loop until SIGINT/SIGTERM.
  *
  * Only wiring lives here; the server's behaviour lives in the modules.
@@ -14,8 +14,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "guard.h"
+#include "hooks_http.h"
+#include "http.h"
+#include "hub.h"
 #include "listen.h"
+#include "routes.h"
 #include "server.h"
+#include "store.h"
+#include "write.h"
+#include "ws.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -62,17 +70,6 @@ static int guard_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	return srv_guard_callback(wsi, (int)reason, user, in, len);
 }
 
-static const struct lws_protocols http_protocols[] = {
-	{
-		.name = "http",
-		.callback = guard_callback,
-	},
-	{
-		.name = "srv-http",
-		.callback = srv_http_callback,
-		.per_session_data_size = 1024 * 3,
-	},
-};
 
 /* lws sends a PING after this much silence and drops a peer that stays
  * silent; a PONG or any traffic counts as alive. */
@@ -177,21 +174,21 @@ int main(int argc, char **argv)
 			 cfg.data_dir, store_strerror(rc));
 		goto done;
 	}
-	srv.core = srv_write_new(srv.store, &cfg, &err);
-	if (!srv.core) {
+	srv.wp = srv_write_new(srv.store, &cfg, &err);
+	if (!srv.wp) {
 		lwsl_err("cannot load races from %s: %s\n", cfg.data_dir,
 			 store_strerror(err));
 		goto done;
 	}
-	srv_write_set_metrics(srv.core, &srv.metrics);
+	srv_write_set_metrics(srv.wp, &srv.metrics);
 	/* The write path publishes every committed change to the hub, which
 	 * fans it out to the WebSocket subscribers (docs/WRITE-PATH.md). */
-	srv.hub = srv_hub_new(&cfg, srv.core);
+	srv.hub = srv_hub_new(&cfg, srv.wp);
 	if (!srv.hub) {
 		lwsl_err("out of memory\n");
 		goto done;
 	}
-	srv_write_set_publisher(srv.core, srv_hub_publish, srv.hub);
+	srv_write_set_publisher(srv.wp, srv_hub_publish, srv.hub);
 	srv.hooks = srv_hooks_new();
 	srv.guard = srv_guard_new(&cfg, &srv.metrics);
 	if (!srv.hooks || !srv.guard ||
@@ -211,13 +208,16 @@ int main(int argc, char **argv)
 	mounts[SRV_API_MOUNTS].def = "index.html";
 	mounts[SRV_API_MOUNTS].origin_protocol = LWSMPRO_FILE;
 
-	memcpy(protocols, http_protocols, sizeof(http_protocols));
+	protocols[0] = (struct lws_protocols){
+		.name = "http", .callback = guard_callback,
+	};
+	protocols[1] = srv_http_protocol;
 	protocols[2] = srv_ws_protocol;
-	/* No connection uses it: it takes the core's writer-thread wake-ups
+	/* No connection uses it: it takes the write path's wake-ups
 	 * (LWS_CALLBACK_EVENT_WAIT_CANCELLED reaches every protocol). */
 	protocols[3] = (struct lws_protocols){
 		.name = "raceboard-write", .callback = srv_write_callback,
-		.user = srv.core,
+		.user = srv.wp,
 	};
 	protocols[4] = srv_listen_protocol;
 	memset(&protocols[5], 0, sizeof(protocols[5]));
@@ -251,7 +251,7 @@ int main(int argc, char **argv)
 		lwsl_err("cannot serve the listening sockets\n");
 		goto done;
 	}
-	srv_write_attach(srv.core, srv.lws);
+	srv_write_attach(srv.wp, srv.lws);
 	if (cfg.port_file[0] && write_port_file(cfg.port_file, lsn.port)) {
 		lwsl_err("cannot write %s: %s\n", cfg.port_file,
 			 strerror(errno));
@@ -275,14 +275,14 @@ int main(int argc, char **argv)
 		if (lws_service(srv.lws, 0) < 0)
 			break;
 	lwsl_user("shutting down\n");
-	srv_write_flush(srv.core);
+	srv_write_flush(srv.wp);
 	status = 0;
 done:
-	if (srv.core)
-		srv_write_detach(srv.core);
+	if (srv.wp)
+		srv_write_detach(srv.wp);
 	if (srv.lws)
 		lws_context_destroy(srv.lws);
-	srv_write_free(srv.core); /* may still publish: the hub goes after */
+	srv_write_free(srv.wp); /* may still publish: the hub goes after */
 	srv_hub_free(srv.hub);
 	srv_guard_free(srv.guard);
 	srv_hooks_free(srv.hooks);

@@ -12,15 +12,18 @@
  *   GET    /metrics             Prometheus counters (metrics.c)
  *   POST   /hooks/github, /hooks/gitlab  CI webhooks (hooks_http.c)
  *
- * Decoding happens here (protocol/ validates); writes go through core.c so
+ * Decoding happens here (protocol/ validates); writes go through write.h so
  * REST and WebSocket producers share one path. No lws calls: replies go
  * back through the requester. Service thread only.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "hooks_http.h"
+#include "hub.h"
 #include "json.h"
 #include "rfc3339.h"
+#include "routes.h"
 #include "server.h"
 #include "util.h"
 
@@ -72,9 +75,9 @@ static void method_not_allowed(struct srv_requester *rq)
 static int must_wait(struct srv_ctx *srv, const struct srv_http_request *req,
 		     struct srv_requester *rq)
 {
-	if (req->resumed || !srv_core_busy(srv->core))
+	if (req->resumed || !srv_write_busy(srv->wp))
 		return 0;
-	srv_core_wait(srv->core, rq);
+	srv_write_wait(srv->wp, rq);
 	return 1;
 }
 
@@ -91,9 +94,9 @@ static void get_health(struct srv_ctx *srv, struct srv_requester *rq)
 	json_object_object_add(o, "version",
 			       json_object_new_string(RACEBOARD_VERSION));
 	json_object_object_add(o, "races", json_object_new_int64(
-		(int64_t)srv_core_table(srv->core)->count));
+		(int64_t)srv_write_table(srv->wp)->count));
 	json_object_object_add(o, "seq", json_object_new_int64(
-		(int64_t)srv_core_seq(srv->core)));
+		(int64_t)srv_write_seq(srv->wp)));
 	json_object_object_add(s, "path",
 			       json_object_new_string(srv->cfg->data_dir));
 	json_object_object_add(s, "writable",
@@ -145,8 +148,8 @@ static void get_metrics(struct srv_ctx *srv, struct srv_requester *rq)
 	};
 
 	store_stats(srv->store, &st);
-	g.races = srv_core_table(srv->core)->count;
-	g.seq = srv_core_seq(srv->core);
+	g.races = srv_write_table(srv->wp)->count;
+	g.seq = srv_write_seq(srv->wp);
 	g.store_file_bytes = st.file_size;
 	g.store_map_bytes = st.map_size;
 	g.store_map_used_bytes = st.map_used;
@@ -250,7 +253,7 @@ static void get_races(struct srv_ctx *srv, const struct srv_http_request *req,
 	}
 	if (parse_page(req, rq, &pg))
 		return;
-	all = srv_table_newest_first(srv_core_table(srv->core), NULL, NULL,
+	all = srv_table_newest_first(srv_write_table(srv->wp), NULL, NULL,
 				     &n);
 	proto_buf_init(&b, LWS_PRE);
 	rc = all ? proto_buf_append(&b, "[", 1) : PROTO_ENOMEM;
@@ -266,7 +269,7 @@ static void get_races(struct srv_ctx *srv, const struct srv_http_request *req,
 		if (any++)
 			rc = proto_buf_append(&b, ",", 1);
 		if (rc == PROTO_OK)
-			rc = srv_core_race_write(srv->core, all[i], now, &b);
+			rc = srv_write_race_json(srv->wp, all[i], now, &b);
 	}
 	if (rc == PROTO_OK)
 		rc = proto_buf_append(&b, "]", 1);
@@ -286,7 +289,7 @@ static void post_race(struct srv_ctx *srv, const struct srv_http_request *req,
 		reply_decode_error(rq, &err);
 		return;
 	}
-	srv_core_create(srv->core, rq, &u);
+	srv_write_create(srv->wp, rq, &u);
 	proto_race_update_fini(&u);
 }
 
@@ -301,7 +304,7 @@ static void patch_race(struct srv_ctx *srv, const struct srv_http_request *req,
 		reply_decode_error(rq, &err);
 		return;
 	}
-	srv_core_patch(srv->core, rq, id, &u);
+	srv_write_patch(srv->wp, rq, id, &u);
 	proto_race_update_fini(&u);
 }
 
@@ -316,13 +319,13 @@ static void post_event(struct srv_ctx *srv, const struct srv_http_request *req,
 		reply_decode_error(rq, &err);
 		return;
 	}
-	srv_core_event(srv->core, rq, id, &ev);
+	srv_write_event(srv->wp, rq, id, &ev);
 }
 
 static void get_race(struct srv_ctx *srv, const char *id,
 		     struct srv_requester *rq)
 {
-	const struct proto_race *race = srv_core_get(srv->core, id);
+	const struct proto_race *race = srv_write_get(srv->wp, id);
 	char msg[PROTO_ID_MAX + 32], *buf;
 	struct proto_buf b;
 	size_t len = 0;
@@ -334,7 +337,7 @@ static void get_race(struct srv_ctx *srv, const char *id,
 		return;
 	}
 	proto_buf_init(&b, LWS_PRE);
-	rc = srv_core_race_write(srv->core, race, srv_now_ms(), &b);
+	rc = srv_write_race_json(srv->wp, race, srv_now_ms(), &b);
 	buf = proto_buf_finish(&b, rc, &len);
 	reply_buf(rq, 200, buf, len);
 }
@@ -380,7 +383,7 @@ static void race_item(struct srv_ctx *srv, const struct srv_http_request *req,
 		patch_race(srv, req, id, rq);
 		break;
 	case SRV_HTTP_DELETE:
-		srv_core_delete(srv->core, rq, id);
+		srv_write_delete(srv->wp, rq, id);
 		break;
 	default:
 		method_not_allowed(rq);

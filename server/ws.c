@@ -24,9 +24,11 @@
 #endif
 
 #include "client_msg.h"
+#include "guard.h"
 #include "hub.h"
 #include "rfc3339.h"
 #include "server.h"
+#include "ws.h"
 #include "util.h"
 #include "ws_session.h"
 
@@ -185,13 +187,13 @@ static void start_snapshot(struct ws_pss *pss)
 /* A snapshot reads committed state only: wait out a pending batch. */
 static void want_snapshot(struct ws_pss *pss, int reset)
 {
-	struct srv_write *core = pss->vhd->srv->core;
+	struct srv_write *wp = pss->vhd->srv->wp;
 
 	pss->snapshot_reset = reset;
 	srv_hub_unlink(pss->vhd->hub, &pss->sub);
-	if (srv_write_busy(core)) {
+	if (srv_write_busy(wp)) {
 		pss->sub_state = SUB_WAITING;
-		srv_write_wait(core, &pss->rq);
+		srv_write_wait(wp, &pss->rq);
 	} else {
 		start_snapshot(pss);
 	}
@@ -307,7 +309,7 @@ static const char need_token[] =
 
 static void on_message(struct ws_pss *pss, const char *buf, size_t len)
 {
-	struct srv_write *core = pss->vhd->srv->core;
+	struct srv_write *wp = pss->vhd->srv->wp;
 	struct proto_client_msg m;
 	struct proto_json_error err = {0};
 
@@ -347,16 +349,16 @@ static void on_message(struct ws_pss *pss, const char *buf, size_t len)
 		pss->active = 1;
 		switch (m.type) {
 		case PROTO_MSG_CREATE:
-			srv_write_create(core, &pss->rq, &m.update);
+			srv_write_create(wp, &pss->rq, &m.update);
 			break;
 		case PROTO_MSG_PATCH:
-			srv_write_patch(core, &pss->rq, m.id, &m.update);
+			srv_write_patch(wp, &pss->rq, m.id, &m.update);
 			break;
 		case PROTO_MSG_EVENT:
-			srv_write_event(core, &pss->rq, m.id, &m.event);
+			srv_write_event(wp, &pss->rq, m.id, &m.event);
 			break;
 		default:
-			srv_write_delete(core, &pss->rq, m.id);
+			srv_write_delete(wp, &pss->rq, m.id);
 		}
 	}
 	proto_client_msg_fini(&m);
@@ -576,7 +578,7 @@ static void on_closed(struct ws_vhd *vhd, struct ws_pss *pss)
 	vhd->srv->metrics.ws_connections--;
 	proto_filter_fini(&pss->sub.filter);
 	if (pss->rq.queued)
-		srv_write_forget(vhd->srv->core, &pss->rq);
+		srv_write_forget(vhd->srv->wp, &pss->rq);
 	for (struct ws_pss **pp = &vhd->sessions; *pp; pp = &(*pp)->next)
 		if (*pp == pss) {
 			*pp = pss->next;

@@ -104,11 +104,11 @@ void srv_ws_error_in_order(struct ws_pss *pss, const char *req, int status,
 			   const char *code, const char *field,
 			   const char *msg);
 
-/* Records a producer write about to go to the core, in request order, and
+/* Records a producer write about to go to the write path, in request order, and
  * stops reading when too many are in flight. -1 when out of memory. */
 int srv_ws_track(struct ws_pss *pss, const struct proto_client_msg *m);
 
-/* The requester callback: the core's answer to the oldest write in flight
+/* The requester callback: the write path's answer to the oldest write in flight
  * becomes an ack or an error frame. */
 void srv_ws_complete(struct srv_requester *rq, struct srv_result *res);
 
