@@ -80,6 +80,11 @@ struct shared_snapshot {
 
 struct srv_hub {
 	struct srv_write *wp;
+	struct lws_context *ctx;    /* set: wake-ups are paced */
+	int attached;               /* srv_hub_attach() minus detach */
+	lws_sorted_usec_list_t pump_sul;
+	int pump_scheduled;
+	struct srv_sub *wq_head, *wq_tail;  /* the wake queue, oldest first */
 	const struct srv_cfg *cfg;
 	struct hub_msg *ring;
 	size_t cap;                 /* a power of two */
@@ -126,6 +131,7 @@ void srv_hub_free(struct srv_hub *hub)
 {
 	if (!hub)
 		return;
+	/* The context (and its timer list) is gone by now: ws.c detached. */
 	for (size_t i = 0; i < hub->cap; i++)
 		msg_clear(&hub->ring[i]);
 	for (size_t i = 0; i < FRAME_CACHE; i++)
@@ -168,13 +174,118 @@ static const char *view(const struct srv_sub *sub, const struct hub_msg *m,
 	return NULL;
 }
 
-static void wake(struct srv_sub *sub)
+static void wake(struct srv_hub *hub, struct srv_sub *sub)
 {
 	if (sub->armed)
 		return;
 	sub->armed = 1;
+	hub->stats.wakes++;
 	if (sub->wsi) /* NULL: a subscriber without a connection (tests) */
 		lws_callback_on_writable(sub->wsi);
+}
+
+static void wq_remove(struct srv_hub *hub, struct srv_sub *sub)
+{
+	if (!sub->queued)
+		return;
+	if (sub->wq_prev)
+		sub->wq_prev->wq_next = sub->wq_next;
+	else
+		hub->wq_head = sub->wq_next;
+	if (sub->wq_next)
+		sub->wq_next->wq_prev = sub->wq_prev;
+	else
+		hub->wq_tail = sub->wq_prev;
+	sub->wq_next = sub->wq_prev = NULL;
+	sub->queued = 0;
+}
+
+static void pump_cb(lws_sorted_usec_list_t *sul);
+
+static void schedule_pump(struct srv_hub *hub)
+{
+	if (hub->ctx && !hub->pump_scheduled && hub->wq_head) {
+		hub->pump_scheduled = 1;
+		/* 1 us: lws runs it at the start of the next service pass,
+		 * before that pass's poll(). */
+		lws_sul_schedule(hub->ctx, 0, &hub->pump_sul, pump_cb, 1);
+	}
+}
+
+/*
+ * Wakes up to SRV_HUB_WAKES_PER_PASS queued subscribers, oldest first.
+ * One already armed leaves the queue without counting: its writable
+ * callback takes what is pending.
+ */
+static void pump(struct srv_hub *hub)
+{
+	unsigned n = 0;
+
+	while (hub->wq_head && n < SRV_HUB_WAKES_PER_PASS) {
+		struct srv_sub *sub = hub->wq_head;
+
+		wq_remove(hub, sub);
+		if (!sub->armed) {
+			wake(hub, sub);
+			n++;
+		}
+	}
+	if (n)
+		hub->stats.pump_passes++;
+	schedule_pump(hub);
+}
+
+static void pump_cb(lws_sorted_usec_list_t *sul)
+{
+	struct srv_hub *hub = lws_container_of(sul, struct srv_hub, pump_sul);
+
+	hub->pump_scheduled = 0;
+	pump(hub);
+}
+
+/* Wakes `sub` now, or (paced) queues it for a later pass. */
+static void wake_soon(struct srv_hub *hub, struct srv_sub *sub)
+{
+	if (sub->armed || sub->queued)
+		return;
+	if (!hub->ctx) {
+		wake(hub, sub);
+		return;
+	}
+	sub->queued = 1;
+	sub->wq_next = NULL;
+	sub->wq_prev = hub->wq_tail;
+	if (hub->wq_tail)
+		hub->wq_tail->wq_next = sub;
+	else
+		hub->wq_head = sub;
+	hub->wq_tail = sub;
+	schedule_pump(hub);
+}
+
+void srv_hub_attach(struct srv_hub *hub, struct lws_context *ctx)
+{
+	hub->attached++;
+	hub->ctx = ctx;
+}
+
+void srv_hub_detach(struct srv_hub *hub)
+{
+	if (hub->attached && --hub->attached)
+		return;
+	if (hub->ctx)
+		lws_sul_cancel(&hub->pump_sul);
+	hub->pump_scheduled = 0;
+	hub->ctx = NULL;
+	/* The context is going away: no wake-ups through it any more. */
+	while (hub->wq_head)
+		wq_remove(hub, hub->wq_head);
+}
+
+void srv_hub_wake_later(struct srv_hub *hub, struct srv_sub *sub)
+{
+	if (sub->linked && srv_hub_pending(hub, sub))
+		wake_soon(hub, sub);
 }
 
 static char *dup_or_null(const char *s, size_t n)
@@ -226,8 +337,9 @@ void srv_hub_publish(void *arg, const struct srv_change *ch)
 		if (hub->snap[i].frame && hub->snap[i].seq + 1 < hub->lo)
 			srv_frame_unref(&hub->snap[i].frame);
 	for (struct srv_sub *s = hub->subs; s; s = s->next)
-		if (!s->armed && (!m->data || view(s, m, &ignored)))
-			wake(s);
+		if (!s->armed && !s->queued &&
+		    (!m->data || view(s, m, &ignored)))
+			wake_soon(hub, s);
 }
 
 void srv_hub_link(struct srv_hub *hub, struct srv_sub *sub)
@@ -239,7 +351,7 @@ void srv_hub_link(struct srv_hub *hub, struct srv_sub *sub)
 		hub->stats.subscribers++;
 	}
 	if (srv_hub_pending(hub, sub))
-		wake(sub);
+		wake(hub, sub);
 }
 
 void srv_hub_unlink(struct srv_hub *hub, struct srv_sub *sub)
@@ -254,6 +366,7 @@ void srv_hub_unlink(struct srv_hub *hub, struct srv_sub *sub)
 		sub->linked = 0;
 		hub->stats.subscribers--;
 	}
+	wq_remove(hub, sub);
 }
 
 uint64_t srv_hub_seq(const struct srv_hub *hub)
@@ -414,6 +527,8 @@ struct srv_frame *srv_hub_next_frame(struct srv_hub *hub, struct srv_sub *sub,
 		return NULL;
 	if (unfiltered && (e = shared_find(hub, sub->cursor, now))) {
 		sub->cursor = e->end;
+		if (e->end > hub->hi)
+			wq_remove(hub, sub);
 		hub->stats.frames++;
 		hub->stats.deltas_sent += e->n;
 		return srv_frame_ref(e->frame);
@@ -427,6 +542,8 @@ struct srv_frame *srv_hub_next_frame(struct srv_hub *hub, struct srv_sub *sub,
 	if (unfiltered)
 		shared_keep(hub, f, sub->cursor, end, n, now);
 	sub->cursor = end;
+	if (end > hub->hi)
+		wq_remove(hub, sub); /* caught up: its turn is spent */
 	hub->stats.frames++;
 	hub->stats.frames_composed++;
 	hub->stats.deltas_sent += n;

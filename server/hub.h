@@ -14,6 +14,14 @@
  * growing a queue. What the frames made here hold in total is counted
  * (srv_hub_queued_bytes()), so ws.c can cap it.
  *
+ * Wake-ups are paced (once attached to the lws context): a publish only
+ * queues the subscribers it concerns, and each service pass wakes at most
+ * SRV_HUB_WAKES_PER_PASS of them, oldest first. So a pass never writes
+ * to a thousand sockets before the producers' replies and reads of that
+ * pass, and a subscriber still waiting for its turn picks up the deltas
+ * published meanwhile in the same frame: under load fan-out batches
+ * itself instead of costing every producer request a send per subscriber.
+ *
  * Service thread only.
  */
 #ifndef RACEBOARD_SERVER_HUB_H
@@ -39,6 +47,9 @@ struct srv_sub {
 	int armed;                   /* a writable callback is requested */
 	int behind;                  /* fell out of the ring: owes a reset */
 	int linked;
+	/* The hub's wake queue (see srv_hub_attach()). */
+	struct srv_sub *wq_next, *wq_prev;
+	int queued;
 };
 
 /* Counters for /health and the benchmarks. */
@@ -50,6 +61,8 @@ struct srv_hub_stats {
 	uint64_t snapshots;          /* snapshot frames handed out */
 	uint64_t snapshots_encoded;  /* of those, encoded (others shared) */
 	uint64_t resets;             /* subscribers that fell behind */
+	uint64_t wakes;              /* writable callbacks the hub asked for */
+	uint64_t pump_passes;        /* service passes that woke a share */
 	unsigned subscribers;
 	size_t queued_bytes;         /* srv_hub_queued_bytes() */
 	size_t queued_frames;        /* frames alive that hold them */
@@ -60,6 +73,26 @@ struct srv_hub *srv_hub_new(const struct srv_cfg *cfg, struct srv_write *wp);
 
 /* Frees the hub and its ring; subscribers must be unlinked first. */
 void srv_hub_free(struct srv_hub *hub);
+
+/* Subscribers woken per service pass once attached (see above). */
+#define SRV_HUB_WAKES_PER_PASS 64
+
+/*
+ * Paces wake-ups through `ctx` (borrowed): from now on publish queues
+ * subscribers and a zero-delay timer on ctx wakes a share per service
+ * pass. Without it (tests without a context) every publish wakes every
+ * subscriber it concerns at once. Calls nest: each attach needs a detach.
+ */
+void srv_hub_attach(struct srv_hub *hub, struct lws_context *ctx);
+
+/* Undoes srv_hub_attach(); the last one cancels the timer and empties
+ * the queue without waking anyone, so call it while ctx is being
+ * destroyed (ws.c does at PROTOCOL_DESTROY, after every session closed). */
+void srv_hub_detach(struct srv_hub *hub);
+
+/* Queues `sub` (linked) for a wake-up in a later pass: for a subscriber
+ * that was just written to and has more deltas pending. */
+void srv_hub_wake_later(struct srv_hub *hub, struct srv_sub *sub);
 
 /* The write path's publish hook (srv_publish_fn): ring insert, wake-ups. */
 void srv_hub_publish(void *hub, const struct srv_change *change);

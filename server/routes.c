@@ -131,6 +131,12 @@ static void get_health(struct srv_ctx *srv, struct srv_requester *rq)
 		json_object_object_add(w, "frames_composed",
 				       json_object_new_int64(
 					       (int64_t)hs.frames_composed));
+		json_object_object_add(w, "deltas_sent",
+				       json_object_new_int64(
+					       (int64_t)hs.deltas_sent));
+		json_object_object_add(w, "wake_passes",
+				       json_object_new_int64(
+					       (int64_t)hs.pump_passes));
 		json_object_object_add(w, "backlog_resets",
 				       json_object_new_int64((int64_t)hs.resets));
 		json_object_object_add(o, "websocket", w);

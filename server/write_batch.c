@@ -345,30 +345,51 @@ static void publish(struct srv_write *wp, const struct batch_entry *e)
 	wp->publish(wp->publish_ctx, &ch);
 }
 
-/* Publishes a finished batch (when committed) and answers its entries in
- * order; frees it. b is detached from the write path: callbacks may queue new
- * work. */
+/* Answers entry e: a write's result, or a waiting reader's resume. */
+static void answer_one(struct batch_entry *e, int rc)
+{
+	if (rc != STORE_OK && !e->wait &&
+	    (e->res.status < 400 || e->res.seq))
+		fail_write(e, rc);
+	if (e->rq) {
+		e->rq->queued--;
+		if (e->wait)
+			e->rq->resume(e->rq);
+		else
+			e->rq->complete(e->rq, &e->res);
+	}
+}
+
+/*
+ * Answers a finished batch's entries in request order, publishing its
+ * deltas (when committed); frees it. b is detached from the write path:
+ * callbacks may queue new work.
+ *
+ * The producers come first: the writes before the batch's first waiting
+ * reader are answered before anything is published, so a producer's
+ * reply is queued on its connection before the hub queues the
+ * subscribers (which it then wakes a share per service pass, hub.h), and
+ * never waits for them. Both happen only now that the commit is durable,
+ * and answering a write never reads the hub. A reader resumed here (a
+ * snapshot) must see the hub at the batch's last seq, or the rest of the
+ * batch would reach it twice: so the whole batch is published before the
+ * first resume, and the entries after it are answered in order after
+ * that, keeping every requester's answers in request order.
+ */
 static void answer(struct srv_write *wp, struct srv_batch *b, int rc)
 {
-	/* Publish the whole batch before answering anyone: a reader resumed
-	 * below (a snapshot) must see the hub at the batch's last seq, or
-	 * the rest of the batch would reach it twice. */
-	for (size_t i = 0; rc == STORE_OK && wp->publish &&
-	     i < b->n_entries; i++)
-		publish(wp, &b->entries[i]);
-	for (size_t i = 0; i < b->n_entries; i++) {
+	size_t i = 0;
+
+	for (; i < b->n_entries && !b->entries[i].wait; i++)
+		answer_one(&b->entries[i], rc);
+	for (size_t k = 0; rc == STORE_OK && wp->publish && k < b->n_entries;
+	     k++)
+		publish(wp, &b->entries[k]);
+	for (; i < b->n_entries; i++)
+		answer_one(&b->entries[i], rc);
+	for (i = 0; i < b->n_entries; i++) {
 		struct batch_entry *e = &b->entries[i];
 
-		if (rc != STORE_OK && !e->wait &&
-		    (e->res.status < 400 || e->res.seq))
-			fail_write(e, rc);
-		if (e->rq) {
-			e->rq->queued--;
-			if (e->wait)
-				e->rq->resume(e->rq);
-			else
-				e->rq->complete(e->rq, &e->res);
-		}
 		free(e->res.buf);   /* NULL unless the requester was gone */
 		free(e->delta);
 		free(e->full);

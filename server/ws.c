@@ -518,9 +518,14 @@ static int on_writable(struct ws_pss *pss)
 	enforce_cap(pss->vhd);
 	if (pss->culled)
 		return -1;
-	if (more_to_write(pss) || pss->close_status || pss->heartbeat_due) {
+	if (pss->big || pss->replies || pss->close_status ||
+	    pss->heartbeat_due) {
 		pss->sub.armed = 1;
 		lws_callback_on_writable(pss->wsi);
+	} else if (pss->sub_state == SUB_LIVE) {
+		/* Deltas published since: the hub wakes it again in its
+		 * turn, so that they share a frame with what comes next. */
+		srv_hub_wake_later(pss->vhd->hub, &pss->sub);
 	}
 	return 0;
 }
@@ -667,6 +672,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		vhd->hub = vhd->srv->hub;
 		if (!vhd->hub)
 			return -1;
+		srv_hub_attach(vhd->hub, vhd->ctx);
 		lws_sul_schedule(vhd->ctx, 0, &vhd->tick, tick_cb,
 				 LWS_US_PER_SEC);
 		return 0;
@@ -674,6 +680,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (!vhd)
 			return 0;
 		lws_sul_cancel(&vhd->tick);
+		srv_hub_detach(vhd->hub);
 		vhd->hub = NULL; /* main() frees it */
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
