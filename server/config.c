@@ -111,6 +111,18 @@ static const char usage_hooks[] =
 	"      --hook-max-body BYTES  largest webhook delivery accepted\n"
 	"                          (default 1048576, at most 26214400)\n"
 	"\n"
+	"Cluster mode (see docs/CLUSTER.md):\n"
+	"      --nats URL[,URL]    join the cluster whose log is on these NATS\n"
+	"                          JetStream servers [RACEBOARD_CLUSTER__NATS]\n"
+	"      --node NAME         this node's name [RACEBOARD_CLUSTER__NODE]\n"
+	"                          (default host:port)\n"
+	"      --nats-stream NAME  the stream (default RACEBOARD)\n"
+	"      --nats-replicas N   its replicas, 1 to 5 (default 3)\n"
+	"      --nats-timeout-ms MS  a write NATS has not acknowledged by then\n"
+	"                          gets 503 (default 2000)\n"
+	"      --cluster-max-lag N /health answers 503 when this node is more\n"
+	"                          than N entries behind the stream (default 1000)\n"
+	"\n"
 	"      --no-sync           do not fsync at commit: survives a crash of the\n"
 	"                          server, not of the machine (benchmarks, tests)\n"
 	"  -h, --help              show this help and exit\n"
@@ -156,6 +168,10 @@ void srv_cfg_defaults(struct srv_cfg *cfg)
 	cfg->max_connections = 10000;
 	cfg->rate_limit = 100000;
 	cfg->hook_max_body = 1024 * 1024;
+	strcpy(cfg->nats_stream, "RACEBOARD");
+	cfg->nats_replicas = 3;
+	cfg->nats_timeout_ms = 2000;
+	cfg->cluster_max_lag = 1000;
 }
 
 /* Parses a whole decimal number within [min, max]; 0 on success. */
@@ -203,8 +219,20 @@ enum {
 	OPT_MAX_CONNECTIONS, OPT_MAX_CONNS_PER_IP, OPT_RATE_LIMIT,
 	OPT_MAX_SUBS_PER_IP, OPT_CONTEXT_KEY, OPT_GITHUB_SECRET,
 	OPT_GITLAB_SECRET, OPT_HOOK_MAX_BODY, OPT_WS_MAX_QUEUED_MB,
-	OPT_ACCESS_LOG,
+	OPT_ACCESS_LOG, OPT_NATS, OPT_NODE, OPT_NATS_STREAM, OPT_NATS_REPLICAS,
+	OPT_NATS_TIMEOUT, OPT_CLUSTER_MAX_LAG,
 };
+
+/* A stream or node name of letters, digits and `extra`: a stream's
+ * name may not hold the separators of NATS subjects ('.'), a node's
+ * may ("127.0.0.1:7777"). */
+static int set_name(char *dst, size_t cap, const char *v, const char *extra)
+{
+	for (const char *p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr(extra, *p))
+			return -1;
+	return copy_str(dst, cap, v);
+}
 
 /* An origin as browsers send it: scheme://host[:port], no path, no
  * trailing slash; "null" is accepted too (sandboxed pages). Stored lower
@@ -429,6 +457,28 @@ static int apply(struct srv_cfg *cfg, int opt, const char *name,
 		rc = parse_u64(val, 1024, 25 * 1024 * 1024, &v);
 		cfg->hook_max_body = (size_t)v;
 		break;
+	case OPT_NATS:
+		rc = copy_str(cfg->nats, sizeof(cfg->nats), val);
+		break;
+	case OPT_NODE:
+		rc = set_name(cfg->node, sizeof(cfg->node), val, "-_:.");
+		break;
+	case OPT_NATS_STREAM:
+		rc = set_name(cfg->nats_stream, sizeof(cfg->nats_stream), val,
+			      "-_");
+		break;
+	case OPT_NATS_REPLICAS:
+		rc = parse_u64(val, 1, 5, &v);
+		cfg->nats_replicas = (int)v;
+		break;
+	case OPT_NATS_TIMEOUT:
+		rc = parse_u64(val, 100, 600000, &v);
+		cfg->nats_timeout_ms = (int64_t)v;
+		break;
+	case OPT_CLUSTER_MAX_LAG:
+		rc = parse_u64(val, 0, UINT64_MAX, &v);
+		cfg->cluster_max_lag = v;
+		break;
 	default:
 		rc = -1;
 	}
@@ -467,6 +517,8 @@ static const struct {
 	 "RACEBOARD_GITLAB__SECRET"},
 	{"RACEBOARD_SERVER__WS_MAX_QUEUED_MB", OPT_WS_MAX_QUEUED_MB,
 	 "RACEBOARD_SERVER__WS_MAX_QUEUED_MB"},
+	{"RACEBOARD_CLUSTER__NATS", OPT_NATS, "RACEBOARD_CLUSTER__NATS"},
+	{"RACEBOARD_CLUSTER__NODE", OPT_NODE, "RACEBOARD_CLUSTER__NODE"},
 };
 
 /* The long name of a flag, for messages ("port" for 'p'). */
@@ -517,6 +569,13 @@ int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
 		{"github-secret", required_argument, NULL, OPT_GITHUB_SECRET},
 		{"gitlab-secret", required_argument, NULL, OPT_GITLAB_SECRET},
 		{"hook-max-body", required_argument, NULL, OPT_HOOK_MAX_BODY},
+		{"nats", required_argument, NULL, OPT_NATS},
+		{"node", required_argument, NULL, OPT_NODE},
+		{"nats-stream", required_argument, NULL, OPT_NATS_STREAM},
+		{"nats-replicas", required_argument, NULL, OPT_NATS_REPLICAS},
+		{"nats-timeout-ms", required_argument, NULL, OPT_NATS_TIMEOUT},
+		{"cluster-max-lag", required_argument, NULL,
+		 OPT_CLUSTER_MAX_LAG},
 		{"no-sync", no_argument, NULL, OPT_NO_SYNC},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},

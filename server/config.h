@@ -60,6 +60,14 @@ struct srv_cfg {
 	size_t hook_max_body;     /* bytes of one webhook delivery */
 	unsigned max_subs_per_ip; /* WebSocket subscriptions per peer
 	                           * address; 0: no such cap */
+
+	/* Cluster mode (docs/CLUSTER.md): "" = single node. */
+	char nats[1024];          /* NATS URLs, comma-separated */
+	char node[64];            /* this node's name; "" = host:port */
+	char nats_stream[64];     /* the JetStream stream's name */
+	int nats_replicas;        /* the stream's replicas (1..5) */
+	int64_t nats_timeout_ms;  /* bound on connecting and on each ack */
+	uint64_t cluster_max_lag; /* /health answers 503 beyond this lag */
 };
 
 enum srv_cfg_result {

@@ -2,7 +2,8 @@
  * hub.c - the one publish path and per-subscriber frame composition.
  *
  * The ring holds the last cfg->ws_backlog changes, indexed by seq (seqs
- * are published without gaps). Publishing is O(1) plus one wake-up per
+ * are published in order; in cluster mode they may skip numbers, the
+ * log entries that changed nothing, whose slots stay empty). Publishing is O(1) plus one wake-up per
  * subscriber that is not already waiting for a writable callback, so a
  * burst of N changes costs each subscriber one frame, not N.
  *
@@ -156,6 +157,8 @@ static const char *view(const struct srv_sub *sub, const struct hub_msg *m,
 {
 	int now, before;
 
+	if (!m->data)
+		return NULL; /* a seq that changed nothing (cluster mode) */
 	if (proto_filter_is_empty(&sub->filter)) {
 		*len = m->len;
 		return m->data;
@@ -308,6 +311,11 @@ void srv_hub_publish(void *arg, const struct srv_change *ch)
 	struct hub_msg *m = slot(hub, ch->seq);
 	size_t ignored;
 
+	/* Seqs skipped (cluster mode) must not show what their slots held
+	 * a lap ago. */
+	for (uint64_t s = hub->hi + 1, k = 0; s < ch->seq && k < hub->cap;
+	     s++, k++)
+		msg_clear(slot(hub, s));
 	msg_clear(m);
 	m->seq = ch->seq;
 	m->op = ch->op;
@@ -569,7 +577,9 @@ static int replay_one(void *ctx, uint64_t seq, const char *data, size_t len)
 	 * published yet; they reach this subscriber live, after the replay. */
 	if (seq > r->last)
 		return 1;
-	if (seq != r->next) {
+	/* The log is trimmed from its start only: past the first delta, a
+	 * skipped seq is one that changed nothing (cluster mode). */
+	if (seq != r->next && !(r->any && seq > r->next)) {
 		r->gap = 1;
 		return 1;
 	}

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "guard.h"
 #include "hooks_http.h"
 #include "http.h"
@@ -117,6 +118,34 @@ static void mount_api(struct lws_http_mount *m, const char *path,
 	m->origin_protocol = LWSMPRO_CALLBACK;
 }
 
+/*
+ * Cluster mode: joins the log (docs/CLUSTER.md). A stream that exists
+ * with other settings is a configuration error: say so and exit 2.
+ * Returns 0, or -1 with *status set.
+ */
+static int open_cluster(struct srv_ctx *srv, const struct srv_cfg *cfg,
+			const struct srv_listen *lsn, int *status)
+{
+	char node[128], why[512];
+	int conflict = 0;
+
+	if (cfg->node[0])
+		snprintf(node, sizeof(node), "%s", cfg->node);
+	else
+		snprintf(node, sizeof(node), "%.60s:%d", cfg->bind,
+			 lsn->port);
+	srv->cluster = srv_cluster_open(cfg, node, srv->wp, &conflict, why,
+					sizeof(why));
+	if (!srv->cluster) {
+		lwsl_err("cluster: %s\n", why);
+		*status = conflict ? 2 : 1;
+		return -1;
+	}
+	lwsl_user("cluster: node %s on stream %s (%d replica(s)) at %s\n",
+		  node, cfg->nats_stream, cfg->nats_replicas, cfg->nats);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct srv_cfg cfg;
@@ -125,7 +154,7 @@ int main(int argc, char **argv)
 	struct lws_http_mount mounts[SRV_API_MOUNTS + 1];
 	char web_root[PATH_MAX];
 	struct store_opts sopts = {0};
-	struct lws_protocols protocols[6];
+	struct lws_protocols protocols[7];
 	struct srv_listen lsn = {0};
 	struct lws_vhost *vh;
 	char msg[512], where[SRV_LISTEN_MAX * 64];
@@ -189,6 +218,8 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	srv_write_set_publisher(srv.wp, srv_hub_publish, srv.hub);
+	if (cfg.nats[0] && open_cluster(&srv, &cfg, &lsn, &status))
+		goto done;
 	srv.hooks = srv_hooks_new();
 	srv.guard = srv_guard_new(&cfg, &srv.metrics);
 	if (!srv.hooks || !srv.guard ||
@@ -220,7 +251,12 @@ int main(int argc, char **argv)
 		.user = srv.wp,
 	};
 	protocols[4] = srv_listen_protocol;
-	memset(&protocols[5], 0, sizeof(protocols[5]));
+	/* Cluster mode: the log's entries arrive the same way. */
+	protocols[5] = (struct lws_protocols){
+		.name = "raceboard-cluster", .callback = srv_cluster_callback,
+		.user = srv.cluster,
+	};
+	memset(&protocols[6], 0, sizeof(protocols[6]));
 	raise_fd_limit();
 
 	memset(&info, 0, sizeof(info));
@@ -252,6 +288,11 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	srv_write_attach(srv.wp, srv.lws);
+	if (srv.cluster &&
+	    srv_cluster_start(srv.cluster, srv.lws, msg, sizeof(msg))) {
+		lwsl_err("cluster: %s\n", msg);
+		goto done;
+	}
 	if (cfg.port_file[0] && write_port_file(cfg.port_file, lsn.port)) {
 		lwsl_err("cannot write %s: %s\n", cfg.port_file,
 			 strerror(errno));
@@ -275,13 +316,16 @@ int main(int argc, char **argv)
 		if (lws_service(srv.lws, 0) < 0)
 			break;
 	lwsl_user("shutting down\n");
+	srv_cluster_stop(srv.cluster);
 	srv_write_flush(srv.wp);
 	status = 0;
 done:
+	srv_cluster_stop(srv.cluster); /* before the context goes */
 	if (srv.wp)
 		srv_write_detach(srv.wp);
 	if (srv.lws)
 		lws_context_destroy(srv.lws);
+	srv_cluster_free(srv.cluster);
 	srv_write_free(srv.wp); /* may still publish: the hub goes after */
 	srv_hub_free(srv.hub);
 	srv_guard_free(srv.guard);

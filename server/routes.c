@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "hooks_http.h"
 #include "hub.h"
 #include "json.h"
@@ -86,11 +87,18 @@ static void get_health(struct srv_ctx *srv, struct srv_requester *rq)
 	struct store_stats st = {0};
 	enum store_state state = store_state(srv->store);
 	int writable = state == STORE_STATE_OK;
+	struct srv_cluster_status cs = {0};
+	int ok;
 	json_object *o = json_object_new_object(), *s = json_object_new_object();
 
 	store_stats(srv->store, &st);
+	if (srv->cluster)
+		srv_cluster_get_status(srv->cluster, &cs);
+	/* A load balancer moves clients off a node that cannot order
+	 * writes (NATS down) or lags the stream (docs/CLUSTER.md). */
+	ok = writable && (!srv->cluster || cs.healthy);
 	json_object_object_add(o, "status", json_object_new_string(
-		writable ? "ok" : "unavailable"));
+		ok ? "ok" : "unavailable"));
 	json_object_object_add(o, "version",
 			       json_object_new_string(RACEBOARD_VERSION));
 	json_object_object_add(o, "races", json_object_new_int64(
@@ -141,7 +149,23 @@ static void get_health(struct srv_ctx *srv, struct srv_requester *rq)
 				       json_object_new_int64((int64_t)hs.resets));
 		json_object_object_add(o, "websocket", w);
 	}
-	reply_json(rq, writable ? 200 : 503, o);
+	if (srv->cluster) {
+		json_object *c = json_object_new_object();
+
+		json_object_object_add(c, "mode", json_object_new_string("nats"));
+		json_object_object_add(c, "node",
+				       json_object_new_string(cs.node));
+		json_object_object_add(c, "applied_seq", json_object_new_int64(
+			(int64_t)cs.applied_seq));
+		json_object_object_add(c, "stream_last_seq",
+			json_object_new_int64((int64_t)cs.stream_last_seq));
+		json_object_object_add(c, "lag", json_object_new_int64(
+			(int64_t)cs.lag));
+		json_object_object_add(c, "nats", json_object_new_string(
+			cs.connected ? "connected" : "disconnected"));
+		json_object_object_add(o, "cluster", c);
+	}
+	reply_json(rq, ok ? 200 : 503, o);
 }
 
 static void get_metrics(struct srv_ctx *srv, struct srv_requester *rq)

@@ -14,6 +14,7 @@
 
 struct lws_context;
 struct srv_cfg;
+struct srv_cluster;
 struct srv_guard;
 struct srv_hooks;
 struct srv_hub;
@@ -29,6 +30,7 @@ struct srv_ctx {
 	struct srv_guard *guard;      /* admission and access checks */
 	struct srv_metrics metrics;   /* counters for GET /metrics */
 	struct srv_hooks *hooks;      /* webhook deliveries seen */
+	struct srv_cluster *cluster;  /* cluster mode; NULL: single node */
 };
 
 #endif

@@ -58,9 +58,10 @@ static int accepts(int port)
 	return ok;
 }
 
-int nats_start(struct nats_proc *n)
+/* Starts the server on `port` (0: one it picks). */
+static int launch(struct nats_proc *n, int port)
 {
-	char store[300], log[300];
+	char store[300], log[300], parg[16];
 
 	if (!n->dir[0]) {
 		snprintf(n->dir, sizeof(n->dir), "/tmp/rb-nats-XXXXXX");
@@ -69,7 +70,8 @@ int nats_start(struct nats_proc *n)
 	}
 	snprintf(store, sizeof(store), "%s/js", n->dir);
 	snprintf(log, sizeof(log), "%s/log", n->dir);
-	n->port = 0;
+	snprintf(parg, sizeof(parg), "%d", port ? port : -1);
+	n->port = port;
 	n->pid = fork();
 	if (n->pid < 0)
 		return -1;
@@ -81,7 +83,7 @@ int nats_start(struct nats_proc *n)
 			dup2(fd, 2);
 		}
 		execlp("nats-server", "nats-server", "-js", "-a", "127.0.0.1",
-		       "-p", "-1", "-sd", store, "--ports_file_dir", n->dir,
+		       "-p", parg, "-sd", store, "--ports_file_dir", n->dir,
 		       (char *)NULL);
 		_exit(127);
 	}
@@ -101,6 +103,16 @@ int nats_start(struct nats_proc *n)
 	}
 	nats_kill(n);
 	return -1;
+}
+
+int nats_start(struct nats_proc *n)
+{
+	return launch(n, 0);
+}
+
+int nats_restart(struct nats_proc *n)
+{
+	return n->port ? launch(n, n->port) : -1;
 }
 
 static void stop_with(struct nats_proc *n, int sig)

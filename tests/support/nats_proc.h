@@ -19,6 +19,10 @@ struct nats_proc {
  * client port is known and accepts connections, else -1. */
 int nats_start(struct nats_proc *n);
 
+/* Starts it again on the same port and store (after a kill or stop), so
+ * clients reconnect to the URL they had. Returns 0 as nats_start(). */
+int nats_restart(struct nats_proc *n);
+
 /* SIGKILL and wait. */
 void nats_kill(struct nats_proc *n);
 

@@ -1,0 +1,526 @@
+/*
+ * cluster.c - the sequencer of cluster mode (cluster.h): intents out to
+ * the log, entries back in log order, answers in request order.
+ *
+ * Answers. Every intent this node appends is kept in a FIFO, in the
+ * order it was submitted, which is also the order its entries can reach
+ * the stream (one connection publishes them in order). The head of the
+ * FIFO is settled first: by its entry (applied with its requester), or
+ * by the failure of its append (refused with 503), so that a WebSocket
+ * producer's acks keep its request order. When the entry of a later
+ * intent arrives while an earlier one is still waiting, the earlier one
+ * never reached the stream (it would be ahead in the order) and is
+ * refused.
+ *
+ * Stale replica (nats-server 2.9.10): a consumer placed on a replica
+ * that is behind can deliver a truncated prefix while the leader reports
+ * it current. The monitor thread compares what was delivered with the
+ * stream's last sequence from the leader; when the node stays behind
+ * with nothing arriving, it follows again from what it has.
+ */
+#include "cluster.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clog.h"
+#include "intent.h"
+
+#define MONITOR_PERIOD_MS 500
+#define STALE_CHECKS 3       /* behind, and nothing new, this many periods */
+
+/* What a NATS thread hands the service thread. */
+struct item {
+	struct item *next;
+	int is_ack;
+	uint64_t seq;            /* entry: its stream seq */
+	uint64_t token;          /* entry of ours, or ack: the intent's token */
+	int ours;                /* entry: appended by this node (any run) */
+	int err;                 /* ack: CLU_E* */
+	size_t len;
+	char data[];             /* entry: the intent's bytes */
+};
+
+/* An intent of ours waiting for its entry. */
+struct pending {
+	uint64_t token;
+	struct srv_requester *rq; /* NULL: internal, or forgotten */
+	int err;                  /* != 0: its append failed */
+};
+
+struct srv_cluster {
+	struct srv_write *wp;
+	struct clu_log *log;
+	struct lws_context *ctx;
+	char node[64];
+	uint64_t max_lag;
+
+	/* lock guards the inbox, delivered, stream_last, stop and
+	 * stopped: the NATS threads, the monitor and the service thread
+	 * meet here. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;      /* the monitor's sleep */
+	struct item *in_head, **in_tail;
+	uint64_t delivered;       /* the highest seq put in the inbox */
+	uint64_t stream_last;
+	int stop;
+	pthread_t monitor;
+	int monitor_running;
+	int stopped;              /* the log is closed */
+	int refollows;            /* stale-replica heals, for the log */
+
+	/* Service thread only. */
+	uint64_t applied;         /* the last entry applied (or skipped) */
+	uint64_t next_token;
+	struct pending *fifo;     /* a ring of cap slots */
+	size_t head, n, cap;
+};
+
+static void free_items(struct item *it)
+{
+	while (it) {
+		struct item *next = it->next;
+
+		free(it);
+		it = next;
+	}
+}
+
+/* Hands an item to the service thread (any thread but it). */
+static void post(struct srv_cluster *c, struct item *it)
+{
+	pthread_mutex_lock(&c->lock);
+	*c->in_tail = it;
+	c->in_tail = &it->next;
+	if (!it->is_ack && it->seq > c->delivered)
+		c->delivered = it->seq;
+	pthread_mutex_unlock(&c->lock);
+	if (c->ctx)
+		lws_cancel_service(c->ctx);
+}
+
+/* NATS thread: an entry, in stream order. */
+static void on_entry(void *ctx, const struct clu_entry *e)
+{
+	struct srv_cluster *c = ctx;
+	const char *prefix = clu_log_origin_prefix(c->log);
+	size_t np = strlen(prefix);
+	struct item *it = malloc(sizeof(*it) + e->len);
+
+	if (!it) {
+		/* Dropped: the monitor sees the node behind and follows
+		 * again from what was delivered before it. */
+		lwsl_err("cluster: out of memory for entry %llu\n",
+			 (unsigned long long)e->seq);
+		return;
+	}
+	memset(it, 0, sizeof(*it));
+	it->seq = e->seq;
+	it->ours = !strncmp(e->origin, prefix, np);
+	it->token = it->ours ? strtoull(e->origin + np, NULL, 10) : 0;
+	it->len = e->len;
+	memcpy(it->data, e->data, e->len);
+	post(c, it);
+}
+
+/* NATS thread: the outcome of an append. */
+static void on_appended(void *ctx, uint64_t token, int err, uint64_t seq)
+{
+	struct srv_cluster *c = ctx;
+	struct item *it;
+
+	(void)seq;
+	if (!err)
+		return; /* the entry itself settles it */
+	it = calloc(1, sizeof(*it));
+	if (!it)
+		return; /* a later entry of ours settles it as lost */
+	it->is_ack = 1;
+	it->token = token;
+	it->err = err;
+	post(c, it);
+}
+
+static void on_link(void *ctx, int connected)
+{
+	struct srv_cluster *c = ctx;
+
+	lwsl_user("cluster: NATS %s\n", connected ? "reconnected" :
+		  "disconnected; writes get 503 until it is back");
+	if (c->ctx)
+		lws_cancel_service(c->ctx);
+}
+
+/* The 503 for an intent whose append failed with err. */
+static void refuse(struct srv_cluster *c, struct srv_requester *rq, int err)
+{
+	if (err == CLU_ETIMEOUT)
+		srv_write_refuse(c->wp, rq, 503, "cluster_timeout",
+			"NATS did not acknowledge the write in time; it may "
+			"still be applied");
+	else if (err == CLU_EUNAVAILABLE)
+		srv_write_refuse(c->wp, rq, 503, "cluster_unavailable",
+			"NATS is unreachable or has no quorum; the write was "
+			"not applied");
+	else if (err == CLU_ENOMEM)
+		srv_write_refuse(c->wp, rq, 503, "out_of_memory",
+			"the server is out of memory");
+	else
+		srv_write_refuse(c->wp, rq, 503, "cluster_error",
+			"the cluster's log refused the write; it was not "
+			"applied");
+}
+
+static struct pending *at(struct srv_cluster *c, size_t i)
+{
+	return &c->fifo[(c->head + i) % c->cap];
+}
+
+/* Removes the head of the FIFO and returns its requester (whose count
+ * of intents held here drops). */
+static struct srv_requester *pop(struct srv_cluster *c)
+{
+	struct srv_requester *rq = at(c, 0)->rq;
+
+	c->head = (c->head + 1) % c->cap;
+	c->n--;
+	if (rq)
+		rq->queued--;
+	return rq;
+}
+
+/* Refuses the failed intents at the head of the FIFO, in order. */
+static void settle_head(struct srv_cluster *c)
+{
+	while (c->n && at(c, 0)->err) {
+		int err = at(c, 0)->err;
+		struct srv_requester *rq = pop(c);
+
+		if (rq)
+			refuse(c, rq, err);
+	}
+}
+
+/* Adds an intent at the end of the FIFO; -1 when out of memory. */
+static int push(struct srv_cluster *c, uint64_t token,
+		struct srv_requester *rq, int err)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		struct pending *p = malloc(cap * sizeof(*p));
+
+		if (!p)
+			return -1;
+		for (size_t i = 0; i < c->n; i++)
+			p[i] = *at(c, i);
+		free(c->fifo);
+		c->fifo = p;
+		c->cap = cap;
+		c->head = 0;
+	}
+	*at(c, c->n) = (struct pending){token, rq, err};
+	c->n++;
+	if (rq)
+		rq->queued++;
+	return 0;
+}
+
+/* The sequencer's submit (service thread). */
+static void submit(void *ctx, struct srv_requester *rq,
+		   const struct proto_intent *in)
+{
+	struct srv_cluster *c = ctx;
+	struct proto_buf b;
+	uint64_t token = c->next_token++;
+	size_t len = 0;
+	char *data;
+	int err = CLU_OK;
+
+	if (c->stopped || !clu_log_connected(c->log)) {
+		err = CLU_EUNAVAILABLE;
+	} else {
+		proto_buf_init(&b, 0);
+		data = proto_buf_finish(&b, proto_intent_encode(in, &b), &len);
+		err = data ? clu_log_append(c->log, data, len, token)
+			   : CLU_ENOMEM;
+		free(data);
+	}
+	if (push(c, token, rq, err)) {
+		refuse(c, rq, CLU_ENOMEM);
+		return;
+	}
+	settle_head(c);
+}
+
+static void forget(void *ctx, struct srv_requester *rq)
+{
+	struct srv_cluster *c = ctx;
+
+	for (size_t i = 0; i < c->n; i++)
+		if (at(c, i)->rq == rq) {
+			at(c, i)->rq = NULL;
+			rq->queued--;
+		}
+}
+
+/*
+ * The requester of entry `token` of ours, settling the FIFO up to it:
+ * intents ahead of it never reached the stream. NULL when it is not
+ * waiting (an earlier run's, or one refused already).
+ */
+static struct srv_requester *claim(struct srv_cluster *c, uint64_t token)
+{
+	size_t k = 0;
+
+	while (k < c->n && at(c, k)->token != token)
+		k++;
+	if (k == c->n)
+		return NULL;
+	while (k--) {
+		struct srv_requester *rq = pop(c);
+
+		if (rq)
+			refuse(c, rq, CLU_EUNAVAILABLE);
+	}
+	return pop(c);
+}
+
+static void apply_entry(struct srv_cluster *c, struct item *it)
+{
+	struct srv_requester *rq = it->ours ? claim(c, it->token) : NULL;
+	struct proto_intent in;
+
+	if (it->seq <= c->applied) {
+		if (rq) /* cannot happen: an entry is new once */
+			srv_write_refuse(c->wp, rq, 500, "internal",
+					 "the entry was applied already");
+		return;
+	}
+	c->applied = it->seq;
+	if (proto_intent_decode(it->data, it->len, &in) != PROTO_OK) {
+		lwsl_err("cluster: entry %llu is not an intent; skipped\n",
+			 (unsigned long long)it->seq);
+		if (rq)
+			srv_write_refuse(c->wp, rq, 500, "internal",
+					 "the write could not be decoded");
+		return;
+	}
+	if (srv_write_apply(c->wp, rq, &in, it->seq) && rq)
+		srv_write_refuse(c->wp, rq, 500, "internal",
+				 "the entry was applied already");
+	proto_intent_fini(&in);
+}
+
+/* Applies what the inbox holds, in order (service thread). */
+static void drain(struct srv_cluster *c)
+{
+	struct item *list;
+
+	pthread_mutex_lock(&c->lock);
+	list = c->in_head;
+	c->in_head = NULL;
+	c->in_tail = &c->in_head;
+	pthread_mutex_unlock(&c->lock);
+	for (struct item *it = list; it; it = it->next) {
+		if (!it->is_ack) {
+			apply_entry(c, it);
+		} else {
+			for (size_t i = 0; i < c->n; i++)
+				if (at(c, i)->token == it->token) {
+					at(c, i)->err = it->err;
+					break;
+				}
+		}
+		settle_head(c);
+	}
+	free_items(list);
+}
+
+int srv_cluster_callback(struct lws *wsi, enum lws_callback_reasons reason,
+			 void *user, void *in, size_t len)
+{
+	const struct lws_protocols *p = lws_get_protocol(wsi);
+	struct srv_cluster *c = p ? p->user : NULL;
+
+	(void)user, (void)in, (void)len;
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED && c && !c->stopped)
+		drain(c);
+	return 0;
+}
+
+/*
+ * The monitor thread: every period, asks the leader for the stream's
+ * last sequence; follows again when the node is behind it and nothing
+ * has arrived for STALE_CHECKS periods (a consumer on a stale replica).
+ */
+static void *monitor_main(void *arg)
+{
+	struct srv_cluster *c = arg;
+	uint64_t seen = 0;
+	int behind = 0;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->stop) {
+		struct timespec ts;
+		uint64_t first, last, delivered;
+		int rc;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += MONITOR_PERIOD_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+		if (c->stop)
+			break;
+		pthread_mutex_unlock(&c->lock);
+		/* Lock scope: none held across NATS calls. */
+		rc = clu_log_connected(c->log)
+			? clu_log_bounds(c->log, &first, &last) : CLU_EUNAVAILABLE;
+		pthread_mutex_lock(&c->lock);
+		if (rc != CLU_OK)
+			continue;
+		c->stream_last = last;
+		delivered = c->delivered;
+		behind = last > delivered && delivered == seen ? behind + 1 : 0;
+		seen = delivered;
+		if (behind < STALE_CHECKS)
+			continue;
+		behind = 0;
+		c->refollows++;
+		pthread_mutex_unlock(&c->lock);
+		lwsl_warn("cluster: behind the stream (%llu of %llu) with "
+			  "nothing arriving; following again\n",
+			  (unsigned long long)delivered,
+			  (unsigned long long)last);
+		if (clu_log_follow(c->log, delivered) != CLU_OK)
+			lwsl_warn("cluster: following again failed; will "
+				  "retry\n");
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+struct srv_cluster *srv_cluster_open(const struct srv_cfg *cfg,
+				     const char *node, struct srv_write *wp,
+				     int *conflict, char *why, size_t whylen)
+{
+	struct srv_cluster *c = calloc(1, sizeof(*c));
+	struct clu_log_cfg lc = {
+		.urls = cfg->nats, .stream = cfg->nats_stream, .node = node,
+		.replicas = cfg->nats_replicas,
+		.timeout_ms = cfg->nats_timeout_ms,
+	};
+	struct clu_log_handlers h = {on_entry, on_appended, on_link, c};
+	struct srv_sequencer sq = {submit, forget, c};
+	struct timespec now;
+	int err = 0;
+
+	*conflict = 0;
+	if (!c) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	c->in_tail = &c->in_head;
+	c->wp = wp;
+	c->max_lag = cfg->cluster_max_lag;
+	snprintf(c->node, sizeof(c->node), "%s", node);
+	/* Intent ids must not repeat across runs inside the stream's
+	 * duplicate window: start from the clock, in microseconds. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	c->next_token = (uint64_t)now.tv_sec * 1000000u +
+			(uint64_t)now.tv_nsec / 1000u;
+	c->log = clu_log_open(&lc, &h, &err, why, whylen);
+	if (!c->log) {
+		*conflict = err == CLU_ECONFLICT;
+		c->stopped = 1;
+		srv_cluster_free(c);
+		return NULL;
+	}
+	srv_write_set_sequencer(wp, &sq);
+	return c;
+}
+
+int srv_cluster_start(struct srv_cluster *c, struct lws_context *ctx,
+		      char *why, size_t whylen)
+{
+	int rc;
+
+	c->ctx = ctx;
+	c->applied = srv_write_seq(c->wp);
+	pthread_mutex_lock(&c->lock);
+	c->delivered = c->applied;
+	pthread_mutex_unlock(&c->lock);
+	rc = clu_log_follow(c->log, c->applied);
+	if (rc) {
+		snprintf(why, whylen, "cannot follow the stream: %s",
+			 clu_strerror(rc));
+		return -1;
+	}
+	if (pthread_create(&c->monitor, NULL, monitor_main, c)) {
+		snprintf(why, whylen, "cannot start the monitor thread");
+		return -1;
+	}
+	c->monitor_running = 1;
+	return 0;
+}
+
+void srv_cluster_stop(struct srv_cluster *c)
+{
+	if (!c || c->stopped)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->stop = 1;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	if (c->monitor_running)
+		pthread_join(c->monitor, NULL);
+	c->monitor_running = 0;
+	clu_log_close(c->log);
+	c->log = NULL;
+	c->stopped = 1;
+	free_items(c->in_head);
+	c->in_head = NULL;
+	c->in_tail = &c->in_head;
+	while (c->n) {
+		struct srv_requester *rq = pop(c);
+
+		if (rq)
+			srv_write_refuse(c->wp, rq, 503, "shutting_down",
+					 "the server is shutting down; the "
+					 "write may or may not be applied");
+	}
+}
+
+void srv_cluster_free(struct srv_cluster *c)
+{
+	if (!c)
+		return;
+	srv_cluster_stop(c);
+	clu_log_close(c->log);
+	if (c->wp)
+		srv_write_set_sequencer(c->wp, NULL);
+	free(c->fifo);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+void srv_cluster_get_status(struct srv_cluster *c,
+			    struct srv_cluster_status *st)
+{
+	st->node = c->node;
+	st->applied_seq = c->applied;
+	pthread_mutex_lock(&c->lock);
+	st->stream_last_seq = c->stream_last;
+	pthread_mutex_unlock(&c->lock);
+	st->lag = st->stream_last_seq > st->applied_seq
+		? st->stream_last_seq - st->applied_seq : 0;
+	st->connected = !c->stopped && clu_log_connected(c->log);
+	st->healthy = st->connected && st->lag <= c->max_lag;
+}

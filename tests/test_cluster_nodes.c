@@ -1,0 +1,321 @@
+/*
+ * test_cluster_nodes.c - cluster mode end to end (issue 16): one real
+ * nats-server with JetStream and three real raceboard-server processes
+ * on loopback, writers on every node at once, a WebSocket subscriber on
+ * every node. Every subscriber sees the same seqs in the same order, and
+ * every acknowledged write is on every node. Also: a node whose
+ * settings disagree with the stream exits, and with NATS down writes
+ * get 503 at once while reads go on.
+ */
+#include <criterion/criterion.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "support/http_client.h"
+#include "support/nats_proc.h"
+#include "support/server_proc.h"
+#include "support/ws_client.h"
+
+#define NODES 3
+#define WRITES 25             /* per writer: a create and a patch each */
+#define SEQ_MAX 4096
+
+static struct nats_proc nats;
+static struct server_proc srv[NODES];
+
+static void setup(void)
+{
+	cr_assert_eq(nats_start(&nats), 0, "nats-server did not start");
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < NODES; i++) {
+		if (srv[i].pid > 0)
+			server_kill(&srv[i]);
+		if (srv[i].dir[0])
+			server_cleanup(&srv[i]);
+	}
+	nats_cleanup(&nats);
+}
+
+TestSuite(cluster_nodes, .init = setup, .fini = teardown, .timeout = 120);
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void start_node(int i, const char *stream, const char *replicas)
+{
+	char node[16];
+	const char *extra[] = {"--nats", nats.url, "--nats-stream", stream,
+			       "--nats-replicas", replicas, "--node", node,
+			       "--no-sync", NULL};
+
+	snprintf(node, sizeof(node), "n%d", i);
+	cr_assert_eq(server_start(&srv[i], extra), 0, "node %d started", i);
+}
+
+static json_object *rest(int port, const char *method, const char *path,
+			 const char *body, int *status)
+{
+	struct http_response r;
+	json_object *o;
+
+	cr_assert_eq(http_request(port, method, path, body, &r), 0);
+	*status = r.status;
+	o = json_tokener_parse(r.body ? r.body : "");
+	http_response_free(&r);
+	return o;
+}
+
+static uint64_t health_u64(int port, const char *a, const char *b)
+{
+	int st;
+	json_object *o = rest(port, "GET", "/health", NULL, &st), *v;
+	uint64_t n;
+
+	cr_assert_not_null(o);
+	v = json_object_object_get(o, a);
+	if (b)
+		v = json_object_object_get(v, b);
+	n = (uint64_t)json_object_get_int64(v);
+	json_object_put(o);
+	return n;
+}
+
+/* What one subscriber saw: the seq of every delta, in order. */
+struct sub {
+	struct ws_client c;
+	uint64_t seq[SEQ_MAX];
+	int n;
+};
+
+static void sub_open(struct sub *s, int port)
+{
+	memset(s, 0, sizeof(*s));
+	cr_assert_eq(ws_open(&s->c, port, "/ws"), 0);
+	cr_assert_eq(ws_recv(&s->c, 10000), 1, "hello");
+	cr_assert_eq(ws_send(&s->c, "{\"type\":\"subscribe\"}"), 0);
+}
+
+static void sub_delta(struct sub *s, json_object *d)
+{
+	uint64_t seq = (uint64_t)json_object_get_int64(
+		json_object_object_get(d, "seq"));
+
+	cr_assert(s->n == 0 || seq > s->seq[s->n - 1],
+		  "seqs increase: %llu after %llu", (unsigned long long)seq,
+		  (unsigned long long)s->seq[s->n - 1]);
+	cr_assert_lt(s->n, SEQ_MAX);
+	s->seq[s->n++] = seq;
+}
+
+/* Reads frames until a delta at or past `seq` was seen. */
+static void sub_until(struct sub *s, uint64_t seq)
+{
+	int64_t end = now_ms() + 20000;
+
+	while (!s->n || s->seq[s->n - 1] < seq) {
+		json_object *f, *ds;
+		const char *type;
+
+		cr_assert_lt(now_ms(), end, "subscriber stuck at %d deltas",
+			     s->n);
+		if (ws_recv(&s->c, 1000) != 1)
+			continue;
+		f = json_tokener_parse(s->c.msg);
+		cr_assert_not_null(f);
+		type = json_object_get_string(json_object_object_get(f, "type"));
+		if (!strcmp(type, "delta")) {
+			sub_delta(s, f);
+		} else if (!strcmp(type, "batch")) {
+			ds = json_object_object_get(f, "deltas");
+			for (size_t i = 0; i < json_object_array_length(ds); i++)
+				sub_delta(s, json_object_array_get_idx(ds, i));
+		}
+		json_object_put(f);
+	}
+}
+
+struct writer {
+	pthread_t t;
+	int node;
+	int port;
+	int acked;               /* creates and patches answered 2xx */
+	int failed;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	char path[64], body[160];
+
+	for (int i = 0; i < WRITES; i++) {
+		struct http_response r;
+
+		snprintf(body, sizeof(body), "{\"id\":\"n%d-%d\",\"source\":"
+			 "\"cmd\",\"title\":\"w\"}", w->node, i);
+		if (!http_request(w->port, "POST", "/race", body, &r) &&
+		    r.status == 201)
+			w->acked++;
+		else
+			w->failed++;
+		http_response_free(&r);
+		snprintf(path, sizeof(path), "/race/n%d-%d", w->node, i);
+		if (!http_request(w->port, "PATCH", path,
+				  "{\"progress\":50}", &r) && r.status == 200)
+			w->acked++;
+		else
+			w->failed++;
+		http_response_free(&r);
+		/* Everyone writes one shared race too: one order decides. */
+		snprintf(body, sizeof(body), "{\"progress\":%d}", i);
+		if (!http_request(w->port, "PATCH", "/race/shared", body,
+				  &r) && r.status == 200)
+			w->acked++;
+		else
+			w->failed++;
+		http_response_free(&r);
+	}
+	return NULL;
+}
+
+Test(cluster_nodes, every_subscriber_sees_one_order_and_every_acked_write)
+{
+	struct sub subs[NODES];
+	struct writer w[NODES];
+	uint64_t last = 0;
+	int st;
+	int64_t end;
+
+	for (int i = 0; i < NODES; i++)
+		start_node(i, "RB", "1");
+	for (int i = 0; i < NODES; i++)
+		sub_open(&subs[i], srv[i].port);
+	json_object_put(rest(srv[0].port, "POST", "/race",
+		"{\"id\":\"shared\",\"source\":\"cmd\",\"title\":\"s\"}", &st));
+	cr_assert_eq(st, 201);
+	for (int i = 0; i < NODES; i++) {
+		w[i] = (struct writer){.node = i, .port = srv[i].port};
+		cr_assert_eq(pthread_create(&w[i].t, NULL, writer_main, &w[i]),
+			     0);
+	}
+	for (int i = 0; i < NODES; i++) {
+		pthread_join(w[i].t, NULL);
+		cr_assert_eq(w[i].failed, 0, "node %d: %d writes failed", i,
+			     w[i].failed);
+	}
+	/* Every node reaches the same last seq. */
+	end = now_ms() + 20000;
+	for (;;) {
+		uint64_t s[NODES];
+
+		for (int i = 0; i < NODES; i++)
+			s[i] = health_u64(srv[i].port, "seq", NULL);
+		if (s[0] == s[1] && s[1] == s[2] && s[0]) {
+			last = s[0];
+			break;
+		}
+		cr_assert_lt(now_ms(), end, "nodes disagree: %llu %llu %llu",
+			     (unsigned long long)s[0], (unsigned long long)s[1],
+			     (unsigned long long)s[2]);
+	}
+	for (int i = 0; i < NODES; i++)
+		sub_until(&subs[i], last);
+	/* One order: the same seqs everywhere (1 create of shared, and for
+	 * each writer WRITES creates, patches and shared patches, some of
+	 * which may change nothing). */
+	for (int i = 1; i < NODES; i++) {
+		cr_assert_eq(subs[i].n, subs[0].n, "node %d saw %d deltas, "
+			     "node 0 %d", i, subs[i].n, subs[0].n);
+		for (int k = 0; k < subs[0].n; k++)
+			cr_assert_eq(subs[i].seq[k], subs[0].seq[k]);
+	}
+	cr_assert_geq(subs[0].n, 1 + NODES * WRITES * 2);
+	/* Every acknowledged write is on every node. */
+	for (int i = 0; i < NODES; i++)
+		for (int n = 0; n < NODES; n++)
+			for (int k = 0; k < WRITES; k++) {
+				char path[64];
+				json_object *o;
+
+				snprintf(path, sizeof(path), "/race/n%d-%d", n,
+					 k);
+				o = rest(srv[i].port, "GET", path, NULL, &st);
+				cr_assert_eq(st, 200, "%s on node %d", path, i);
+				cr_assert_eq(json_object_get_int(
+					json_object_object_get(o, "progress")),
+					50);
+				json_object_put(o);
+			}
+	for (int i = 0; i < NODES; i++)
+		ws_close(&subs[i].c);
+}
+
+Test(cluster_nodes, a_node_whose_settings_disagree_with_the_stream_exits)
+{
+	char out[4096];
+	const char *args[] = {"--port", "0", "--nats", nats.url,
+			      "--nats-stream", "RBX", "--nats-replicas", "3",
+			      NULL};
+
+	start_node(0, "RBX", "1");
+	cr_assert_eq(server_run_once(args, out, sizeof(out)), 2, "%s", out);
+	cr_assert_not_null(strstr(out, "RBX"), "%s", out);
+	cr_assert_not_null(strstr(out, "1 replica"), "%s", out);
+}
+
+Test(cluster_nodes, with_nats_down_writes_get_503_at_once_and_reads_go_on)
+{
+	json_object *o;
+	int st;
+	int64_t t0;
+
+	start_node(0, "RBD", "1");
+	json_object_put(rest(srv[0].port, "POST", "/race",
+		"{\"id\":\"a\",\"source\":\"cmd\",\"title\":\"t\"}", &st));
+	cr_assert_eq(st, 201);
+	cr_assert_eq(health_u64(srv[0].port, "cluster", "lag"), 0);
+	nats_kill(&nats);
+	/* The client library notices the dead connection at once. */
+	t0 = now_ms();
+	while (strcmp("disconnected", json_object_get_string(
+		json_object_object_get(json_object_object_get(
+			o = rest(srv[0].port, "GET", "/health", NULL, &st),
+			"cluster"), "nats")))) {
+		json_object_put(o);
+		cr_assert_lt(now_ms() - t0, 10000, "health says disconnected");
+	}
+	cr_assert_eq(st, 503, "a load balancer moves clients away");
+	json_object_put(o);
+	t0 = now_ms();
+	o = rest(srv[0].port, "PATCH", "/race/a", "{\"progress\":9}", &st);
+	cr_assert_eq(st, 503);
+	cr_assert_str_eq(json_object_get_string(
+		json_object_object_get(o, "error")), "cluster_unavailable");
+	cr_assert_lt(now_ms() - t0, 3000, "within a bounded time");
+	json_object_put(o);
+	o = rest(srv[0].port, "GET", "/race/a", NULL, &st);
+	cr_assert_eq(st, 200, "reads go on");
+	json_object_put(o);
+	/* NATS back: writes go through again. */
+	cr_assert_eq(nats_restart(&nats), 0);
+	t0 = now_ms();
+	for (;;) {
+		o = rest(srv[0].port, "PATCH", "/race/a", "{\"progress\":9}",
+			 &st);
+		json_object_put(o);
+		if (st == 200)
+			break;
+		cr_assert_lt(now_ms() - t0, 15000, "writes resume");
+	}
+}
