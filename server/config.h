@@ -24,7 +24,7 @@ struct srv_cfg {
 	char web_root[1024];      /* static files served at / */
 	char port_file[1024];     /* when set, the bound port is written here */
 	int log_level;            /* 0 error, 1 warn, 2 notice, 3 info, 4 debug */
-	int access_log;           /* one line per API request, at notice */
+	int access_log;           /* one line per HTTP request, at notice */
 	size_t max_body;          /* bytes of one HTTP request body */
 	uint64_t max_races;       /* races kept at once */
 	int64_t finished_ttl_sec; /* finished races stay listed this long */

@@ -20,8 +20,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "access.h"
 #include "hdr.h"
 #include "routes.h"
 #include "server.h"
@@ -46,6 +48,8 @@ struct conn {
 	int has_sub;                /* holds a subscription slot */
 	int64_t accepted_ms;        /* monotonic; 0 once a request's headers
 	                             * are in (see slow_headers()) */
+	int64_t file_started_us;    /* a static file's request, for the */
+	size_t file_bytes;          /* access log at its completion */
 };
 
 struct srv_guard {
@@ -484,7 +488,7 @@ int srv_guard_reply_now(struct lws *wsi, int status, const char *code,
 	    !lws_finalize_write_http_header(wsi, start, &p, end) &&
 	    lws_write(wsi, (unsigned char *)body + LWS_PRE, blen,
 		      LWS_WRITE_HTTP_FINAL) == (int)blen)
-		rc = 0;
+		rc = (int)blen;
 	free(body);
 	return rc;
 }
@@ -512,24 +516,40 @@ int srv_guard_set_web_root(struct srv_guard *g, const char *real_root)
 	return 0;
 }
 
-/* 1 unless `uri` names an existing file whose real path leaves the web
- * root. lws already decodes and folds "..", but follows symlinks. */
-static int inside_web_root(const struct srv_guard *g, const char *uri)
-{
-	char path[PATH_MAX], real[PATH_MAX];
-	size_t n = strlen(g->web_root);
+enum web_file { FILE_OUTSIDE, FILE_MISSING, FILE_THERE };
 
-	/* REST paths are not files: no realpath (and its readlink per path
-	 * component) on every API request. */
+/*
+ * Where `uri` leads below the web root: FILE_OUTSIDE when the real path
+ * of an existing file leaves it (lws already decodes and folds "..", but
+ * follows symlinks), FILE_MISSING when nothing is there (lws answers 404
+ * itself), else FILE_THERE with its size in *bytes (a directory serves
+ * its index.html). REST paths are not files: FILE_THERE, with no
+ * realpath (and its readlink per path component) on every API request.
+ */
+static enum web_file web_file(const struct srv_guard *g, const char *uri,
+			      size_t *bytes)
+{
+	char path[PATH_MAX], real[PATH_MAX + 16];
+	size_t n = strlen(g->web_root);
+	struct stat st;
+
+	*bytes = 0;
 	if (!n || !uri || srv_is_api_path(uri))
-		return 1;
+		return FILE_THERE;
 	if ((size_t)snprintf(path, sizeof(path), "%s%s", g->web_root, uri) >=
 	    sizeof(path))
-		return 0;
+		return FILE_OUTSIDE;
 	if (!realpath(path, real))
-		return 1; /* nothing there: lws answers 404 itself */
-	return !strncmp(real, g->web_root, n) &&
-	       (real[n] == '\0' || real[n] == '/');
+		return FILE_MISSING;
+	if (strncmp(real, g->web_root, n) || (real[n] != '\0' && real[n] != '/'))
+		return FILE_OUTSIDE;
+	if (!stat(real, &st) && S_ISDIR(st.st_mode)) {
+		strcat(real, "/index.html");
+		if (stat(real, &st))
+			return FILE_MISSING;
+	}
+	*bytes = (size_t)st.st_size;
+	return FILE_THERE;
 }
 
 int srv_guard_origin_forwarded(struct lws *wsi, const char *origin)
@@ -569,30 +589,76 @@ static void headers_in(struct lws *wsi)
 		c->accepted_ms = 0;
 }
 
+/* Answers a request the guard turns away, counted and logged; -1 (the
+ * connection closes). */
+static int turn_away(struct srv_guard *g, struct lws *wsi, const char *uri,
+		  int status, const char *code, const char *message)
+{
+	int64_t started = srv_access_now_us();
+	int sent;
+
+	srv_metrics_http(g->m, SRV_ROUTE_OTHER, status);
+	sent = srv_guard_reply_now(wsi, status, code, message);
+	if (g->cfg->access_log)
+		srv_access_log(wsi, srv_hdr_method(wsi), uri, status,
+			       sent > 0 ? (size_t)sent : 0, started);
+	return -1;
+}
+
 int srv_guard_http_request(struct srv_guard *g, struct lws *wsi,
 			   const char *uri)
 {
+	struct conn *c = lws_get_opaque_user_data(lws_get_network_wsi(wsi));
+	const char *method;
+	size_t bytes;
+
 	headers_in(wsi);
 	if (!host_allowed(g, wsi)) {
 		srv_metrics_reject(g->m, SRV_REJ_HOST);
-		srv_metrics_http(g->m, SRV_ROUTE_OTHER, 421);
-		srv_guard_reply_now(wsi, 421, "misdirected_request",
-				    misdirected);
-		return -1;
+		return turn_away(g, wsi, uri, 421, "misdirected_request",
+			      misdirected);
 	}
-	if (!srv_guard_rate_ok(g, wsi)) {
-		srv_metrics_http(g->m, SRV_ROUTE_OTHER, 429);
-		srv_guard_reply_now(wsi, 429, "rate_limited",
-				    "too many requests on this connection; "
-				    "slow down");
-		return -1;
-	}
-	if (!inside_web_root(g, uri)) {
-		srv_metrics_http(g->m, SRV_ROUTE_OTHER, 404);
-		srv_guard_reply_now(wsi, 404, "not_found", "no such path");
-		return -1;
+	if (!srv_guard_rate_ok(g, wsi))
+		return turn_away(g, wsi, uri, 429, "rate_limited",
+			      "too many requests on this connection; slow "
+			      "down");
+	switch (web_file(g, uri, &bytes)) {
+	case FILE_OUTSIDE:
+		return turn_away(g, wsi, uri, 404, "not_found", "no such path");
+	case FILE_MISSING:
+		/* lws answers it, with no callback to log it by. */
+		if (g->cfg->access_log)
+			srv_access_log(wsi, srv_hdr_method(wsi), uri, 404, 0,
+				       srv_access_now_us());
+		break;
+	case FILE_THERE:
+		method = srv_hdr_method(wsi);
+		/* lws answers a HEAD at once, with no FILE_COMPLETION. */
+		if (method && !strcmp(method, "HEAD") && !srv_is_api_path(uri)) {
+			if (g->cfg->access_log)
+				srv_access_log(wsi, method, uri, 200, 0,
+					       srv_access_now_us());
+		} else if (c) {
+			c->file_started_us = srv_access_now_us();
+			c->file_bytes = bytes;
+		}
+		break;
 	}
 	return 0;
+}
+
+/* lws has sent a static file: its access-log line. */
+static void file_sent(struct srv_guard *g, struct lws *wsi)
+{
+	struct conn *c = lws_get_opaque_user_data(lws_get_network_wsi(wsi));
+	char *uri = NULL;
+	int len = 0;
+
+	if (!g->cfg->access_log || !c ||
+	    lws_http_get_uri_and_method(wsi, &uri, &len) < 0)
+		return;
+	srv_access_log(wsi, srv_hdr_method(wsi), uri, 200, c->file_bytes,
+		       c->file_started_us);
 }
 
 int srv_guard_ws_upgrade(struct srv_guard *g, struct lws *wsi)
@@ -644,6 +710,12 @@ int srv_guard_callback(struct lws *wsi, int reason, void *user, void *in,
 		return 0;
 	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
 		return g && srv_guard_http_request(g, wsi, in) ? -1 : 0;
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+		if (g)
+			file_sent(g, wsi);
+		return lws_callback_http_dummy(wsi,
+					       (enum lws_callback_reasons)reason,
+					       user, in, len);
 	default:
 		return lws_callback_http_dummy(wsi,
 					       (enum lws_callback_reasons)reason,

@@ -120,7 +120,7 @@ void srv_guard_sub_release(struct srv_guard *g, struct lws *wsi);
 /*
  * Writes a complete JSON error reply now ({"error","message"}, with
  * Connection: close), for refusals before any protocol has the request.
- * Returns 0 when written.
+ * Returns the body's length when written, -1 when not.
  */
 int srv_guard_reply_now(struct lws *wsi, int status, const char *code,
 			const char *message);

@@ -34,6 +34,7 @@
 #include <libwebsockets.h>
 
 #include "h1_gate.h"
+#include "hdr.h"
 
 enum field { F_NAME, F_OTHER, F_LENGTH };
 enum mode { GATE_OFF, GATE_HEAD, GATE_BODY, GATE_HOLD };
@@ -161,27 +162,6 @@ int srv_h1_gate_watch(int fd, struct lws *wsi)
 }
 
 /*
- * Whether lws still holds the request this connection is serving: its
- * header table keeps the request line until lws_http_transaction_
- * completed() drops or resets it. (lws_http_get_uri_and_method() would
- * say the same, with a warning logged each time the answer is no.)
- */
-static int in_transaction(struct lws *wsi)
-{
-	static const enum lws_token_indexes request_line[] = {
-		WSI_TOKEN_GET_URI, WSI_TOKEN_POST_URI, WSI_TOKEN_OPTIONS_URI,
-		WSI_TOKEN_PUT_URI, WSI_TOKEN_PATCH_URI, WSI_TOKEN_DELETE_URI,
-		WSI_TOKEN_CONNECT, WSI_TOKEN_HEAD_URI,
-	};
-
-	for (size_t i = 0; i < sizeof(request_line) / sizeof(request_line[0]);
-	     i++)
-		if (lws_hdr_total_length(wsi, request_line[i]) > 0)
-			return 1;
-	return 0;
-}
-
-/*
  * HEAD: peek at what has arrived, and take the header block's share of it
  * and the body that came along, nothing past that request's end.
  */
@@ -229,7 +209,9 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
 
 	switch (g->mode) {
 	case GATE_HOLD:
-		if (in_transaction(g->wsi)) {
+		/* Its transaction is over once lws has let go of its
+		 * request line. */
+		if (srv_hdr_method(g->wsi)) {
 			errno = EAGAIN;
 			return -1;
 		}

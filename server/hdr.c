@@ -31,3 +31,22 @@ const char *srv_hdr_custom(struct lws *wsi, const char *name, char *buf,
 		return srv_hdr_too_long;
 	return buf;
 }
+
+const char *srv_hdr_method(struct lws *wsi)
+{
+	static const struct {
+		enum lws_token_indexes tok;
+		const char *name;
+	} methods[] = {
+		{WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},
+		{WSI_TOKEN_PATCH_URI, "PATCH"},   {WSI_TOKEN_PUT_URI, "PUT"},
+		{WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_HEAD_URI, "HEAD"},
+		{WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+		{WSI_TOKEN_CONNECT, "CONNECT"},
+	};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (lws_hdr_total_length(wsi, methods[i].tok) > 0)
+			return methods[i].name;
+	return NULL;
+}

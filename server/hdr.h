@@ -22,4 +22,10 @@ const char *srv_hdr(struct lws *wsi, enum lws_token_indexes tok, char *buf,
 const char *srv_hdr_custom(struct lws *wsi, const char *name, char *buf,
 			   size_t cap);
 
+/* The request's method ("GET", "PATCH", ...) from the request line lws
+ * keeps in its header table, or NULL when it holds none: no request yet,
+ * or its transaction is over (lws_http_transaction_completed() drops or
+ * resets the table). */
+const char *srv_hdr_method(struct lws *wsi);
+
 #endif

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "access.h"
 #include "guard.h"
 #include "hdr.h"
 #include "hooks_http.h"
@@ -147,14 +148,6 @@ void srv_reply_error(struct srv_requester *rq, int status, const char *code,
 	free(res.buf);
 }
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void reset(struct http_pss *pss)
 {
 	free(pss->body);
@@ -273,7 +266,7 @@ static int on_request(struct http_pss *pss, struct lws *wsi)
 	pss->wsi = wsi;
 	pss->srv = lws_context_user(lws_get_context(wsi));
 	pss->method = method_of(m);
-	pss->started_us = now_us();
+	pss->started_us = srv_access_now_us();
 	if (pss->method == SRV_HTTP_HEAD) {
 		/* Routed as the GET it asks about (RFC 9110 9.3.2). */
 		pss->head = 1;
@@ -531,26 +524,6 @@ static const char *method_name(const struct http_pss *pss)
 	return pss->head ? "HEAD" : names[pss->method];
 }
 
-/*
- * One access-log line per answered request, at notice level (LLL_USER):
- * client, method, path (without the query), status, body bytes sent and
- * the time from the request's headers to the last byte handed to the
- * kernel. --access-log off turns it off.
- */
-static void access_log(struct http_pss *pss, struct lws *wsi)
-{
-	char peer[64] = "-";
-	int64_t us = now_us() - pss->started_us;
-
-	if (!pss->srv || !pss->srv->cfg->access_log)
-		return;
-	lws_get_peer_simple(wsi, peer, sizeof(peer));
-	lwsl_user("access %s %s %s %d %zu %lld.%03lldms\n", peer,
-		  method_name(pss), pss->path[0] ? pss->path : "-",
-		  pss->status, pss->head ? 0 : pss->resp_len,
-		  (long long)(us / 1000), (long long)(us % 1000));
-}
-
 /* Writes the next piece of the reply. Returns -1 to close the connection. */
 static int on_writable(struct http_pss *pss, struct lws *wsi)
 {
@@ -586,7 +559,9 @@ static int on_writable(struct http_pss *pss, struct lws *wsi)
 	} else {
 		return 0; /* a spurious writable callback */
 	}
-	access_log(pss, wsi);
+	if (pss->srv->cfg->access_log)
+		srv_access_log(wsi, method_name(pss), pss->path, pss->status,
+			       pss->head ? 0 : pss->resp_len, pss->started_us);
 	free(pss->resp);
 	pss->resp = NULL;
 	pss->state = REPLY_NONE;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "support/http_client.h"
@@ -104,6 +105,60 @@ Test(ops, access_log_has_one_line_per_request)
 		cr_expect_gt(bytes, 20);
 		cr_expect(strstr(ms, "ms") && strchr(ms, '.'), "%s", ms);
 	}
+	free(log);
+}
+
+/* The status of a HEAD request (its reply has a Content-Length but no
+ * body, which http_read_response() would wait for). */
+static int head_status(const char *path)
+{
+	char req[256], got[1024];
+	size_t n = 0;
+	int fd = http_connect(srv.port), status = 0;
+
+	cr_assert(fd >= 0);
+	snprintf(req, sizeof(req), "HEAD %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		 "Connection: close\r\n\r\n", path);
+	cr_assert_eq(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	while (n < sizeof(got) - 1 && !strstr(got, "\r\n\r\n")) {
+		ssize_t r = recv(fd, got + n, sizeof(got) - 1 - n, 0);
+
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		got[n] = '\0';
+	}
+	close(fd);
+	cr_assert_eq(sscanf(got, "HTTP/1.1 %d", &status), 1, "%s", got);
+	return status;
+}
+
+/* Static files, missing ones and the guard's refusals are requests too. */
+Test(ops, access_log_covers_files_and_refusals)
+{
+	static const char *const flags[] = {"--log-level", "notice", NULL};
+	struct http_response r;
+	char want[64], *log;
+	static const char refused[] = "GET /health HTTP/1.1\r\n"
+				      "Host: elsewhere.example\r\n\r\n";
+	size_t page;
+
+	start(flags);
+	cr_assert_eq(http_request(srv.port, "GET", "/", NULL, &r), 0);
+	cr_assert_eq(r.status, 200);
+	page = r.body_len;
+	http_response_free(&r);
+	cr_assert_eq(head_status("/app.js"), 200);
+	cr_assert_eq(call("GET", "/no-such-file.html", NULL), 404);
+	cr_assert_eq(http_raw(srv.port, refused, sizeof(refused) - 1, &r), 0);
+	cr_assert_eq(r.status, 421);
+	http_response_free(&r);
+	log = stopped_log();
+	snprintf(want, sizeof(want), " GET / 200 %zu ", page);
+	cr_expect(access_line(log, want), "no '%s' line:\n%s", want, log);
+	cr_expect(access_line(log, " HEAD /app.js 200 0 "), "%s", log);
+	cr_expect(access_line(log, " GET /no-such-file.html 404 "), "%s", log);
+	cr_expect(access_line(log, " GET /health 421 "), "%s", log);
 	free(log);
 }
 
