@@ -98,9 +98,14 @@ extern const size_t proto_codec_n_fields;
  * (a non-empty list, a non-zero events_dropped, a `has` bit). */
 int proto_codec_field_is_set(const struct proto_race *r, uint32_t field);
 
+/* How many of the output tail's newest lines the last apply appended
+ * (race.h output_appended, never more than the tail holds). */
+size_t proto_codec_output_appended(const struct proto_race *r);
+
 /*
  * One field's API value (new object in *out, caller owns; *out NULL when
- * the field is unset). For PROTO_F_EVENTS this is the last event. Returns
+ * the field is unset). For PROTO_F_EVENTS this is the last event, for
+ * PROTO_F_OUTPUT the lines the last apply appended. Returns
  * PROTO_OK or PROTO_ENOMEM.
  */
 int proto_codec_race_field(const struct proto_race *r, uint32_t field,
@@ -109,7 +114,7 @@ int proto_codec_race_field(const struct proto_race *r, uint32_t field,
 /*
  * Sets one field of `r` from its API value `v` (borrowed), or unsets it
  * when `v` is NULL (JSON null). Required fields cannot be unset. For
- * PROTO_F_EVENTS `v` is the whole array. On failure (PROTO_EINVAL,
+ * PROTO_F_EVENTS and PROTO_F_OUTPUT `v` is the whole array. On failure (PROTO_EINVAL,
  * PROTO_ENOMEM) the field may be left changed, so callers apply it to a
  * race they can throw away.
  */

@@ -10,6 +10,7 @@
  */
 #include "delta.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
@@ -92,6 +93,57 @@ fail:
 }
 
 /*
+ * Appends a delta's "output" (the lines one write appended) the way a
+ * client does: the new output_dropped (absent: unchanged) says how many
+ * lines left the tail. They are the oldest ones, the race's own first,
+ * so the race drops min(that, what it holds) and then appends; when the
+ * write's own lines overflowed, every older line is gone and only the
+ * lines the delta carries remain. The bounds are the server's business.
+ */
+static int append_output(struct proto_race *r, json_object *lines,
+			 json_object *changes)
+{
+	json_object *d = NULL;
+	struct proto_race tmp = {0};
+	uint64_t gone = 0, drop;
+	char **next;
+	int rc;
+
+	if (json_object_object_get_ex(changes, "output_dropped", &d) && d) {
+		int64_t x;
+
+		if (proto_codec_int(d, "", 0, INT64_MAX, &x, NULL) ||
+		    (uint64_t)x < r->output_dropped)
+			return PROTO_EINVAL;
+		gone = (uint64_t)x - r->output_dropped;
+	}
+	/* Decode the lines with the tail's own rules. */
+	rc = proto_codec_race_set(&tmp, PROTO_F_OUTPUT, lines);
+	drop = gone < r->n_output ? gone : r->n_output;
+	next = rc == PROTO_OK && tmp.n_output ?
+		calloc(r->n_output - drop + tmp.n_output, sizeof *next) : NULL;
+	if (!next) {
+		for (size_t i = 0; i < tmp.n_output; i++)
+			free(tmp.output[i]);
+		free(tmp.output);
+		return rc != PROTO_OK ? rc : tmp.n_output ? PROTO_ENOMEM :
+			PROTO_EINVAL;
+	}
+	for (size_t i = 0; i < drop; i++)
+		free(r->output[i]);
+	memcpy(next, r->output + drop, (r->n_output - drop) * sizeof *next);
+	memcpy(next + r->n_output - drop, tmp.output,
+	       tmp.n_output * sizeof *next);
+	free(r->output);
+	free(tmp.output);
+	r->output = next;
+	r->n_output = r->n_output - drop + tmp.n_output;
+	r->output_appended = tmp.n_output;
+	r->has |= PROTO_F_OUTPUT;
+	return PROTO_OK;
+}
+
+/*
  * Applies "changes" to `r` (a copy the caller may throw away). The event
  * is appended before "events_dropped" is read: appending to a full list
  * drops the oldest event exactly as the server did, and the delta's
@@ -115,7 +167,9 @@ static int apply_changes(struct proto_race *r, json_object *changes)
 		if (f == PROTO_F_ID ||
 		    !json_object_object_get_ex(changes, key, &v))
 			continue;
-		if (f != PROTO_F_EVENTS) {
+		if (f == PROTO_F_OUTPUT) {
+			rc = v ? append_output(r, v, changes) : PROTO_EINVAL;
+		} else if (f != PROTO_F_EVENTS) {
 			rc = proto_codec_race_set(r, f, v);
 		} else {
 			rc = proto_codec_stored_event(v, &ev);

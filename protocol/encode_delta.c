@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "codec.h"
 #include "json_writer.h"
 
 /* A delta names an appended event "event" (see delta.c). */
@@ -37,6 +38,10 @@ static size_t changes_estimate(const struct proto_race *r, uint32_t changed)
 		n += 56 + strlen(ev->type) +
 			(ev->data_json ? strlen(ev->data_json) : 0);
 	}
+	for (size_t i = r->n_output - (changed & PROTO_F_OUTPUT ?
+			proto_codec_output_appended(r) : 0);
+	     i < r->n_output; i++)
+		n += 4 + strlen(r->output[i]);
 	return n;
 }
 

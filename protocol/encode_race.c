@@ -27,6 +27,7 @@
 
 #include <string.h>
 
+#include "codec.h"
 #include "json.h"
 #include "json_writer.h"
 #include "record.h"
@@ -96,10 +97,25 @@ static void put_metadata(struct writer *w, const struct proto_race *r)
 	put_c(w, '}');
 }
 
+/* The newest `n` lines of the output tail, as an array. */
+static void put_output(struct writer *w, const struct proto_race *r, size_t n)
+{
+	size_t from = r->n_output - n;
+
+	put_c(w, '[');
+	for (size_t i = from; i < r->n_output; i++) {
+		if (i > from)
+			put_c(w, ',');
+		put_str(w, r->output[i]);
+	}
+	put_c(w, ']');
+}
+
 /*
  * The value of a set field, as json_encode.c field_value() builds it.
  * For PROTO_F_EVENTS, `all_events` picks the race's whole list (the race
- * object) over the last event (a delta's "event").
+ * object) over the last event (a delta's "event"); for PROTO_F_OUTPUT,
+ * the whole tail over the lines just appended (a delta's "output").
  */
 void proto_writer_field(struct writer *w, const struct proto_race *r,
 		      uint32_t field, int all_events)
@@ -181,6 +197,13 @@ void proto_writer_field(struct writer *w, const struct proto_race *r,
 	case PROTO_F_EVENTS_DROPPED:
 		put_u64(w, r->events_dropped);
 		break;
+	case PROTO_F_OUTPUT:
+		put_output(w, r, all_events ? r->n_output :
+			   proto_codec_output_appended(r));
+		break;
+	case PROTO_F_OUTPUT_DROPPED:
+		put_u64(w, r->output_dropped);
+		break;
 	default:
 		break;
 	}
@@ -219,6 +242,8 @@ size_t proto_writer_race_estimate(const struct proto_race *r)
 		n += 56 + strlen(r->events[i].type) +
 			(r->events[i].data_json ?
 			 strlen(r->events[i].data_json) + 8 : 0);
+	for (size_t i = 0; i < r->n_output; i++)
+		n += 4 + strlen(r->output[i]);
 	return n;
 }
 

@@ -200,8 +200,12 @@ int proto_codec_int(json_object *v, const char *field, int64_t min,
 	if (json_object_is_type(v, json_type_int)) {
 		/* json-c saturates integers beyond int64 (and keeps large
 		 * positive ones as uint64, which get_int64 clamps), so an
-		 * overflowing value still lands outside the range. */
+		 * overflowing value still lands outside the range, except
+		 * when the range ends at INT64_MAX: ask the uint64 then. */
 		x = json_object_get_int64(v);
+		if (x == INT64_MAX &&
+		    json_object_get_uint64(v) > (uint64_t)INT64_MAX)
+			return range_error(field, min, max, err);
 	} else if (json_object_is_type(v, json_type_double)) {
 		double d = json_object_get_double(v);
 

@@ -11,6 +11,7 @@
  */
 #include "codec.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,62 @@ static int read_metadata(json_object *obj, struct proto_race_update *u,
 	return PROTO_OK;
 }
 
+/* Output lines to append: an array of strings without line ends. */
+static int read_output(json_object *obj, struct proto_race_update *u,
+		       struct proto_json_error *err)
+{
+	json_object *a = get(obj, "output");
+	size_t n;
+
+	if (!a)
+		return PROTO_OK;
+	if (!json_object_is_type(a, json_type_array)) {
+		proto_codec_error(err, "invalid_type", "output",
+				  "output must be an array of strings "
+				  "(lines to append).");
+		return PROTO_EINVAL;
+	}
+	n = json_object_array_length(a);
+	if (n > PROTO_OUTPUT_WRITE_MAX) {
+		proto_codec_error(err, "too_many", "output",
+				  "output may carry at most %d lines per "
+				  "write.", PROTO_OUTPUT_WRITE_MAX);
+		return PROTO_EINVAL;
+	}
+	u->output = calloc(n + 1, sizeof *u->output);
+	if (!u->output) {
+		proto_codec_error(err, "out_of_memory", "", "Out of memory.");
+		return PROTO_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(a, i);
+		const char *s;
+
+		if (!json_object_is_type(v, json_type_string)) {
+			proto_codec_error(err, "invalid_type", "output",
+					  "output[%zu] must be a string.", i);
+			return PROTO_EINVAL;
+		}
+		if (proto_codec_string(v, "output", SIZE_MAX, &s, err))
+			return PROTO_EINVAL;
+		if (strchr(s, '\n')) {
+			proto_codec_error(err, "invalid_value", "output",
+					  "output[%zu] holds a line end: send "
+					  "one line per element.", i);
+			return PROTO_EINVAL;
+		}
+		u->output[i] = strdup(s);
+		u->n_output = i + 1;
+		if (!u->output[i]) {
+			proto_codec_error(err, "out_of_memory", "",
+					  "Out of memory.");
+			return PROTO_ENOMEM;
+		}
+	}
+	u->set |= PROTO_F_OUTPUT;
+	return PROTO_OK;
+}
+
 static int read_eta_fields(json_object *obj, struct proto_race_update *u,
 			   struct proto_json_error *err)
 {
@@ -281,6 +338,8 @@ int proto_json_update_from_object(json_object *obj, enum proto_json_mode mode,
 				PROTO_F_DEEPLINK, &out->deeplink, out, err);
 	if (rc == PROTO_OK)
 		rc = read_metadata(obj, out, err);
+	if (rc == PROTO_OK)
+		rc = read_output(obj, out, err);
 	if (rc != PROTO_OK)
 		proto_race_update_fini(out);
 	return rc;

@@ -32,6 +32,8 @@ const struct proto_codec_field proto_codec_fields[] = {
 	{PROTO_F_ETA_REVISIONS, "eta_revisions"},
 	{PROTO_F_EVENTS, "events"},
 	{PROTO_F_EVENTS_DROPPED, "events_dropped"},
+	{PROTO_F_OUTPUT, "output"},
+	{PROTO_F_OUTPUT_DROPPED, "output_dropped"},
 };
 const size_t proto_codec_n_fields =
 	sizeof proto_codec_fields / sizeof proto_codec_fields[0];
@@ -143,6 +145,29 @@ static json_object *events_array(const struct proto_race *r)
 	return a;
 }
 
+/* The newest `n` lines of the output tail as an array. */
+static json_object *output_array(const struct proto_race *r, size_t n)
+{
+	json_object *a = json_object_new_array_ext((int)n);
+
+	for (size_t i = r->n_output - n; a && i < r->n_output; i++) {
+		json_object *line = json_object_new_string(r->output[i]);
+
+		if (!line || json_object_array_add(a, line)) {
+			json_object_put(line);
+			json_object_put(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+size_t proto_codec_output_appended(const struct proto_race *r)
+{
+	return r->output_appended < r->n_output ? r->output_appended :
+		r->n_output;
+}
+
 int proto_codec_field_is_set(const struct proto_race *r, uint32_t field)
 {
 	switch (field) {
@@ -160,6 +185,10 @@ int proto_codec_field_is_set(const struct proto_race *r, uint32_t field)
 		return r->n_events > 0;
 	case PROTO_F_EVENTS_DROPPED:
 		return r->events_dropped > 0;
+	case PROTO_F_OUTPUT:
+		return r->n_output > 0;
+	case PROTO_F_OUTPUT_DROPPED:
+		return r->output_dropped > 0;
 	default:
 		return (r->has & field) != 0;
 	}
@@ -210,6 +239,10 @@ static json_object *field_value(const struct proto_race *r, uint32_t field)
 		return proto_json_event(&r->events[r->n_events - 1]);
 	case PROTO_F_EVENTS_DROPPED:
 		return json_object_new_uint64(r->events_dropped);
+	case PROTO_F_OUTPUT:
+		return output_array(r, proto_codec_output_appended(r));
+	case PROTO_F_OUTPUT_DROPPED:
+		return json_object_new_uint64(r->output_dropped);
 	default:
 		return NULL;
 	}
@@ -245,9 +278,12 @@ json_object *proto_json_race(const struct proto_race *r)
 
 		if (!proto_codec_field_is_set(r, f))
 			continue;
-		/* The race shows all of its events; the EVENTS field value
-		 * (the last one) is what a delta carries. */
-		v = f == PROTO_F_EVENTS ? events_array(r) : field_value(r, f);
+		/* The race shows all of its events and its whole output
+		 * tail; the EVENTS and OUTPUT field values (the last event,
+		 * the lines just appended) are what a delta carries. */
+		v = f == PROTO_F_EVENTS ? events_array(r) :
+			f == PROTO_F_OUTPUT ? output_array(r, r->n_output) :
+			field_value(r, f);
 		if (put(o, proto_codec_fields[i].name, v)) {
 			json_object_put(o);
 			return NULL;

@@ -148,10 +148,18 @@ static void free_kvs(struct proto_kv *kv, size_t n)
 	free(kv);
 }
 
+static void free_lines(char **lines, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+}
+
 void proto_race_update_fini(struct proto_race_update *u)
 {
 	if (!u)
 		return;
+	free_lines(u->output, u->n_output);
 	free(u->id);
 	free(u->source);
 	free(u->title);
@@ -172,6 +180,7 @@ void proto_race_free(struct proto_race *r)
 	for (size_t i = 0; i < r->n_events; i++)
 		proto_event_fini(&r->events[i]);
 	free(r->events);
+	free_lines(r->output, r->n_output);
 	free(r);
 }
 
@@ -205,6 +214,8 @@ struct proto_race *proto_race_dup(const struct proto_race *r)
 	d->n_metadata = 0;
 	d->events = NULL;
 	d->n_events = 0;
+	d->output = NULL;
+	d->n_output = 0;
 
 	d->id = dup_or_null(r->id, &ok);
 	d->source = dup_or_null(r->source, &ok);
@@ -232,6 +243,14 @@ struct proto_race *proto_race_dup(const struct proto_race *r)
 				dup_or_null(r->events[i].data_json, &ok);
 			d->events[i].timestamp = r->events[i].timestamp;
 		}
+	}
+	if (r->n_output) {
+		d->output = calloc(r->n_output, sizeof *d->output);
+		if (!d->output)
+			goto fail;
+		d->n_output = r->n_output;
+		for (size_t i = 0; i < r->n_output; i++)
+			d->output[i] = dup_or_null(r->output[i], &ok);
 	}
 	if (!ok)
 		goto fail;

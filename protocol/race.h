@@ -29,6 +29,16 @@
 #define PROTO_EVENT_TYPE_MAX 128    /* bytes */
 #define PROTO_EVENT_DATA_MAX 16384  /* bytes of encoded JSON */
 #define PROTO_ETA_REVISIONS_MAX 5
+/* The output tail (issue 14): the last lines a producer appended, kept
+ * while both hold: at most PROTO_OUTPUT_LINES_MAX lines and at most
+ * PROTO_OUTPUT_BYTES_MAX bytes (the lines' UTF-8 bytes, without line
+ * ends). A longer line is cut at a character boundary to fit in
+ * PROTO_OUTPUT_LINE_MAX bytes, "…" included. One write carries at most
+ * PROTO_OUTPUT_WRITE_MAX lines. */
+#define PROTO_OUTPUT_LINES_MAX 200
+#define PROTO_OUTPUT_BYTES_MAX 65536
+#define PROTO_OUTPUT_LINE_MAX 1024
+#define PROTO_OUTPUT_WRITE_MAX 1000
 #define PROTO_HINT_MAX_SEC 86400
 #define PROTO_ETA_MAX_SEC (10LL * 365 * 86400)
 
@@ -89,6 +99,8 @@ enum proto_field {
 	PROTO_F_EVENTS = 1u << 17,        /* changed: one event appended */
 	PROTO_F_EVENTS_DROPPED = 1u << 18,
 	PROTO_F_ID = 1u << 19,            /* update only: an id was given */
+	PROTO_F_OUTPUT = 1u << 20,        /* changed: lines appended */
+	PROTO_F_OUTPUT_DROPPED = 1u << 21,
 };
 
 /* One metadata entry. In a race both strings are owned and non-NULL. */
@@ -146,6 +158,14 @@ struct proto_race {
 	struct proto_event *events;   /* oldest first */
 	size_t n_events;
 	uint64_t events_dropped;      /* how many old events were discarded */
+
+	char **output;                /* the output tail, oldest line first */
+	size_t n_output;
+	uint64_t output_dropped;      /* lines appended but no longer kept */
+	/* How many of the newest lines the last proto_race_apply() that
+	 * changed the output appended: what its delta carries. Not part of
+	 * the race's value (never encoded, stored or compared). */
+	size_t output_appended;
 };
 
 /*
@@ -175,6 +195,11 @@ struct proto_race_update {
 	 * late). Only server-side producers set it: the JSON decoders ignore
 	 * the server-owned completed_at, so a REST client cannot. */
 	int64_t completed_at;
+	/* With PROTO_F_OUTPUT: lines to append to the output tail, oldest
+	 * first, without line ends (no '\n'). Over-long lines are cut by
+	 * proto_race_apply(), not refused. */
+	char **output;
+	size_t n_output;
 };
 
 /* Frees what an update owns and zeroes it. NULL is a no-op. */
@@ -204,6 +229,10 @@ struct proto_race *proto_race_create(const struct proto_race_update *u,
 /*
  * Applies an update to a race at time `now`, following the update rules
  * (see PROTOCOL.md and the tests in tests/test_proto_race.c).
+ * Output lines are appended to the tail, cut to PROTO_OUTPUT_LINE_MAX
+ * bytes, and the oldest lines (the update's own too, when it alone is
+ * over a bound) dropped until the tail is within its bounds; every line
+ * dropped is counted in output_dropped.
  * On success returns PROTO_OK and sets *changed (may be NULL) to the
  * PROTO_F_* bits of the fields whose value changed, server-derived ones
  * included; 0 means the update was a no-op. On failure (PROTO_EINVAL,

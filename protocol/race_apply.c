@@ -23,6 +23,14 @@ struct staged {
 	int meta_changed;
 	struct proto_kv *meta;
 	size_t n_meta;
+	/* The output tail after the update: keep_old of the race's newest
+	 * lines (borrowed) followed by the n_fresh lines in `fresh` (owned
+	 * copies of the update's newest lines, already cut), in `tail`, an
+	 * array with room for all of them. skipped counts the update's own
+	 * lines that did not fit. */
+	char **tail;
+	char **fresh;
+	size_t n_fresh, keep_old, skipped;
 };
 
 static void free_kvs(struct proto_kv *kv, size_t n)
@@ -40,6 +48,10 @@ static void staged_fini(struct staged *st)
 	free(st->title);
 	free(st->deeplink);
 	free_kvs(st->meta, st->n_meta);
+	for (size_t i = 0; i < st->n_fresh; i++)
+		free(st->fresh[i]);
+	free(st->fresh);
+	free(st->tail);
 }
 
 static int str_ok(const char *s, size_t max)
@@ -78,6 +90,15 @@ static int validate(const struct proto_race_update *u)
 	    (u->update_interval_hint < 1 ||
 	     u->update_interval_hint > PROTO_HINT_MAX_SEC))
 		return PROTO_EINVAL;
+	if (s & PROTO_F_OUTPUT) {
+		if (u->n_output > PROTO_OUTPUT_WRITE_MAX ||
+		    (u->n_output && !u->output))
+			return PROTO_EINVAL;
+		for (size_t i = 0; i < u->n_output; i++) {
+			if (!u->output[i] || strchr(u->output[i], '\n'))
+				return PROTO_EINVAL;
+		}
+	}
 	if (!(s & PROTO_F_METADATA))
 		return PROTO_OK;
 	for (size_t i = 0; i < u->n_metadata; i++) {
@@ -216,6 +237,93 @@ static int stage_str(const char *s, const char *cur, char **slot)
 	return *slot ? PROTO_OK : PROTO_ENOMEM;
 }
 
+/* What an output line becomes: "…" (3 bytes) marks a cut. */
+#define CUT_MARK "\xe2\x80\xa6"
+#define CUT_MARK_LEN 3
+
+/*
+ * The length a line keeps: all of it when it fits in
+ * PROTO_OUTPUT_LINE_MAX bytes, else the longest prefix of whole UTF-8
+ * characters that leaves room for the mark (*cut set). Backing up over
+ * continuation bytes (10xxxxxx) never splits a character of valid
+ * UTF-8, and stops after three even in invalid input.
+ */
+static size_t line_keep(const char *s, int *cut)
+{
+	size_t n = strlen(s), k = PROTO_OUTPUT_LINE_MAX - CUT_MARK_LEN;
+
+	*cut = n > PROTO_OUTPUT_LINE_MAX;
+	if (!*cut)
+		return n;
+	for (int i = 0; i < 3 && k > 0 &&
+	     ((unsigned char)s[k] & 0xc0) == 0x80; i++)
+		k--;
+	return k;
+}
+
+static char *line_copy(const char *s)
+{
+	int cut;
+	size_t k = line_keep(s, &cut);
+	char *d = malloc(k + (cut ? CUT_MARK_LEN : 0) + 1);
+
+	if (!d)
+		return NULL;
+	memcpy(d, s, k);
+	if (cut)
+		memcpy(d + k, CUT_MARK, CUT_MARK_LEN);
+	d[k + (cut ? CUT_MARK_LEN : 0)] = '\0';
+	return d;
+}
+
+/*
+ * Stages the output tail: walks back from the update's newest line, then
+ * into the race's lines, keeping lines while both bounds hold, so the
+ * newest lines always win. Copies only the update's lines that are kept.
+ */
+static int stage_output(const struct proto_race *r,
+			const struct proto_race_update *u, struct staged *st)
+{
+	size_t lines = 0, bytes = 0, k = 0, j = 0;
+
+	if (!u->n_output)
+		return PROTO_OK;
+	while (k < u->n_output && lines < PROTO_OUTPUT_LINES_MAX) {
+		int cut;
+		size_t n = line_keep(u->output[u->n_output - 1 - k], &cut);
+
+		n += cut ? CUT_MARK_LEN : 0;
+		if (bytes + n > PROTO_OUTPUT_BYTES_MAX)
+			break;
+		bytes += n;
+		lines++;
+		k++;
+	}
+	while (k == u->n_output && j < r->n_output &&
+	       lines < PROTO_OUTPUT_LINES_MAX) {
+		size_t n = strlen(r->output[r->n_output - 1 - j]);
+
+		if (bytes + n > PROTO_OUTPUT_BYTES_MAX)
+			break;
+		bytes += n;
+		lines++;
+		j++;
+	}
+	st->tail = calloc(j + k, sizeof *st->tail);
+	st->fresh = calloc(k, sizeof *st->fresh);
+	if (!st->tail || !st->fresh)
+		return PROTO_ENOMEM;
+	for (size_t i = 0; i < k; i++) {
+		st->fresh[i] = line_copy(u->output[u->n_output - k + i]);
+		if (!st->fresh[i])
+			return PROTO_ENOMEM;
+		st->n_fresh = i + 1;
+	}
+	st->keep_old = j;
+	st->skipped = u->n_output - k;
+	return PROTO_OK;
+}
+
 static int stage(const struct proto_race *r, const struct proto_race_update *u,
 		 struct staged *st)
 {
@@ -231,6 +339,8 @@ static int stage(const struct proto_race *r, const struct proto_race_update *u,
 			       &st->deeplink);
 	if (rc == PROTO_OK && (u->set & PROTO_F_METADATA))
 		rc = stage_meta(r, u, st);
+	if (rc == PROTO_OK && (u->set & PROTO_F_OUTPUT))
+		rc = stage_output(r, u, st);
 	return rc;
 }
 
@@ -381,6 +491,37 @@ static int take_str(char **field, char **staged)
 	return 1;
 }
 
+/* Swaps in the staged output tail: frees the race's lines that were not
+ * kept, counts every dropped line. */
+static void commit_output(struct proto_race *r, struct staged *st,
+			  uint32_t *bits)
+{
+	size_t gone = r->n_output - st->keep_old;
+
+	for (size_t i = 0; i < gone; i++)
+		free(r->output[i]);
+	if (st->keep_old)
+		memcpy(st->tail, r->output + gone,
+		       st->keep_old * sizeof *st->tail);
+	if (st->n_fresh)
+		memcpy(st->tail + st->keep_old, st->fresh,
+		       st->n_fresh * sizeof *st->tail);
+	free(r->output);
+	r->output = st->tail;
+	r->n_output = st->keep_old + st->n_fresh;
+	r->output_appended = st->n_fresh;
+	r->has |= PROTO_F_OUTPUT;
+	*bits |= PROTO_F_OUTPUT;
+	if (gone + st->skipped) {
+		r->output_dropped += gone + st->skipped;
+		r->has |= PROTO_F_OUTPUT_DROPPED;
+		*bits |= PROTO_F_OUTPUT_DROPPED;
+	}
+	/* The race owns the strings now; staged_fini() frees the arrays. */
+	st->tail = NULL;
+	st->n_fresh = 0;
+}
+
 /* The commit phase: everything is allocated, nothing here can fail. The
  * order matters: started_at before state (duration uses the new start),
  * source before the hint and the ETA (both derive from it). */
@@ -446,6 +587,8 @@ static void commit(struct proto_race *r, const struct proto_race_update *u,
 	if (u->set & PROTO_F_STATE)
 		commit_state(r, u->state, u->set & PROTO_F_COMPLETED_AT ?
 			     u->completed_at : now, bits);
+	if (st->tail)
+		commit_output(r, st, bits);
 }
 
 int proto_race_apply(struct proto_race *r, const struct proto_race_update *u,

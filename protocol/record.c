@@ -158,6 +158,63 @@ static int set_events(struct proto_race *r, json_object *v)
 	return PROTO_OK;
 }
 
+static void clear_output(struct proto_race *r)
+{
+	for (size_t i = 0; i < r->n_output; i++)
+		free(r->output[i]);
+	free(r->output);
+	r->output = NULL;
+	r->n_output = 0;
+	r->output_appended = 0;
+	r->has &= ~PROTO_F_OUTPUT;
+}
+
+/* A whole output tail, within the bounds proto_race_apply() keeps. */
+static int set_output(struct proto_race *r, json_object *v)
+{
+	size_t n, bytes = 0;
+
+	if (!json_object_is_type(v, json_type_array))
+		return PROTO_EINVAL;
+	n = json_object_array_length(v);
+	if (n > PROTO_OUTPUT_LINES_MAX)
+		return PROTO_EINVAL;
+	clear_output(r);
+	r->output = calloc(n + 1, sizeof *r->output);
+	if (!r->output)
+		return PROTO_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const char *s;
+
+		if (proto_codec_string(json_object_array_get_idx(v, i), "",
+				       PROTO_OUTPUT_LINE_MAX, &s, NULL) ||
+		    strchr(s, '\n'))
+			return PROTO_EINVAL;
+		bytes += strlen(s);
+		if (bytes > PROTO_OUTPUT_BYTES_MAX)
+			return PROTO_EINVAL;
+		r->output[i] = strdup(s);
+		if (!r->output[i])
+			return PROTO_ENOMEM;
+		r->n_output = i + 1;
+	}
+	if (n)
+		r->has |= PROTO_F_OUTPUT;
+	return PROTO_OK;
+}
+
+static int set_output_dropped(struct proto_race *r, json_object *v)
+{
+	int64_t x = 0;
+
+	if (v && proto_codec_int(v, "", 0, INT64_MAX, &x, NULL))
+		return PROTO_EINVAL;
+	r->output_dropped = (uint64_t)x;
+	r->has = x ? r->has | PROTO_F_OUTPUT_DROPPED :
+		r->has & ~PROTO_F_OUTPUT_DROPPED;
+	return PROTO_OK;
+}
+
 /* Sets or clears an optional int64 field read as an integer (`time`: read
  * as an RFC 3339 string instead). */
 static int set_opt_i64(struct proto_race *r, uint32_t bit, int64_t *f,
@@ -295,6 +352,13 @@ int proto_codec_race_set(struct proto_race *r, uint32_t field, json_object *v)
 		return PROTO_OK;
 	case PROTO_F_EVENTS_DROPPED:
 		return set_dropped(r, v);
+	case PROTO_F_OUTPUT:
+		if (v)
+			return set_output(r, v);
+		clear_output(r);
+		return PROTO_OK;
+	case PROTO_F_OUTPUT_DROPPED:
+		return set_output_dropped(r, v);
 	default:
 		return PROTO_EINVAL;
 	}

@@ -156,6 +156,32 @@ static int event_item(struct proto_scan *c, struct proto_race *r, size_t i)
 	return rc == PROTO_OK && (x.seen & 3) != 3 ? DECLINED : rc;
 }
 
+/* One output line; the tail's byte bound is checked once it is read. */
+static int output_item(struct proto_scan *c, struct proto_race *r, size_t i)
+{
+	char **lines = room_for(r->output, i, sizeof *lines);
+	int rc;
+
+	if (!lines)
+		return PROTO_ENOMEM;
+	r->output = lines;
+	rc = proto_scan_dup_string(c, PROTO_OUTPUT_LINE_MAX, &r->output[i]);
+	if (rc != PROTO_OK)
+		return rc;
+	r->n_output = i + 1;
+	return strchr(r->output[i], '\n') ? DECLINED : PROTO_OK;
+}
+
+static int read_output(struct proto_scan *c, struct proto_race *r)
+{
+	size_t bytes = 0;
+	int rc = each_element(c, r, PROTO_OUTPUT_LINES_MAX, output_item);
+
+	for (size_t i = 0; rc == PROTO_OK && i < r->n_output; i++)
+		bytes += strlen(r->output[i]);
+	return rc == PROTO_OK && bytes > PROTO_OUTPUT_BYTES_MAX ? DECLINED : rc;
+}
+
 static int metadata_member(struct proto_scan *c, void *arg,
 			   const struct proto_slice *k)
 {
@@ -270,6 +296,12 @@ static int read_field(struct proto_scan *c, struct proto_race *r,
 		rc = proto_scan_int(c, 0, INT64_MAX, &v);
 		r->events_dropped = (uint64_t)v;
 		return rc;
+	case PROTO_F_OUTPUT:
+		return read_output(c, r);
+	case PROTO_F_OUTPUT_DROPPED:
+		rc = proto_scan_int(c, 0, INT64_MAX, &v);
+		r->output_dropped = (uint64_t)v;
+		return rc;
 	}
 	rc = proto_scan_int(c, field == PROTO_F_PROGRESS ? 0 :
 			 field == PROTO_F_ETA_SOURCE ? PROTO_ETA_EXACT : 1,
@@ -361,6 +393,10 @@ int proto_record_decode_direct(const char *buf, size_t len,
 		x.r->has &= ~PROTO_F_EVENTS;
 	if (!x.r->n_metadata)
 		x.r->has &= ~PROTO_F_METADATA;
+	if (!x.r->output_dropped)
+		x.r->has &= ~PROTO_F_OUTPUT_DROPPED;
+	if (!x.r->n_output)
+		x.r->has &= ~PROTO_F_OUTPUT;
 	if (!(x.r->has & PROTO_F_UPDATE_INTERVAL_HINT)) {
 		x.r->update_interval_hint =
 			proto_source_default_hint(x.r->source);

@@ -376,3 +376,131 @@ Test(delta, random_event_storms_converge)
 		proto_race_free(server);
 	}
 }
+
+/* ---- the output tail (issue 14) ---------------------------------------- */
+
+/* The "changes" text of the update delta for `changed`. */
+static char *changes_text(const struct proto_race *r, uint32_t changed)
+{
+	json_object *d = proto_delta_new(9, T0, PROTO_DELTA_UPDATE, NULL, r,
+					 changed);
+	json_object *c = NULL;
+	char *s;
+
+	cr_assert(json_object_object_get_ex(d, "changes", &c));
+	s = text(c);
+	json_object_put(d);
+	return s;
+}
+
+Test(delta, output_delta_carries_only_the_appended_lines)
+{
+	struct proto_race *r = create("{\"source\":\"cmd\",\"title\":\"t\","
+				      "\"output\":[\"a\",\"b\"]}", T0);
+	uint32_t changed = patch(r, "{\"output\":[\"c\",\"<i>d</i>\"]}", T0);
+	char *s = changes_text(r, changed);
+
+	cr_assert_str_eq(s, "{\"output\":[\"c\",\"<i>d<\\/i>\"]}");
+	free(s);
+	/* The race itself shows the whole tail. */
+	s = race_text(r);
+	cr_assert_not_null(strstr(s, "\"output\":[\"a\",\"b\",\"c\",\"<i>d<\\/i>\"]"),
+			   "%s", s);
+	free(s);
+	/* Over the cap the delta names the new dropped count. */
+	changed = patch(r, "{\"output\":[" /* 200 more lines: 204 in all */
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+		"\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"last\"]}",
+		T0);
+	cr_assert_eq(changed, PROTO_F_OUTPUT | PROTO_F_OUTPUT_DROPPED);
+	cr_assert_eq(r->n_output, 200);
+	cr_assert_eq(r->output_dropped, 4);
+	s = changes_text(r, changed);
+	cr_assert_not_null(strstr(s, "\"last\"],\"output_dropped\":4}"), "%s", s);
+	free(s);
+	proto_race_free(r);
+}
+
+/* A random output write: 0..k lines of random length (some over the line
+ * cap, with multi-byte characters), as a JSON body in buf. */
+static void random_output(uint64_t *s, char *buf, size_t cap, unsigned k)
+{
+	static const char *const bits[] = {"x", "\\u00e9", "\\u20ac", "yz",
+					   "\\u001b[31m", "<&>", "\\t", "\\r"};
+	unsigned n = pick(s, k + 1);
+	size_t len = (size_t)snprintf(buf, cap, "{\"output\":[");
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned w = pick(s, 8) ? pick(s, 40) : 300 + pick(s, 500);
+
+		len += (size_t)snprintf(buf + len, cap - len, "%s\"",
+					i ? "," : "");
+		for (unsigned j = 0; j < w; j++)
+			len += (size_t)snprintf(buf + len, cap - len, "%s",
+						bits[pick(s, 8)]);
+		buf[len++] = '"';
+	}
+	snprintf(buf + len, cap - len, "]}");
+}
+
+Test(delta, random_output_sequences_converge_to_the_server_race,
+     .timeout = 120)
+{
+	uint64_t seed = 0x7a11u;
+	size_t cap = 4u << 20;
+	char *body = malloc(cap);
+
+	cr_assert_not_null(body);
+	for (int run = 0; run < 20; run++) {
+		struct proto_race *server, *client = NULL;
+		char *want, *got;
+
+		server = create("{\"source\":\"cmd\",\"title\":\"t\"}", T0);
+		replay(&client, 1, PROTO_DELTA_CREATE, server, 0);
+		for (int step = 0; step < 60; step++) {
+			uint32_t changed;
+			size_t bytes = 0;
+
+			/* Mostly small writes, some over the count cap. */
+			random_output(&seed, body, cap,
+				      pick(&seed, 10) ? 12 : 400);
+			changed = patch(server, body, T0 + step);
+			if (changed)
+				replay(&client, (uint64_t)step + 2,
+				       PROTO_DELTA_UPDATE, server, changed);
+			for (size_t i = 0; i < server->n_output; i++) {
+				cr_assert_leq(strlen(server->output[i]),
+					      PROTO_OUTPUT_LINE_MAX);
+				bytes += strlen(server->output[i]);
+			}
+			cr_assert_leq(bytes, PROTO_OUTPUT_BYTES_MAX);
+			cr_assert_leq(server->n_output, PROTO_OUTPUT_LINES_MAX);
+			want = race_text(server);
+			got = race_text(client);
+			cr_assert_str_eq(got, want, "run %d step %d", run, step);
+			free(want);
+			free(got);
+		}
+		proto_race_free(server);
+		proto_race_free(client);
+	}
+	free(body);
+}

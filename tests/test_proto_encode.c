@@ -781,6 +781,25 @@ static struct proto_race *random_race(uint64_t *s)
 	r->events_dropped = pick(s, 3) ? 0 : next(s) >> pick(s, 64);
 	if (r->events_dropped)
 		r->has |= PROTO_F_EVENTS_DROPPED;
+	/* The output tail: lines without line ends, within its bounds (at
+	 * most 60 lines of at most PROTO_OUTPUT_LINE_MAX bytes each). */
+	n = pick(s, 3) ? pick(s, 6) : pick(s, 61);
+	r->output = calloc(n + 1, sizeof *r->output);
+	cr_assert_not_null(r->output);
+	for (size_t i = 0; i < n; i++) {
+		char *line = random_string(s, pick(s, 8) ? 60 :
+					   PROTO_OUTPUT_LINE_MAX);
+
+		for (char *p = line; (p = strchr(p, '\n'));)
+			*p = ' ';
+		r->output[r->n_output++] = line;
+	}
+	if (r->n_output)
+		r->has |= PROTO_F_OUTPUT;
+	r->output_appended = pick(s, r->n_output + 2);
+	r->output_dropped = pick(s, 2) ? 0 : next(s) >> pick(s, 64);
+	if (r->output_dropped)
+		r->has |= PROTO_F_OUTPUT_DROPPED;
 	return r;
 }
 

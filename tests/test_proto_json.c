@@ -284,6 +284,12 @@ static const struct decode_error decode_errors[] = {
 	{"{\"metadata\":{\"k\":{}}}", P, "invalid_type", "metadata.k"},
 	{"{\"metadata\":{\"k\":\"a\\u0000\"}}", P, "invalid_value",
 	 "metadata.k"},
+	{"{\"output\":\"one line\"}", P, "invalid_type", "output"},
+	{"{\"output\":{\"0\":\"a\"}}", P, "invalid_type", "output"},
+	{"{\"output\":[\"a\",2]}", P, "invalid_type", "output"},
+	{"{\"output\":[null]}", P, "invalid_type", "output"},
+	{"{\"output\":[\"a\\nb\"]}", P, "invalid_value", "output"},
+	{"{\"output\":[\"a\\u0000\"]}", P, "invalid_value", "output"},
 };
 
 Test(json, every_decoder_error_code_names_its_field)
@@ -933,4 +939,125 @@ Test(json, truncated_inputs_never_crash)
 	}
 	free(rec);
 	proto_race_free(r);
+}
+
+/* ---- the output tail (issue 14) ---------------------------------------- */
+
+Test(json, output_lines_decode_in_order_with_escapes_kept)
+{
+	static const char body[] =
+		"{\"output\":[\"plain\",\"\\u001b[1;32mok\\u001b[0m\",\"\","
+		"\"tab\\there\\r\",\"<b>x</b> & \\u00e9\"]}";
+	struct proto_race_update u;
+	struct proto_json_error e = {0};
+
+	cr_assert_eq(decode(body, P, &u, &e), PROTO_OK, "%s", e.message);
+	cr_assert_eq(u.set, PROTO_F_OUTPUT);
+	cr_assert_eq(u.n_output, 5);
+	cr_assert_str_eq(u.output[0], "plain");
+	cr_assert_str_eq(u.output[1], "\x1b[1;32mok\x1b[0m");
+	cr_assert_str_eq(u.output[2], "");
+	cr_assert_str_eq(u.output[3], "tab\there\r");
+	cr_assert_str_eq(u.output[4], "<b>x</b> & \xc3\xa9");
+	proto_race_update_fini(&u);
+	/* null means unchanged, like every other field. */
+	cr_assert_eq(decode("{\"output\":null}", P, &u, &e), PROTO_OK);
+	cr_assert_eq(u.set, 0);
+	proto_race_update_fini(&u);
+}
+
+Test(json, output_over_the_write_limit_is_too_many)
+{
+	size_t n = PROTO_OUTPUT_WRITE_MAX + 1, len = 0;
+	char *body = xmalloc(16 + 4 * n);
+	struct proto_race_update u;
+	struct proto_json_error e = {0};
+
+	len += (size_t)sprintf(body, "{\"output\":[");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(body + len, "%s\"\"", i ? "," : "");
+	sprintf(body + len, "]}");
+	cr_assert_eq(decode(body, P, &u, &e), PROTO_EINVAL);
+	cr_assert_str_eq(e.code, "too_many");
+	cr_assert_str_eq(e.field, "output");
+	cr_assert_null(u.output);
+	/* One line fewer is fine. */
+	body[len - 3] = ']';
+	body[len - 2] = '}';
+	body[len - 1] = '\0';
+	cr_assert_eq(decode(body, P, &u, &e), PROTO_OK, "%s", e.message);
+	cr_assert_eq(u.n_output, PROTO_OUTPUT_WRITE_MAX);
+	proto_race_update_fini(&u);
+	free(body);
+}
+
+Test(json, output_tail_is_in_the_race_and_its_record)
+{
+	struct proto_race *r = full_race(), *back = NULL;
+	struct proto_race_update u;
+	struct proto_json_error e = {0};
+	char *text, *rec;
+	size_t n;
+
+	cr_assert_eq(decode("{\"output\":[\"a\",\"\\u001b[0m/b\"]}", P, &u,
+			    &e), PROTO_OK);
+	cr_assert_eq(proto_race_apply(r, &u, T0, NULL), PROTO_OK);
+	proto_race_update_fini(&u);
+	r->output_dropped = 7;
+	r->has |= PROTO_F_OUTPUT_DROPPED;
+	text = race_text(r);
+	cr_assert_not_null(strstr(text, ",\"output\":[\"a\",\"\\u001b[0m\\/b\"],"
+				  "\"output_dropped\":7}"), "%s", text);
+	free(text);
+	assert_record_round_trip(r);
+	/* Both record decoders read it back. */
+	cr_assert_eq(proto_record_encode(r, &rec, &n), PROTO_OK);
+	cr_assert_eq(proto_record_decode_direct(rec, n, &back), PROTO_OK);
+	cr_assert_eq(back->n_output, 2);
+	cr_assert_str_eq(back->output[1], "\x1b[0m/b");
+	cr_assert_eq(back->output_dropped, 7);
+	proto_race_free(back);
+	back = NULL;
+	cr_assert_eq(proto_record_decode_json(rec, n, &back), PROTO_OK);
+	cr_assert_eq(back->n_output, 2);
+	proto_race_free(back);
+	free(rec);
+	proto_race_free(r);
+}
+
+Test(json, records_with_an_output_tail_over_its_bounds_are_corrupt)
+{
+	static const char head[] = "{\"id\":\"r\",\"source\":\"s\",\"title\":\"t\","
+		"\"state\":\"running\",\"started_at\":\"2025-01-02T03:04:05.000Z\","
+		"\"output\":[";
+	char *big = xmalloc(300 * 1100 + 256), *line = repeat('z', 1025);
+	struct proto_race *r = NULL;
+	size_t n;
+
+	/* A line over the line cap. */
+	n = (size_t)sprintf(big, "%s\"%s\"]}", head, line);
+	cr_expect_eq(proto_record_decode(big, n, &r), PROTO_EINVAL);
+	/* More lines than the count cap. */
+	n = (size_t)sprintf(big, "%s", head);
+	for (int i = 0; i < 201; i++)
+		n += (size_t)sprintf(big + n, "%s\"x\"", i ? "," : "");
+	n += (size_t)sprintf(big + n, "]}");
+	cr_expect_eq(proto_record_decode(big, n, &r), PROTO_EINVAL);
+	/* 65 lines of 1024 bytes: over the byte cap. */
+	line[1024] = '\0';
+	n = (size_t)sprintf(big, "%s", head);
+	for (int i = 0; i < 65; i++)
+		n += (size_t)sprintf(big + n, "%s\"%s\"", i ? "," : "", line);
+	n += (size_t)sprintf(big + n, "]}");
+	cr_expect_eq(proto_record_decode(big, n, &r), PROTO_EINVAL);
+	/* 64 of them fit exactly. */
+	n = (size_t)sprintf(big, "%s", head);
+	for (int i = 0; i < 64; i++)
+		n += (size_t)sprintf(big + n, "%s\"%s\"", i ? "," : "", line);
+	n += (size_t)sprintf(big + n, "]}");
+	cr_assert_eq(proto_record_decode(big, n, &r), PROTO_OK);
+	cr_expect_eq(r->n_output, 64);
+	proto_race_free(r);
+	free(line);
+	free(big);
 }

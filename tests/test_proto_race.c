@@ -41,8 +41,15 @@ static int race_equal(const struct proto_race *a, const struct proto_race *b)
 	    memcmp(a->eta_revisions, b->eta_revisions,
 		   sizeof a->eta_revisions) != 0 ||
 	    a->n_metadata != b->n_metadata || a->n_events != b->n_events ||
-	    a->events_dropped != b->events_dropped)
+	    a->events_dropped != b->events_dropped ||
+	    a->n_output != b->n_output ||
+	    a->output_dropped != b->output_dropped ||
+	    a->output_appended != b->output_appended)
 		return 0;
+	for (size_t i = 0; i < a->n_output; i++) {
+		if (!str_eq(a->output[i], b->output[i]))
+			return 0;
+	}
 	for (size_t i = 0; i < a->n_metadata; i++) {
 		if (!str_eq(a->metadata[i].key, b->metadata[i].key) ||
 		    !str_eq(a->metadata[i].value, b->metadata[i].value))
@@ -828,4 +835,282 @@ Test(race, strerror_covers_every_code)
 	cr_expect_str_neq(proto_strerror(PROTO_ELIMIT),
 			  proto_strerror(PROTO_EINVAL));
 	cr_expect_str_eq(proto_strerror(-99), "unknown protocol error");
+}
+
+/* ---- the output tail (issue 14) ---------------------------------------- */
+
+/* An update appending `n` lines, each `fmt` with its index. */
+static struct proto_race_update lines_update(size_t n, const char *fmt)
+{
+	struct proto_race_update u = {0};
+
+	u.set = PROTO_F_OUTPUT;
+	u.output = calloc(n + 1, sizeof *u.output);
+	cr_assert_not_null(u.output);
+	for (size_t i = 0; i < n; i++) {
+		char buf[64];
+
+		snprintf(buf, sizeof buf, fmt, (unsigned)i);
+		u.output[i] = strdup(buf);
+		u.n_output = i + 1;
+	}
+	return u;
+}
+
+/* An update appending one copy of `line`. */
+static struct proto_race_update one_line(const char *line)
+{
+	struct proto_race_update u = {0};
+
+	u.set = PROTO_F_OUTPUT;
+	u.output = calloc(1, sizeof *u.output);
+	cr_assert_not_null(u.output);
+	u.output[0] = strdup(line);
+	u.n_output = 1;
+	return u;
+}
+
+static size_t tail_bytes(const struct proto_race *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_output; i++)
+		n += strlen(r->output[i]);
+	return n;
+}
+
+/* 1 when buf is well-formed UTF-8 (no split or overlong sequences). */
+static int utf8_ok(const unsigned char *p)
+{
+	while (*p) {
+		int k = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 :
+			(*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+
+		if (k < 0)
+			return 0;
+		p++;
+		for (int i = 0; i < k; i++, p++) {
+			if ((*p & 0xc0) != 0x80)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+Test(output, lines_append_in_order_and_report_what_they_added)
+{
+	struct proto_race *r = make("cmd", T0);
+	struct proto_race_update u = lines_update(3, "line %u");
+	uint32_t changed = 0;
+
+	cr_assert_eq(proto_race_apply(r, &u, T0 + 1, &changed), PROTO_OK);
+	cr_assert_eq(changed, PROTO_F_OUTPUT);
+	cr_assert_eq(r->n_output, 3);
+	cr_assert_eq(r->output_appended, 3);
+	cr_assert_str_eq(r->output[0], "line 0");
+	cr_assert_str_eq(r->output[2], "line 2");
+	proto_race_update_fini(&u);
+	u = one_line("\x1b[31mred\x1b[0m\r");
+	cr_assert_eq(proto_race_apply(r, &u, T0 + 2, &changed), PROTO_OK);
+	cr_assert_eq(changed, PROTO_F_OUTPUT);
+	cr_assert_eq(r->n_output, 4);
+	cr_assert_eq(r->output_appended, 1);
+	/* Nothing is stripped: escapes and carriage returns stay. */
+	cr_assert_str_eq(r->output[3], "\x1b[31mred\x1b[0m\r");
+	cr_assert_eq(r->output_dropped, 0);
+	cr_assert_eq(r->has & PROTO_F_OUTPUT_DROPPED, 0);
+	proto_race_update_fini(&u);
+	proto_race_free(r);
+}
+
+Test(output, an_empty_list_changes_nothing)
+{
+	struct proto_race *r = make("cmd", T0);
+	struct proto_race_update u = lines_update(0, "%u");
+	uint32_t changed = 1;
+
+	cr_assert_eq(proto_race_apply(r, &u, T0 + 1, &changed), PROTO_OK);
+	cr_assert_eq(changed, 0);
+	cr_assert_eq(r->n_output, 0);
+	cr_assert_eq(r->has & PROTO_F_OUTPUT, 0);
+	proto_race_update_fini(&u);
+	proto_race_free(r);
+}
+
+Test(output, the_count_cap_keeps_the_newest_200_and_counts_the_rest)
+{
+	struct proto_race *r = make("cmd", T0);
+	struct proto_race_update u = lines_update(150, "a%u");
+	uint32_t changed = 0;
+
+	cr_assert_eq(proto_race_apply(r, &u, T0, &changed), PROTO_OK);
+	proto_race_update_fini(&u);
+	u = lines_update(100, "b%u");
+	cr_assert_eq(proto_race_apply(r, &u, T0, &changed), PROTO_OK);
+	cr_assert_eq(changed, PROTO_F_OUTPUT | PROTO_F_OUTPUT_DROPPED);
+	cr_assert_eq(r->n_output, PROTO_OUTPUT_LINES_MAX);
+	cr_assert_eq(r->output_dropped, 50);
+	cr_assert_eq(r->output_appended, 100);
+	cr_assert_str_eq(r->output[0], "a50");
+	cr_assert_str_eq(r->output[99], "a149");
+	cr_assert_str_eq(r->output[100], "b0");
+	cr_assert_str_eq(r->output[199], "b99");
+	proto_race_update_fini(&u);
+	proto_race_free(r);
+}
+
+Test(output, one_write_over_the_count_cap_keeps_its_own_newest_lines)
+{
+	struct proto_race *r = make("cmd", T0);
+	struct proto_race_update u = lines_update(5, "old%u");
+	uint32_t changed = 0;
+
+	cr_assert_eq(proto_race_apply(r, &u, T0, &changed), PROTO_OK);
+	proto_race_update_fini(&u);
+	u = lines_update(300, "n%u");
+	cr_assert_eq(proto_race_apply(r, &u, T0, &changed), PROTO_OK);
+	cr_assert_eq(r->n_output, 200);
+	/* The 5 old lines and the write's own first 100 are gone. */
+	cr_assert_eq(r->output_dropped, 105);
+	cr_assert_eq(r->output_appended, 200);
+	cr_assert_str_eq(r->output[0], "n100");
+	cr_assert_str_eq(r->output[199], "n299");
+	proto_race_update_fini(&u);
+	proto_race_free(r);
+}
+
+Test(output, the_byte_cap_holds_before_the_count_cap)
+{
+	struct proto_race *r = make("cmd", T0);
+	char line[1001];
+	uint32_t changed = 0;
+
+	memset(line, 'x', 1000);
+	line[1000] = '\0';
+	for (int i = 0; i < 100; i++) {
+		struct proto_race_update u = one_line(line);
+
+		u.output[0][0] = (char)('A' + i % 26);
+		cr_assert_eq(proto_race_apply(r, &u, T0, &changed), PROTO_OK);
+		proto_race_update_fini(&u);
+		cr_assert_leq(tail_bytes(r), PROTO_OUTPUT_BYTES_MAX);
+	}
+	/* 65 lines of 1000 bytes fit in 65536; a 66th would not. */
+	cr_assert_eq(r->n_output, 65);
+	cr_assert_eq(r->output_dropped, 35);
+	cr_assert_eq(r->output[64][0], 'A' + 99 % 26);
+	cr_assert_eq(r->output[0][0], 'A' + 35 % 26);
+	proto_race_free(r);
+}
+
+Test(output, long_lines_are_cut_to_the_cap_with_a_mark)
+{
+	struct proto_race *r = make("cmd", T0);
+	char line[3000];
+	struct proto_race_update u;
+	uint32_t changed = 0;
+
+	memset(line, 'y', sizeof line - 1);
+	line[sizeof line - 1] = '\0';
+	u = one_line(line);
+	cr_assert_eq(proto_race_apply(r, &u, T0, &changed), PROTO_OK);
+	proto_race_update_fini(&u);
+	cr_assert_eq(strlen(r->output[0]), PROTO_OUTPUT_LINE_MAX);
+	cr_assert_str_eq(r->output[0] + PROTO_OUTPUT_LINE_MAX - 3,
+			 "\xe2\x80\xa6");
+	/* A line of exactly the cap is kept whole. */
+	line[PROTO_OUTPUT_LINE_MAX] = '\0';
+	u = one_line(line);
+	cr_assert_eq(proto_race_apply(r, &u, T0, &changed), PROTO_OK);
+	proto_race_update_fini(&u);
+	cr_assert_str_eq(r->output[1], line);
+	proto_race_free(r);
+}
+
+/* Multi-byte characters straddling the cut: 2-, 3- and 4-byte ones at
+ * every alignment. The cut line is valid UTF-8, as long as it may be, and
+ * a prefix of the original. */
+Test(output, cutting_never_splits_a_utf8_character)
+{
+	static const char *const chars[] = {"\xc3\xa9", "\xe2\x82\xac",
+					    "\xf0\x9f\x98\x80"};
+
+	for (size_t c = 0; c < 3; c++) {
+		for (size_t pad = 0; pad < 4; pad++) {
+			struct proto_race *r = make("cmd", T0);
+			char line[2100];
+			size_t n = 0, w = strlen(chars[c]), keep;
+			struct proto_race_update u;
+
+			memset(line, 'p', pad);
+			n = pad;
+			while (n + w < sizeof line - 1) {
+				memcpy(line + n, chars[c], w);
+				n += w;
+			}
+			line[n] = '\0';
+			u = one_line(line);
+			cr_assert_eq(proto_race_apply(r, &u, T0, NULL),
+				     PROTO_OK);
+			proto_race_update_fini(&u);
+			cr_assert(utf8_ok((const unsigned char *)r->output[0]),
+				  "char %zu pad %zu", c, pad);
+			cr_assert_leq(strlen(r->output[0]),
+				      PROTO_OUTPUT_LINE_MAX);
+			keep = strlen(r->output[0]) - 3;
+			cr_assert_gt(keep, PROTO_OUTPUT_LINE_MAX - 3 - w);
+			cr_assert_eq(memcmp(r->output[0], line, keep), 0);
+			cr_assert_eq((keep - pad) % w, 0);
+			proto_race_free(r);
+		}
+	}
+}
+
+Test(output, bad_lines_are_refused_and_change_nothing)
+{
+	struct proto_race *r = make("cmd", T0), *copy;
+	struct proto_race_update u = lines_update(2, "l%u");
+	uint32_t changed = 0;
+
+	cr_assert_eq(proto_race_apply(r, &u, T0, &changed), PROTO_OK);
+	proto_race_update_fini(&u);
+	copy = proto_race_dup(r);
+	cr_assert_not_null(copy);
+	u = one_line("two\nlines");
+	u.set |= PROTO_F_PROGRESS;
+	u.progress = 50;
+	cr_assert_eq(proto_race_apply(r, &u, T0 + 5, &changed), PROTO_EINVAL);
+	cr_assert(race_equal(r, copy));
+	proto_race_update_fini(&u);
+	u = lines_update(PROTO_OUTPUT_WRITE_MAX + 1, "%u");
+	cr_assert_eq(proto_race_apply(r, &u, T0 + 5, &changed), PROTO_EINVAL);
+	cr_assert(race_equal(r, copy));
+	proto_race_update_fini(&u);
+	proto_race_free(copy);
+	proto_race_free(r);
+}
+
+Test(output, create_takes_lines_and_dup_copies_them)
+{
+	struct proto_race_update u = req("cmd");
+	struct proto_race *r, *d;
+	int err = 0;
+
+	u.set |= PROTO_F_OUTPUT;
+	u.output = calloc(2, sizeof *u.output);
+	u.output[0] = strdup("hello");
+	u.output[1] = strdup("world");
+	u.n_output = 2;
+	r = proto_race_create(&u, "r1", T0, &err);
+	cr_assert_not_null(r);
+	proto_race_update_fini(&u);
+	cr_assert_eq(r->n_output, 2);
+	d = proto_race_dup(r);
+	cr_assert_not_null(d);
+	cr_assert(race_equal(r, d));
+	cr_assert_neq(d->output, r->output);
+	cr_assert_neq(d->output[0], r->output[0]);
+	proto_race_free(r);
+	cr_assert_str_eq(d->output[1], "world");
+	proto_race_free(d);
 }
