@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INTENT_VERSION 1
+/* 2: the update carries its output lines (issue 14). Version 1 was never
+ * released (cluster mode had not shipped), so it is simply refused. */
+#define INTENT_VERSION 2
 #define NO_STRING UINT32_MAX
 #define METADATA_MAX 4096 /* far above what the decoders accept */
 
@@ -75,6 +77,11 @@ static int put_update(struct proto_buf *b, const struct proto_race_update *u)
 		rc = put_str(b, u->metadata[i].key);
 		rc = rc ? rc : put_str(b, u->metadata[i].value);
 	}
+	if (!rc && u->n_output > PROTO_OUTPUT_WRITE_MAX)
+		rc = PROTO_ELIMIT;
+	rc = rc ? rc : put_u32(b, (uint32_t)u->n_output);
+	for (size_t i = 0; !rc && i < u->n_output; i++)
+		rc = put_str(b, u->output[i]);
 	return rc;
 }
 
@@ -170,6 +177,9 @@ static double get_f64(struct rd *r)
 	return d;
 }
 
+static void get_metadata(struct rd *r, struct proto_race_update *u,
+			 uint32_t n);
+
 static void get_update(struct rd *r, struct proto_race_update *u)
 {
 	uint32_t n;
@@ -194,8 +204,36 @@ static void get_update(struct rd *r, struct proto_race_update *u)
 		r->err = PROTO_EINVAL;
 		return;
 	}
+	if (n) {
+		get_metadata(r, u, n);
+		if (r->err)
+			return;
+	}
+	n = get_u32(r);
+	if (r->err)
+		return;
+	if (n > PROTO_OUTPUT_WRITE_MAX) {
+		r->err = PROTO_EINVAL;
+		return;
+	}
 	if (!n)
 		return;
+	u->output = calloc(n, sizeof(*u->output));
+	if (!u->output) {
+		r->err = PROTO_ENOMEM;
+		return;
+	}
+	for (uint32_t i = 0; i < n && !r->err; i++) {
+		u->output[i] = get_str(r);
+		u->n_output = i + 1;
+		if (!r->err && !u->output[i])
+			r->err = PROTO_EINVAL;
+	}
+}
+
+static void get_metadata(struct rd *r, struct proto_race_update *u,
+			 uint32_t n)
+{
 	u->metadata = calloc(n, sizeof(*u->metadata));
 	if (!u->metadata) {
 		r->err = PROTO_ENOMEM;

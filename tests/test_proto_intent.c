@@ -24,15 +24,17 @@ static char *encode(const struct proto_intent *in, size_t *len)
 Test(intent, a_patch_keeps_every_field_of_the_update)
 {
 	struct proto_kv md[2] = {{"k", "v"}, {"gone", NULL}};
+	char *lines[3] = {"one", "", "\x1b[31mtwo\x1b[0m\r"};
 	struct proto_intent in = {
 		.op = PROTO_INTENT_PATCH, .now = 1700000000123, .id = "r-1",
-		.u = {.set = 0xfffff, .id = "r-1", .source = "ci",
+		.u = {.set = 0x3fffff, .id = "r-1", .source = "ci",
 		      .title = "build \"x\"", .state = PROTO_STATE_FAILED,
 		      .started_at = -5, .eta_sec = 3600, .progress = 77,
 		      .deeplink = "https://x/y", .eta_source = 2,
 		      .eta_confidence = 0.125, .update_interval_hint = 9,
 		      .metadata = md, .n_metadata = 2,
-		      .completed_at = 1700000000999},
+		      .completed_at = 1700000000999,
+		      .output = lines, .n_output = 3},
 	};
 	struct proto_intent out;
 	size_t len;
@@ -60,6 +62,10 @@ Test(intent, a_patch_keeps_every_field_of_the_update)
 	cr_assert_str_eq(out.u.metadata[0].value, "v");
 	cr_assert_str_eq(out.u.metadata[1].key, "gone");
 	cr_assert_null(out.u.metadata[1].value, "null removes: kept as NULL");
+	cr_assert_eq(out.u.n_output, 3);
+	cr_assert_str_eq(out.u.output[0], "one");
+	cr_assert_str_eq(out.u.output[1], "");
+	cr_assert_str_eq(out.u.output[2], "\x1b[31mtwo\x1b[0m\r");
 	proto_intent_fini(&out);
 	free(p);
 }
@@ -102,10 +108,12 @@ Test(intent, events_deletes_and_expiries_round_trip)
 Test(intent, every_truncation_and_trailing_garbage_is_einval)
 {
 	struct proto_kv md[1] = {{"k", "v"}};
+	char *lines[2] = {"a", "bc"};
 	struct proto_intent in = {
 		.op = PROTO_INTENT_CREATE, .now = 7, .id = "z",
 		.u = {.set = 3, .id = "z", .source = "s", .title = "t",
-		      .metadata = md, .n_metadata = 1},
+		      .metadata = md, .n_metadata = 1,
+		      .output = lines, .n_output = 2},
 	};
 	struct proto_intent out;
 	size_t len;
@@ -121,7 +129,7 @@ Test(intent, every_truncation_and_trailing_garbage_is_einval)
 		     PROTO_EINVAL);
 	p[0] = 9; /* another version */
 	cr_assert_eq(proto_intent_decode(p, len, &out), PROTO_EINVAL);
-	p[0] = 1;
+	p[0] = 2; /* this version (2: with output lines) */
 	p[1] = 77; /* no such op */
 	cr_assert_eq(proto_intent_decode(p, len, &out), PROTO_EINVAL);
 	free(longer);
