@@ -93,8 +93,12 @@ static int apply_update(struct cli_board *b, const char *id,
 	    !json_object_is_type(changes, json_type_object))
 		return 0;
 	json_object_object_foreach(changes, k, v) {
-		if (!strcmp(k, "event"))
-			continue; /* events are not shown */
+		/* Events and the output tail are not shown; a delta's
+		 * "output" holds only appended lines, so it is no value to
+		 * store either. */
+		if (!strcmp(k, "event") || !strcmp(k, "output") ||
+		    !strcmp(k, "output_dropped"))
+			continue;
 		if (!v)
 			json_object_object_del(race, k);
 		else

@@ -44,11 +44,13 @@ struct http_pss {
 	char q_limit[ARG_CAP];
 	char q_before[ARG_CAP];
 	char q_before_id[ARG_CAP];
+	char q_output[ARG_CAP];
 	const char *arg_state;    /* the value inside q_state, or NULL */
 	const char *arg_source;
 	const char *arg_limit;
 	const char *arg_before;
 	const char *arg_before_id;
+	const char *arg_output;
 
 	char *body;               /* request body, NUL-terminated */
 	size_t body_len, body_cap;
@@ -125,6 +127,7 @@ static void dispatch(struct http_pss *pss, int resumed)
 		.q_limit = pss->arg_limit,
 		.q_before = pss->arg_before,
 		.q_before_id = pss->arg_before_id,
+		.q_output = pss->arg_output,
 		.hook = pss->hook,
 		.resumed = resumed,
 	};
@@ -291,6 +294,8 @@ static int on_request(struct http_pss *pss, struct lws *wsi)
 	pss->arg_before_id = lws_get_urlarg_by_name(wsi, "before_id=",
 						pss->q_before_id,
 						sizeof(pss->q_before_id));
+	pss->arg_output = lws_get_urlarg_by_name(wsi, "output=", pss->q_output,
+					     sizeof(pss->q_output));
 	pss->started_ms = srv_now_ms();
 	if (srv_hooks_is_path(pss->path)) {
 		pss->hook = srv_hooks_capture(wsi, pss->path);

@@ -3,7 +3,8 @@
  *
  *   GET    /health              store and server status
  *   GET    /races               races, newest first (?state=, ?source=,
- *                                ?limit=, ?before= with ?before_id=)
+ *                                ?limit=, ?before= with ?before_id=,
+ *                                ?output=1 for the output tails)
  *   POST   /race                create (or update, when the id exists)
  *   GET    /race/{id}
  *   PATCH  /race/{id}
@@ -263,6 +264,28 @@ static int past_cursor(const struct races_page *pg, const struct proto_race *r)
 	return strcmp(r->id, pg->before_id) > 0;
 }
 
+/*
+ * Writes one race of a GET /races reply. The output tail (up to 64 KiB a
+ * race) is left out unless ?output=1 asked for it: a list of thousands of
+ * races would otherwise weigh megabytes, and a page shows one tail at a
+ * time (GET /race/{id} and the WebSocket carry it).
+ */
+static int list_race_write(struct srv_ctx *srv, const struct proto_race *r,
+			   int with_output, int64_t now, struct proto_buf *b)
+{
+	struct proto_race lite;
+
+	if (with_output || !(r->n_output || r->output_dropped))
+		return srv_write_race_json(srv->wp, r, now, b);
+	/* A shallow copy without the tail; it borrows everything else. */
+	lite = *r;
+	lite.output = NULL;
+	lite.n_output = 0;
+	lite.output_dropped = 0;
+	lite.has &= ~(PROTO_F_OUTPUT | PROTO_F_OUTPUT_DROPPED);
+	return srv_write_race_json(srv->wp, &lite, now, b);
+}
+
 static void get_races(struct srv_ctx *srv, const struct srv_http_request *req,
 		      struct srv_requester *rq)
 {
@@ -283,6 +306,13 @@ static void get_races(struct srv_ctx *srv, const struct srv_http_request *req,
 	}
 	if (parse_page(req, rq, &pg))
 		return;
+	if (req->q_output && strcmp(req->q_output, "0") &&
+	    strcmp(req->q_output, "1")) {
+		srv_reply_error(rq, 400, "invalid_value", "output",
+				"output must be 1 (include each race's output "
+				"tail) or 0");
+		return;
+	}
 	all = srv_table_newest_first(srv_write_table(srv->wp), NULL, NULL,
 				     &n);
 	proto_buf_init(&b, LWS_PRE);
@@ -299,7 +329,9 @@ static void get_races(struct srv_ctx *srv, const struct srv_http_request *req,
 		if (any++)
 			rc = proto_buf_append(&b, ",", 1);
 		if (rc == PROTO_OK)
-			rc = srv_write_race_json(srv->wp, all[i], now, &b);
+			rc = list_race_write(srv, all[i], req->q_output &&
+					     !strcmp(req->q_output, "1"), now,
+					     &b);
 	}
 	if (rc == PROTO_OK)
 		rc = proto_buf_append(&b, "]", 1);

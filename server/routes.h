@@ -36,6 +36,7 @@ struct srv_http_request {
 	const char *q_limit;     /* ?limit=, or NULL */
 	const char *q_before;    /* ?before= (an RFC 3339 started_at), or NULL */
 	const char *q_before_id; /* ?before_id=, or NULL */
+	const char *q_output;    /* ?output= (GET /races: 1 shows tails) */
 	struct srv_hook_headers *hook; /* below /hooks: its headers */
 	int resumed;             /* 1 when re-run after srv_write_wait() */
 };

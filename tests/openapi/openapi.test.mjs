@@ -207,6 +207,23 @@ test('races: every operation, its successes and its errors', async () => {
 	assert.equal((await call(p, 'GET', '/races?limit=1')).status, 200);
 	assert.equal((await call(p, 'GET', '/races?state=sideways')).status, 400);
 	assert.equal((await call(p, 'GET', '/races?limit=0')).status, 400);
+	// The output tail: appended in a create and a patch, in GET /race and
+	// in the list only with ?output=1; bad lines are 400 naming output.
+	r = await call(p, 'POST', '/race', { body: { id: 'tail-1', source: 'cmd', title: 'log',
+		output: ['\u001b[32mok\u001b[0m', 'é'.repeat(600)] } });
+	assert.equal(r.status, 201);
+	r = await call(p, 'PATCH', '/race/tail-1', { body: { output: ['<b>x</b>', ''] } });
+	assert.equal(r.status, 200);
+	assert.deepEqual(r.body.output.slice(2), ['<b>x</b>', '']);
+	assert.ok(r.body.output[1].endsWith('…'));
+	r = await call(p, 'GET', '/races?output=1');
+	assert.equal(r.body.find((x) => x.id === 'tail-1').output.length, 4);
+	r = await call(p, 'GET', '/races?output=0');
+	assert.equal(r.body.find((x) => x.id === 'tail-1').output, undefined);
+	assert.equal((await call(p, 'GET', '/races?output=2')).status, 400);
+	r = await call(p, 'PATCH', '/race/tail-1', { body: { output: ['a\nb'] } });
+	assert.equal(r.status, 400);
+	assert.equal(r.body.field, 'output');
 	assert.equal((await call(p, 'POST', '/races', { body: {} })).status, 405);
 
 	r = await call(p, 'DELETE', '/race/build-42');
