@@ -17,7 +17,7 @@ DEB_BUILD ?= build-deb
 DEMO_PORT ?= 7777
 SERVER_FLAGS ?=
 
-.PHONY: all deps build run test test-web test-openapi test-deploy deb demo clean
+.PHONY: all deps build run test test-web test-openapi test-deploy deb demo cluster clean
 
 all: build
 
@@ -92,6 +92,11 @@ test-deploy: deps $(WEB_BUILD)/build.ninja
 
 # The server on DEMO_PORT with fresh data, fed by a producer of realistic
 # races; Ctrl-C stops both.
+# Cluster mode on loopback (docs/CLUSTER.md): 3 NATS JetStream nodes and 3
+# servers on 7777-7779; Ctrl-C stops all of them.
+cluster: build
+	./tools/cluster.sh $(BUILD)
+
 demo: build
 	@RACEBOARD_WITH_NODE=1 ./tools/install-deps.sh
 	@data=$$(mktemp -d); \
