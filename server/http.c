@@ -486,7 +486,8 @@ static int write_headers(struct http_pss *pss, struct lws *wsi)
 			"Authorization, Content-Type", &p, end) ||
 	     add_header(wsi, "access-control-max-age:", "600", &p, end)))
 		return -1;
-	if (pss->status == 401 &&
+	/* A webhook proves itself with its own signature, not a token. */
+	if (pss->status == 401 && !pss->hook &&
 	    add_header(wsi, "www-authenticate:", "Bearer realm=\"raceboard\"",
 		       &p, end))
 		return -1;

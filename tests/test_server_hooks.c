@@ -6,6 +6,7 @@
  * the board is then read back through GET /race and GET /races.
  */
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <json-c/json.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
@@ -88,6 +89,8 @@ static void sign(const char *key, const char *body, size_t len,
 
 /* POSTs body to path with extra header lines; returns the status and
  * the parsed reply (*reply, caller puts; NULL when not asked for). */
+static char last_headers[4096]; /* post_raw()'s last reply's, lower case */
+
 static int post_raw(const char *path, const char *headers, const char *body,
 		    size_t len, json_object **reply)
 {
@@ -105,6 +108,8 @@ static int post_raw(const char *path, const char *headers, const char *body,
 		     "POST %s: no response", path);
 	free(req);
 	status = r.status;
+	for (size_t i = 0; i < sizeof(last_headers); i++)
+		last_headers[i] = (char)tolower((unsigned char)r.headers[i]);
 	if (reply) {
 		*reply = json_tokener_parse(r.body);
 		cr_assert(*reply, "reply is not JSON: %s", r.body);
@@ -313,6 +318,9 @@ Test(hooks, bad_signatures_are_refused_and_store_nothing)
 			      "\r\n", body, len, &o), 401);
 	cr_expect_str_eq(str(o, "error"), "unauthorized");
 	cr_expect_str_eq(str(o, "field"), "X-Hub-Signature-256");
+	/* A bearer token would not help: no challenge for one. */
+	cr_expect(!strstr(last_headers, "www-authenticate"), "%s",
+		  last_headers);
 	json_object_put(o);
 
 	sign("another secret", body, len, sig);
