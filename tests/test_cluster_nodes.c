@@ -53,15 +53,19 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static char node_name[NODES][16];
+static const char *node_args[NODES][12];
+
 static void start_node(int i, const char *stream, const char *replicas)
 {
-	char node[16];
 	const char *extra[] = {"--nats", nats.url, "--nats-stream", stream,
-			       "--nats-replicas", replicas, "--node", node,
-			       "--no-sync", NULL};
+			       "--nats-replicas", replicas, "--node",
+			       node_name[i], "--no-sync", NULL};
 
-	snprintf(node, sizeof(node), "n%d", i);
-	cr_assert_eq(server_start(&srv[i], extra), 0, "node %d started", i);
+	snprintf(node_name[i], sizeof(node_name[i]), "n%d", i);
+	memcpy(node_args[i], extra, sizeof(extra));
+	cr_assert_eq(server_start(&srv[i], node_args[i]), 0,
+		     "node %d started", i);
 }
 
 static json_object *rest(int port, const char *method, const char *path,
@@ -97,6 +101,7 @@ struct sub {
 	struct ws_client c;
 	uint64_t seq[SEQ_MAX];
 	int n;
+	int snapshots;
 };
 
 static void sub_open(struct sub *s, int port)
@@ -105,6 +110,19 @@ static void sub_open(struct sub *s, int port)
 	cr_assert_eq(ws_open(&s->c, port, "/ws"), 0);
 	cr_assert_eq(ws_recv(&s->c, 10000), 1, "hello");
 	cr_assert_eq(ws_send(&s->c, "{\"type\":\"subscribe\"}"), 0);
+}
+
+/* Subscribes again, on another node, from the last seq seen. */
+static void sub_resume(struct sub *s, int port)
+{
+	char msg[96];
+
+	ws_close(&s->c);
+	cr_assert_eq(ws_open(&s->c, port, "/ws"), 0);
+	cr_assert_eq(ws_recv(&s->c, 10000), 1, "hello");
+	snprintf(msg, sizeof(msg), "{\"type\":\"subscribe\",\"since\":%llu}",
+		 (unsigned long long)(s->n ? s->seq[s->n - 1] : 0));
+	cr_assert_eq(ws_send(&s->c, msg), 0);
 }
 
 static void sub_delta(struct sub *s, json_object *d)
@@ -119,12 +137,14 @@ static void sub_delta(struct sub *s, json_object *d)
 	s->seq[s->n++] = seq;
 }
 
-/* Reads frames until a delta at or past `seq` was seen. */
-static void sub_until(struct sub *s, uint64_t seq)
+/* Reads frames until a delta at or past `seq` was seen, or `count`
+ * deltas in all (0: no such bound). */
+static void sub_until_n(struct sub *s, uint64_t seq, int count)
 {
 	int64_t end = now_ms() + 20000;
 
-	while (!s->n || s->seq[s->n - 1] < seq) {
+	while ((!s->n || s->seq[s->n - 1] < seq) &&
+	       (!count || s->n < count)) {
 		json_object *f, *ds;
 		const char *type;
 
@@ -135,7 +155,9 @@ static void sub_until(struct sub *s, uint64_t seq)
 		f = json_tokener_parse(s->c.msg);
 		cr_assert_not_null(f);
 		type = json_object_get_string(json_object_object_get(f, "type"));
-		if (!strcmp(type, "delta")) {
+		if (!strcmp(type, "snapshot")) {
+			s->snapshots++;
+		} else if (!strcmp(type, "delta")) {
 			sub_delta(s, f);
 		} else if (!strcmp(type, "batch")) {
 			ds = json_object_object_get(f, "deltas");
@@ -143,6 +165,32 @@ static void sub_until(struct sub *s, uint64_t seq)
 				sub_delta(s, json_object_array_get_idx(ds, i));
 		}
 		json_object_put(f);
+	}
+}
+
+static void sub_until(struct sub *s, uint64_t seq)
+{
+	sub_until_n(s, seq, 0);
+}
+
+/* Waits until the first n nodes report the same seq; returns it. */
+static uint64_t same_seq(int n)
+{
+	int64_t end = now_ms() + 20000;
+
+	for (;;) {
+		uint64_t s[NODES];
+		int same = 1;
+
+		for (int i = 0; i < n; i++) {
+			s[i] = health_u64(srv[i].port, "seq", NULL);
+			same &= s[i] == s[0] && s[0];
+		}
+		if (same)
+			return s[0];
+		cr_assert_lt(now_ms(), end, "nodes disagree: %llu %llu",
+			     (unsigned long long)s[0],
+			     (unsigned long long)s[n - 1]);
 	}
 }
 
@@ -195,7 +243,6 @@ Test(cluster_nodes, every_subscriber_sees_one_order_and_every_acked_write)
 	struct writer w[NODES];
 	uint64_t last = 0;
 	int st;
-	int64_t end;
 
 	for (int i = 0; i < NODES; i++)
 		start_node(i, "RB", "1");
@@ -214,21 +261,7 @@ Test(cluster_nodes, every_subscriber_sees_one_order_and_every_acked_write)
 		cr_assert_eq(w[i].failed, 0, "node %d: %d writes failed", i,
 			     w[i].failed);
 	}
-	/* Every node reaches the same last seq. */
-	end = now_ms() + 20000;
-	for (;;) {
-		uint64_t s[NODES];
-
-		for (int i = 0; i < NODES; i++)
-			s[i] = health_u64(srv[i].port, "seq", NULL);
-		if (s[0] == s[1] && s[1] == s[2] && s[0]) {
-			last = s[0];
-			break;
-		}
-		cr_assert_lt(now_ms(), end, "nodes disagree: %llu %llu %llu",
-			     (unsigned long long)s[0], (unsigned long long)s[1],
-			     (unsigned long long)s[2]);
-	}
+		last = same_seq(NODES);
 	for (int i = 0; i < NODES; i++)
 		sub_until(&subs[i], last);
 	/* One order: the same seqs everywhere (1 create of shared, and for
@@ -318,4 +351,62 @@ Test(cluster_nodes, with_nats_down_writes_get_503_at_once_and_reads_go_on)
 			break;
 		cr_assert_lt(now_ms() - t0, 15000, "writes resume");
 	}
+}
+
+Test(cluster_nodes, a_killed_node_s_subscriber_resumes_elsewhere_and_it_catches_up)
+{
+	struct sub ref, v;
+	struct writer w[2];
+	uint64_t last;
+	int st, first = -1;
+
+	for (int i = 0; i < NODES; i++)
+		start_node(i, "RBK", "1");
+	json_object_put(rest(srv[0].port, "POST", "/race",
+		"{\"id\":\"shared\",\"source\":\"cmd\",\"title\":\"s\"}", &st));
+	cr_assert_eq(st, 201);
+	sub_open(&ref, srv[0].port);
+	sub_open(&v, srv[2].port);
+	for (int i = 0; i < 2; i++) {
+		w[i] = (struct writer){.node = i, .port = srv[i].port};
+		cr_assert_eq(pthread_create(&w[i].t, NULL, writer_main, &w[i]),
+			     0);
+	}
+	/* Mid-stream, node 2 dies; its subscriber moves to node 0. */
+	sub_until_n(&v, UINT64_MAX, 10);
+	server_kill(&srv[2]);
+	sub_resume(&v, srv[0].port);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(w[i].t, NULL);
+		cr_assert_eq(w[i].failed, 0, "writer on node %d: %d failed", i,
+			     w[i].failed);
+	}
+	last = same_seq(2);
+	sub_until(&ref, last);
+	sub_until(&v, last);
+	cr_assert_eq(v.snapshots, 1, "resumed with deltas, no reset");
+	/* No gap, no repeat: from where v started, what ref saw. */
+	for (int k = 0; k < ref.n && first < 0; k++)
+		if (ref.seq[k] == v.seq[0])
+			first = k;
+	cr_assert_geq(first, 0);
+	cr_assert_eq(ref.n - first, v.n, "ref %d from %d, v %d", ref.n, first,
+		     v.n);
+	for (int k = 0; k < v.n; k++)
+		cr_assert_eq(v.seq[k], ref.seq[first + k]);
+	/* The node comes back on its data dir and catches up. */
+	cr_assert_eq(server_restart(&srv[2], node_args[2]), 0);
+	cr_assert_eq(same_seq(NODES), last);
+	for (int n = 0; n < 2; n++)
+		for (int k = 0; k < WRITES; k++) {
+			char path[64];
+			json_object *o;
+
+			snprintf(path, sizeof(path), "/race/n%d-%d", n, k);
+			o = rest(srv[2].port, "GET", path, NULL, &st);
+			cr_assert_eq(st, 200, "%s after the restart", path);
+			json_object_put(o);
+		}
+	ws_close(&ref.c);
+	ws_close(&v.c);
 }
