@@ -19,9 +19,21 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "race.h"
 #include "ws.h"
 
 #define FINAL_ATTEMPTS 2
+/* The output lines one write carries at most: the server keeps 200, and
+ * a write must stay under the 64 KiB message and body limits once the
+ * lines are escaped as JSON (an escape sequence's ESC is 6 bytes). */
+#define OUT_LINES PROTO_OUTPUT_LINES_MAX
+#define OUT_WIRE_MAX (40 * 1024)
+
+/* A pending output line and what it costs as a JSON string. */
+struct out_line {
+	char *text;
+	size_t wire;
+};
 
 struct cli_report {
 	struct cli_report_cfg cfg;
@@ -43,6 +55,11 @@ struct cli_report {
 	int answered;              /* the server has answered once */
 	int warned;                /* the one warning was printed */
 	int delivered;             /* the final state reached the server */
+	/* Output lines not yet delivered, a ring of the newest ones: out_n
+	 * lines from out_head, numbered from out_first. */
+	struct out_line out[OUT_LINES];
+	size_t out_head, out_n, out_wire;
+	uint64_t out_first;
 	/* end of the block guarded by lock */
 
 	/* Reporter thread only. */
@@ -66,6 +83,8 @@ struct snap {
 	int64_t progress_ms, first_ms;
 	char final_state[16];
 	json_object *final_meta; /* borrowed: only final sets it, once */
+	json_object *lines;      /* owned: the pending output lines, or NULL */
+	uint64_t lines_end;      /* the number after the last of them */
 };
 
 /* Prints the one warning of the run. Either thread (under the lock). */
@@ -126,6 +145,8 @@ static void add_latest(json_object *b, const struct snap *s, int64_t eta)
 				       json_object_new_int(s->progress));
 	if (eta >= 0)
 		json_object_object_add(b, "eta_sec", json_object_new_int64(eta));
+	if (s->lines)
+		json_object_object_add(b, "output", json_object_get(s->lines));
 	if (!s->final)
 		return;
 	json_object_object_add(b, "state",
@@ -176,6 +197,43 @@ static const char *str_member(json_object *o, const char *key,
 
 	return json_object_object_get_ex(o, key, &v) && v ?
 	       json_object_get_string(v) : dflt;
+}
+
+/* Bytes a line takes as a JSON string, quotes and comma included. */
+static size_t wire_len(const char *s)
+{
+	size_t n = 3;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		n += c == '"' || c == '\\' || c == '/' || c == '\b' ||
+		     c == '\f' || c == '\n' || c == '\r' || c == '\t' ? 2 :
+		     c < 0x20 ? 6 : 1;
+	}
+	return n;
+}
+
+/* Drops the oldest pending line. Under the lock. */
+static void out_drop_oldest(struct cli_report *r)
+{
+	struct out_line *l = &r->out[r->out_head];
+
+	r->out_wire -= l->wire;
+	free(l->text);
+	l->text = NULL;
+	r->out_head = (r->out_head + 1) % OUT_LINES;
+	r->out_n--;
+	r->out_first++;
+}
+
+/* Forgets the lines numbered below `end`: the server has them. */
+static void out_delivered(struct cli_report *r, uint64_t end)
+{
+	pthread_mutex_lock(&r->lock);
+	while (r->out_n && r->out_first < end)
+		out_drop_oldest(r);
+	pthread_mutex_unlock(&r->lock);
 }
 
 /* Sends one write over the WebSocket and waits for its ack or error. */
@@ -300,6 +358,8 @@ static int send_state(struct cli_report *r, const struct snap *s)
 	if (rc == CLI_OK) {
 		r->reached = 1;
 		r->created = 1;
+		if (s->lines)
+			out_delivered(r, s->lines_end);
 		r->sent_progress = s->progress;
 		if (eta >= 0)
 			r->sent_eta = eta;
@@ -316,7 +376,16 @@ static int send_state(struct cli_report *r, const struct snap *s)
 
 static void take_snap(struct cli_report *r, struct snap *s)
 {
+	json_object_put(s->lines);
+	s->lines = NULL;
 	pthread_mutex_lock(&r->lock);
+	if (r->out_n) {
+		s->lines = json_object_new_array_ext((int)r->out_n);
+		for (size_t i = 0; s->lines && i < r->out_n; i++)
+			json_object_array_add(s->lines, json_object_new_string(
+				r->out[(r->out_head + i) % OUT_LINES].text));
+		s->lines_end = r->out_first + r->out_n;
+	}
 	s->progress = r->progress;
 	s->progress_ms = r->progress_ms;
 	s->first_progress = r->first_progress;
@@ -363,8 +432,13 @@ static int next_timeout(struct cli_report *r, const struct snap *s)
 		due = r->next_try_ms;
 	else if (s->progress > r->sent_progress)
 		due = progress_due(r);
+	else if (s->lines)
+		due = r->last_send_ms + r->cfg.interval_ms;
 	else
 		return -1; /* after a drop, reconnect when there is news */
+	if (s->lines && r->created &&
+	    r->last_send_ms + r->cfg.interval_ms < due)
+		due = r->last_send_ms + r->cfg.interval_ms;
 	return due <= now ? 0 : (int)(due - now);
 }
 
@@ -380,7 +454,7 @@ static void finish_thread(struct cli_report *r, int delivered)
 static void *reporter_main(void *arg)
 {
 	struct cli_report *r = arg;
-	struct snap s;
+	struct snap s = {0};
 	int final_tries = 0;
 
 	for (;;) {
@@ -395,6 +469,7 @@ static void *reporter_main(void *arg)
 
 			if (rc == CLI_OK || r->disabled || !r->reached ||
 			    ++final_tries >= FINAL_ATTEMPTS) {
+				json_object_put(s.lines);
 				finish_thread(r, rc == CLI_OK);
 				return NULL;
 			}
@@ -402,7 +477,8 @@ static void *reporter_main(void *arg)
 			continue;
 		}
 		if (!r->disabled && (!r->created ? now >= r->next_try_ms :
-		    s.progress > r->sent_progress && now >= progress_due(r)))
+		    (s.progress > r->sent_progress && now >= progress_due(r)) ||
+		    (s.lines && now >= r->last_send_ms + r->cfg.interval_ms)))
 			send_state(r, &s);
 		timeout = next_timeout(r, &s);
 		if (r->ws)
@@ -424,6 +500,32 @@ static void wake(struct cli_report *r)
 	if (write(r->wake[1], &c, 1) < 0) {
 		/* Full pipe: the reporter is already due to wake. */
 	}
+}
+
+void cli_report_output(struct cli_report *r, const char *line)
+{
+	char *copy;
+	size_t wire;
+	int first;
+
+	if (!r || !(copy = strdup(line)))
+		return;
+	wire = wire_len(copy);
+	pthread_mutex_lock(&r->lock);
+	/* Keep the newest lines that fit in one write. */
+	while (r->out_n && (r->out_n == OUT_LINES ||
+			    r->out_wire + wire > OUT_WIRE_MAX))
+		out_drop_oldest(r);
+	r->out[(r->out_head + r->out_n) % OUT_LINES] =
+		(struct out_line){copy, wire};
+	r->out_n++;
+	r->out_wire += wire;
+	first = r->out_n == 1;
+	pthread_mutex_unlock(&r->lock);
+	/* The reporter sleeps until there is news; one byte per batch of
+	 * lines wakes it, not one per line. */
+	if (first)
+		wake(r);
 }
 
 struct cli_report *cli_report_start(struct cli_report_cfg *cfg)
@@ -551,6 +653,8 @@ void cli_report_free(struct cli_report *r)
 	cli_ws_close(r->ws);
 	json_object_put(r->final_meta);
 	json_object_put(r->cfg.create_body);
+	while (r->out_n)
+		out_drop_oldest(r);
 	close(r->wake[0]);
 	close(r->wake[1]);
 	pthread_mutex_destroy(&r->lock);

@@ -2,8 +2,8 @@
  * report.h - the reporter behind `raceboard run`: a thread that owns every
  * network call, so the command's output never waits on the server.
  *
- * The main thread only posts the latest progress and, at the end, the
- * final state; the reporter creates the race, paces updates (at most one
+ * The main thread only posts the latest progress, the output's lines and,
+ * at the end, the final state; the reporter creates the race, paces updates (at most one
  * per interval), derives remaining time from the progress rate, and
  * retries quietly after the first warning. Over a WebSocket producer
  * connection it waits for acks and, after a drop, reconnects and resends
@@ -38,6 +38,15 @@ struct cli_report *cli_report_start(struct cli_report_cfg *cfg);
 /* Posts the latest progress (0-100; ignored unless it is higher). Cheap;
  * never blocks on the network. Main thread. NULL is a no-op. */
 void cli_report_progress(struct cli_report *r, int progress);
+
+/*
+ * Posts one line of the command's output (NUL-terminated, already made
+ * safe: cli_outline_clean()). The reporter sends the newest lines that
+ * fit in one write with its next update, no sooner than one interval
+ * after the last, and whatever is left with the final state. Main
+ * thread. NULL is a no-op.
+ */
+void cli_report_output(struct cli_report *r, const char *line);
 
 /*
  * Posts the final state ("passed", "failed", "canceled"), the progress to

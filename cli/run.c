@@ -29,6 +29,7 @@
 
 #include "cli.h"
 #include "cmds.h"
+#include "outlines.h"
 #include "progress.h"
 #include "report.h"
 
@@ -53,6 +54,7 @@ struct stream {
 	int fd;           /* read end (pipe or pty master), -1 when done */
 	int sink;         /* STDOUT_FILENO or STDERR_FILENO */
 	struct cli_progress prog;
+	struct cli_outlines lines; /* the output tail's lines */
 };
 
 struct child {
@@ -363,9 +365,15 @@ static int write_all(int fd, const char *buf, size_t n)
 	return 0;
 }
 
-/* Moves one read's worth of output. Returns the best progress when it
- * rose, else -1. */
-static int relay(struct stream *s, char *buf)
+static void post_line(void *rep, const char *line, size_t len)
+{
+	(void)len;
+	cli_report_output(rep, line);
+}
+
+/* Moves one read's worth of output, and its lines to the reporter.
+ * Returns the best progress when it rose, else -1. */
+static int relay(struct stream *s, char *buf, struct cli_report *rep)
 {
 	ssize_t n = read(s->fd, buf, RELAY_BUF);
 
@@ -381,6 +389,8 @@ static int relay(struct stream *s, char *buf)
 		close(s->fd);
 		s->fd = -1;
 	}
+	if (rep)
+		cli_outlines_feed(&s->lines, buf, (size_t)n, post_line, rep);
 	return cli_progress_feed(&s->prog, buf, (size_t)n) ? s->prog.best : -1;
 }
 
@@ -443,7 +453,7 @@ static void supervise(struct child *c, int sigfd, struct cli_report *rep)
 
 			if (c->s[i].fd < 0 || !p[i].revents)
 				continue;
-			best = relay(&c->s[i], buf);
+			best = relay(&c->s[i], buf, rep);
 			if (best >= 0)
 				cli_report_progress(rep, best);
 		}
@@ -495,6 +505,9 @@ static int report_end(struct child *c, struct cli_report *rep)
 		add_str(m, "signal", buf);
 	}
 	(void)best;
+	/* The final lines go with the final state, unfinished ones too. */
+	for (int i = 0; rep && i < 2; i++)
+		cli_outlines_flush(&c->s[i].lines, post_line, rep);
 	cli_report_finish(rep, state, code == 0 && !c->canceled ? 100 : -1, m,
 			  FINAL_WAIT_MS);
 	return code;

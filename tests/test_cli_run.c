@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "race.h"
 #include "support/server_proc.h"
 #include "test_cli_util.h"
 
@@ -417,4 +418,126 @@ Test(cli_run, websocket_reconnects_after_restart)
 	cr_assert_str_eq(tcli_meta(race, "keep"), "me");
 	assert_metadata(race, "0");
 	json_object_put(race);
+}
+
+/* ---- the output tail (issue 14) ---------------------------------------- */
+
+static json_object *output_of(json_object *race)
+{
+	json_object *o = NULL;
+
+	json_object_object_get_ex(race, "output", &o);
+	return o;
+}
+
+/* The final lines reach the race at exit, over each transport: a fast
+ * command's 300 lines (the newest 200 kept) and its unfinished last line,
+ * with colours and a long line as the page and the server expect them. */
+static void final_lines(const char *id, int http)
+{
+	struct cli_result r;
+	json_object *race, *out;
+	size_t n;
+	const char *argv_http[] = {"raceboard", "run", "--http", "--id", id,
+				   "--interval", "60", "--", "sh", "-c", NULL,
+				   NULL};
+	const char *argv_ws[] = {"raceboard", "run", "--id", id, "--interval",
+				 "60", "--", "sh", "-c", NULL, NULL};
+	static const char script[] =
+		"i=0; while [ $i -lt 300 ]; do echo \"line $i\"; i=$((i+1)); "
+		"done; printf '\\033[31mred\\033[0m\\n'; "
+		"head -c 3000 /dev/zero | tr '\\0' x; echo; "
+		"printf 'no newline at the end'; exit 3";
+
+	argv_http[10] = script;
+	argv_ws[9] = script;
+	cr_assert_eq(tcli_run(http ? argv_http : argv_ws, srv.port, NULL, &r),
+		     0);
+	cr_assert_eq(r.status, 3, "stderr: %s", r.err);
+	cr_assert_null(strstr(r.err, "warning"), "%s", r.err);
+	tcli_result_free(&r);
+	race = tcli_get_race(srv.port, id);
+	cr_assert_str_eq(tcli_str(race, "state"), "failed");
+	out = output_of(race);
+	cr_assert_not_null(out, "the race has an output tail");
+	n = json_object_array_length(out);
+	cr_assert_eq(n, 200);
+#define LINE(i) json_object_get_string(json_object_array_get_idx(out, (i)))
+	cr_assert_str_eq(LINE(n - 1), "no newline at the end");
+	cr_assert_eq(strlen(LINE(n - 2)), PROTO_OUTPUT_LINE_MAX);
+	cr_assert_str_eq(LINE(n - 2) + PROTO_OUTPUT_LINE_MAX - 3,
+			 "\xe2\x80\xa6");
+	cr_assert_str_eq(LINE(n - 3), "\x1b[31mred\x1b[0m");
+	cr_assert_str_eq(LINE(n - 4), "line 299");
+	cr_assert_str_eq(LINE(0), "line 103");
+#undef LINE
+	json_object_put(race);
+}
+
+Test(cli_run, final_output_lines_over_rest)
+{
+	final_lines("tail-rest", 1);
+}
+
+Test(cli_run, final_output_lines_over_websocket)
+{
+	final_lines("tail-ws", 0);
+}
+
+/* While the command runs, its lines reach the board with the paced
+ * updates (--interval 1), not only at exit: the command waits for the
+ * test to see "step 2" on the board (or 30 s, when the test fails). */
+Test(cli_run, output_lines_are_sent_while_the_command_runs)
+{
+	char dir[] = "/tmp/raceboard-cli-XXXXXX", script[512], flag[64];
+	const char *argv[] = {"raceboard", "run", "--id", "live-tail",
+			      "--interval", "1", "--", "sh", "-c", script,
+			      NULL};
+	struct cli_result r;
+	int seen = 0;
+	long long changes = 0, before = tcli_seq(srv.port);
+	pid_t pid;
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(flag, sizeof(flag), "%s/seen", dir);
+	snprintf(script, sizeof(script),
+		 "echo 'step 1'; echo 'step 2'; i=0; "
+		 "while [ ! -e %s ] && [ $i -lt 300 ]; do sleep 0.1; "
+		 "i=$((i+1)); done; rm -f %s; echo 'step 3'", flag, flag);
+	pid = tcli_spawn(argv, srv.port, dir);
+	for (int i = 0; i < 600 && !seen; i++) {
+		json_object *race = tcli_get_race(srv.port, "live-tail");
+		json_object *out = race ? output_of(race) : NULL;
+		size_t n = out ? json_object_array_length(out) : 0;
+
+		seen = n == 2 && !strcmp(json_object_get_string(
+			json_object_array_get_idx(out, 1)), "step 2");
+		json_object_put(race);
+		if (!seen)
+			tcli_sleep_ms(50);
+	}
+	changes = tcli_seq(srv.port) - before;
+	f = fopen(flag, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	cr_assert_eq(tcli_wait(pid, dir, &r), 0);
+	unlink(flag);
+	rmdir(dir);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	tcli_result_free(&r);
+	cr_assert(seen, "the lines reached the board while the command ran");
+	/* Paced: the create and at most a couple of updates, not a write
+	 * per line or per poll. */
+	cr_assert_leq(changes, 3, "%lld changes before the lines showed",
+		      changes);
+	{
+		json_object *race = tcli_get_race(srv.port, "live-tail");
+		json_object *out = output_of(race);
+
+		cr_assert_eq(json_object_array_length(out), 3);
+		cr_assert_str_eq(json_object_get_string(
+			json_object_array_get_idx(out, 2)), "step 3");
+		json_object_put(race);
+	}
 }
