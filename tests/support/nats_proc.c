@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,7 +62,9 @@ static int accepts(int port)
 /* Starts the server on `port` (0: one it picks). */
 static int launch(struct nats_proc *n, int port)
 {
-	char store[300], log[300], parg[16];
+	char store[300], log[300], parg[16], rarg[48], marg[16];
+	const char *argv[24];
+	int argc = 0;
 
 	if (!n->dir[0]) {
 		snprintf(n->dir, sizeof(n->dir), "/tmp/rb-nats-XXXXXX");
@@ -82,9 +85,33 @@ static int launch(struct nats_proc *n, int port)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		execlp("nats-server", "nats-server", "-js", "-a", "127.0.0.1",
-		       "-p", parg, "-sd", store, "--ports_file_dir", n->dir,
-		       (char *)NULL);
+		argv[argc++] = "nats-server";
+		argv[argc++] = "-js";
+		argv[argc++] = "-a";
+		argv[argc++] = "127.0.0.1";
+		argv[argc++] = "-p";
+		argv[argc++] = parg;
+		argv[argc++] = "-sd";
+		argv[argc++] = store;
+		argv[argc++] = "--ports_file_dir";
+		argv[argc++] = n->dir;
+		if (n->routes[0]) {
+			snprintf(rarg, sizeof(rarg), "nats://127.0.0.1:%d",
+				 n->route_port);
+			snprintf(marg, sizeof(marg), "%d", n->mon_port);
+			argv[argc++] = "-n";
+			argv[argc++] = n->name;
+			argv[argc++] = "--cluster_name";
+			argv[argc++] = "rbtest";
+			argv[argc++] = "--cluster";
+			argv[argc++] = rarg;
+			argv[argc++] = "--routes";
+			argv[argc++] = n->routes;
+			argv[argc++] = "-m";
+			argv[argc++] = marg;
+		}
+		argv[argc] = NULL;
+		execvp("nats-server", (char *const *)argv);
 		_exit(127);
 	}
 	for (int i = 0; i < 200; i++) {
@@ -144,4 +171,98 @@ void nats_cleanup(struct nats_proc *n)
 		if (system(cmd) != 0)
 			fprintf(stderr, "could not remove %s\n", n->dir);
 	}
+}
+
+/* A loopback port free right now (the kernel's pick). */
+static int free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	if (fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+	    !getsockname(fd, (struct sockaddr *)&sa, &len))
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+int nats_monitor_get(const struct nats_proc *n, const char *path, char *buf,
+		     size_t cap)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)n->mon_port)};
+	char req[256];
+	size_t len = 0;
+	ssize_t r;
+	const char *body;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct timeval tv = {2, 0};
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
+		 path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		close(fd);
+		return -1;
+	}
+	while (len + 1 < cap && (r = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fd);
+	buf[len] = '\0';
+	if (strncmp(buf, "HTTP/1.", 7) || strncmp(buf + 9, "200", 3))
+		return -1;
+	body = strstr(buf, "\r\n\r\n");
+	if (!body)
+		return -1;
+	memmove(buf, body + 4, strlen(body + 4) + 1);
+	return 0;
+}
+
+int nats_cluster_start(struct nats_proc *n, int count)
+{
+	char routes[256] = "", buf[4096];
+	size_t rl = 0;
+
+	for (int i = 0; i < count; i++) {
+		memset(&n[i], 0, sizeof(n[i]));
+		snprintf(n[i].name, sizeof(n[i].name), "nats%d", i);
+		n[i].route_port = free_port();
+		n[i].mon_port = free_port();
+		n[i].port = free_port();
+		if (!n[i].route_port || !n[i].mon_port || !n[i].port)
+			return -1;
+		rl += (size_t)snprintf(routes + rl, sizeof(routes) - rl,
+				       "%snats://127.0.0.1:%d", i ? "," : "",
+				       n[i].route_port);
+	}
+	for (int i = 0; i < count; i++) {
+		int port = n[i].port;
+
+		snprintf(n[i].routes, sizeof(n[i].routes), "%s", routes);
+		snprintf(n[i].dir, sizeof(n[i].dir), "/tmp/rb-nats-XXXXXX");
+		if (!mkdtemp(n[i].dir) || launch(&n[i], port))
+			goto fail;
+	}
+	/* JetStream is usable once every member says it is healthy. */
+	for (int i = 0; i < count; i++) {
+		int k = 0;
+
+		while (nats_monitor_get(&n[i], "/healthz", buf, sizeof(buf))) {
+			if (++k > 300)
+				goto fail;
+			sleep_ms(100);
+		}
+	}
+	return 0;
+fail:
+	for (int i = 0; i < count; i++)
+		nats_kill(&n[i]);
+	return -1;
 }

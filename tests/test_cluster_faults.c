@@ -1,0 +1,216 @@
+/*
+ * test_cluster_faults.c - cluster mode against a 3-node NATS JetStream
+ * cluster on loopback (3 replicas) and three real servers: kill -9 of
+ * the stream's leader during writes. Writes stall or fail with 503 while
+ * a new leader is elected, none that was acknowledged is lost, and
+ * service resumes.
+ */
+#include <criterion/criterion.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "support/http_client.h"
+#include "support/nats_proc.h"
+#include "support/server_proc.h"
+
+#define NODES 3
+#define ACKED_MAX 4096
+
+static struct nats_proc nc[NODES];
+static struct server_proc srv[NODES];
+
+static void setup(void)
+{
+	cr_assert_eq(nats_cluster_start(nc, NODES), 0,
+		     "the NATS cluster did not start");
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < NODES; i++) {
+		if (srv[i].pid > 0)
+			server_kill(&srv[i]);
+		if (srv[i].dir[0])
+			server_cleanup(&srv[i]);
+		nats_cleanup(&nc[i]);
+	}
+}
+
+TestSuite(cluster_faults, .init = setup, .fini = teardown, .timeout = 180);
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char urls[256], names[NODES][16];
+
+static void start_nodes(const char *stream)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < NODES; i++)
+		n += (size_t)snprintf(urls + n, sizeof(urls) - n, "%s%s",
+				      i ? "," : "", nc[i].url);
+	for (int i = 0; i < NODES; i++) {
+		const char *extra[] = {"--nats", urls, "--nats-stream", stream,
+				       "--nats-replicas", "3", "--node",
+				       names[i], "--no-sync", NULL};
+		int k = 0;
+
+		snprintf(names[i], sizeof(names[i]), "n%d", i);
+		/* A fresh JetStream cluster may refuse the stream briefly. */
+		while (server_start(&srv[i], extra)) {
+			server_cleanup(&srv[i]);
+			cr_assert_lt(++k, 20, "node %d did not start", i);
+		}
+	}
+}
+
+/* The name of the stream's leader, from a live member's /jsz. */
+static int leader_of(const char *stream, int ask)
+{
+	static char buf[65536];
+	const char *p;
+	char want[64];
+
+	if (nats_monitor_get(&nc[ask], "/jsz?accounts=true&streams=true",
+			     buf, sizeof(buf)))
+		return -1;
+	snprintf(want, sizeof(want), "\"name\": \"%s\"", stream);
+	p = strstr(buf, want);
+	if (!p) {
+		snprintf(want, sizeof(want), "\"name\":\"%s\"", stream);
+		p = strstr(buf, want);
+	}
+	p = p ? strstr(p, "\"leader\"") : NULL;
+	if (!p)
+		return -1;
+	for (int i = 0; i < NODES; i++) {
+		char q[32];
+
+		snprintf(q, sizeof(q), "\"%s\"", nc[i].name);
+		if (!strncmp(strchr(p + 8, '"'), q, strlen(q)))
+			return i;
+	}
+	return -1;
+}
+
+struct writer {
+	pthread_t t;
+	int node;
+	volatile int *stop;
+	int acked;               /* ids acknowledged: w<node>-<k> for k < */
+	char acked_ids[ACKED_MAX][24];
+	int n_acked;
+	int refused;             /* 503 */
+	int other;               /* anything else: a failure */
+	int64_t last_ok;         /* when the last write was acknowledged */
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	char body[128];
+
+	for (int k = 0; !*w->stop && w->n_acked < ACKED_MAX; k++) {
+		struct http_response r;
+
+		snprintf(body, sizeof(body), "{\"id\":\"w%d-%d\",\"source\":"
+			 "\"cmd\",\"title\":\"t\"}", w->node, k);
+		if (http_request(srv[w->node].port, "POST", "/race", body,
+				 &r)) {
+			w->other++;
+			continue;
+		}
+		if (r.status == 201) {
+			snprintf(w->acked_ids[w->n_acked++], 24, "w%d-%d",
+				 w->node, k);
+			w->last_ok = now_ms();
+		} else if (r.status == 503) {
+			w->refused++;
+		} else {
+			w->other++;
+		}
+		http_response_free(&r);
+	}
+	return NULL;
+}
+
+static uint64_t seq_of(int port)
+{
+	struct http_response r;
+	json_object *o;
+	uint64_t seq = 0;
+
+	if (http_request(port, "GET", "/health", NULL, &r))
+		return 0;
+	o = json_tokener_parse(r.body ? r.body : "");
+	seq = (uint64_t)json_object_get_int64(json_object_object_get(o, "seq"));
+	json_object_put(o);
+	http_response_free(&r);
+	return seq;
+}
+
+Test(cluster_faults, killing_the_stream_leader_loses_no_acknowledged_write)
+{
+	static struct writer w[NODES];
+	volatile int stop = 0;
+	int leader = -1;
+	int64_t killed, end;
+
+	start_nodes("RBL");
+	for (int i = 0; i < NODES; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].node = i;
+		w[i].stop = &stop;
+		cr_assert_eq(pthread_create(&w[i].t, NULL, writer_main, &w[i]),
+			     0);
+	}
+	end = now_ms() + 10000;
+	while (w[0].n_acked < 20 || leader < 0) {
+		leader = leader_of("RBL", 0);
+		cr_assert_lt(now_ms(), end, "writes flow, the leader is known");
+	}
+	nats_kill(&nc[leader]);
+	killed = now_ms();
+	/* Service resumes: every node acknowledges writes again. */
+	end = killed + 60000;
+	for (int i = 0; i < NODES; i++)
+		while (w[i].last_ok < killed + 500)
+			cr_assert_lt(now_ms(), end, "node %d writes again", i);
+	stop = 1;
+	for (int i = 0; i < NODES; i++) {
+		pthread_join(w[i].t, NULL);
+		cr_assert_eq(w[i].other, 0, "node %d: only 201 or 503", i);
+	}
+	/* Every node reaches one seq; every acknowledged write is there. */
+	end = now_ms() + 30000;
+	while (seq_of(srv[0].port) != seq_of(srv[1].port) ||
+	       seq_of(srv[1].port) != seq_of(srv[2].port))
+		cr_assert_lt(now_ms(), end, "nodes converge");
+	for (int n = 0; n < NODES; n++)
+		for (int i = 0; i < NODES; i++)
+			for (int k = 0; k < w[i].n_acked; k++) {
+				struct http_response r;
+				char path[48];
+
+				snprintf(path, sizeof(path), "/race/%s",
+					 w[i].acked_ids[k]);
+				cr_assert_eq(http_request(srv[n].port, "GET",
+							  path, NULL, &r), 0);
+				cr_assert_eq(r.status, 200, "%s lost on node %d",
+					     path, n);
+				http_response_free(&r);
+			}
+	cr_log_info("leader nats%d killed; acked %d/%d/%d, 503 %d/%d/%d",
+		    leader, w[0].n_acked, w[1].n_acked, w[2].n_acked,
+		    w[0].refused, w[1].refused, w[2].refused);
+}
