@@ -223,6 +223,10 @@ static int connect_nats(struct clu_log *log, const struct clu_log_cfg *cfg,
 	if (s == NATS_OK) s = natsOptions_SetTimeout(opts, cfg->timeout_ms);
 	if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
 	if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 250);
+	/* An append is sent at once, not when the library's flusher thread
+	 * next runs: a write waits for its own entry to come back, so the
+	 * flusher's delay is on every write's latency (docs/CLUSTER.md). */
+	if (s == NATS_OK) s = natsOptions_SetSendAsap(opts, true);
 	if (s == NATS_OK)
 		s = natsOptions_SetDisconnectedCB(opts, on_disconnected, log);
 	if (s == NATS_OK)
