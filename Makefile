@@ -68,7 +68,7 @@ test-web: deps $(WEB_BUILD)/build.ninja
 		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund
 	node --test tests/web/
 	cd tests/browser && RACEBOARD_SERVER_BIN=$(CURDIR)/$(WEB_BUILD)/server/raceboard-server \
-		node --test --test-concurrency=1 e2e.test.mjs daily.test.mjs
+		node --test --test-concurrency=1 e2e.test.mjs daily.test.mjs output.test.mjs
 
 # The Debian package (debian/: debhelper and Meson), built from a copy of
 # the tracked files; the .deb lands in DEB_BUILD.

@@ -3,10 +3,12 @@
  * words, the ETA revisions as a chart and a table, metadata, the events
  * timeline and the deeplink. Like a row it redraws its static parts when
  * the race object changes and its moving parts every tick. Text goes in
- * through textContent only; the chart is SVG built with the DOM.
+ * through textContent only; the chart is SVG built with the DOM. The
+ * output tail is shown with ANSI codes stripped (output.js).
  */
 import * as O from './optimistic.js';
 import * as B from './board.js';
+import { displayTail, atBottom } from './output.js';
 import { el, setText, setData, STATE_LABEL, FRESH_LABEL, absTime, clockTime, fmtPct, revisionsTable, drawBar, etaTextOf } from './rows.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -28,12 +30,26 @@ export function createDetail() {
 		bar: $('detail-bar'), pct: $('detail-pct'), facts: $('detail-facts'),
 		chart: $('detail-chart'), revisions: $('detail-revisions'), meta: $('detail-meta'),
 		events: $('detail-events'), close: $('detail-close'), dismiss: $('detail-dismiss'),
+		output: $('detail-output'), outputJump: $('detail-output-jump'), outputDropped: $('detail-output-dropped'),
 	};
 	d.solid = d.bar.querySelector('.bar-solid');
 	d.overlay = d.bar.querySelector('.bar-overlay');
-	return {
+	const v = {
 		els: d, raceId: null, raceRef: null, view: null, facts: new Map(), metaKey: '', eventsKey: '', chartKey: '',
+		outputRef: undefined, outputStick: true,
 	};
+	/* Follow new lines only while the reader is at the bottom: scrolling
+	 * up to read stops it, scrolling back down (or the button) resumes. */
+	d.output.addEventListener('scroll', () => {
+		v.outputStick = atBottom(d.output.scrollTop, d.output.clientHeight, d.output.scrollHeight);
+		d.outputJump.hidden = v.outputStick;
+	}, { passive: true });
+	d.outputJump.addEventListener('click', () => {
+		v.outputStick = true;
+		d.output.scrollTop = d.output.scrollHeight;
+		d.outputJump.hidden = true;
+	});
+	return v;
 }
 
 /** Shows the view for `raceId` (or hides it with null). */
@@ -43,6 +59,9 @@ export function openDetail(v, raceId) {
 	v.raceId = raceId;
 	v.raceRef = UNDRAWN; /* not undefined: that is "the race is gone", which is drawn too */
 	v.view = null;
+	v.outputRef = undefined;
+	v.outputStick = true;
+	v.els.outputJump.hidden = true;
 	v.els.root.hidden = raceId === null;
 	v.els.root.dataset.id = raceId === null ? '' : raceId;
 }
@@ -146,6 +165,23 @@ function drawEvents(v, race) {
 	v.els.events.replaceChildren(...items);
 }
 
+/* The output tail as text (textContent: never HTML), scrolled to the
+ * newest line unless the reader scrolled up. */
+function drawOutput(v, race) {
+	const d = v.els;
+	const lines = Array.isArray(race.output) ? race.output : null;
+	if (lines === v.outputRef) return;
+	v.outputRef = lines;
+	const dropped = race.output_dropped || 0;
+	d.outputDropped.hidden = !(dropped > 0);
+	setText(d.outputDropped, dropped > 0
+		? `${dropped.toLocaleString('en-US')} earlier line${dropped === 1 ? '' : 's'} not kept` : '');
+	const stick = v.outputStick;
+	d.output.textContent = displayTail(race).join('\n');
+	if (stick) d.output.scrollTop = d.output.scrollHeight;
+	d.outputJump.hidden = stick;
+}
+
 /** Static parts, when the race object changed (or the race went away). */
 export function updateDetailData(v, race) {
 	if (v.raceRef === race) return;
@@ -174,6 +210,7 @@ export function updateDetailData(v, race) {
 	}
 	drawChart(v, race);
 	drawMeta(v, race);
+	drawOutput(v, race);
 	drawEvents(v, race);
 }
 

@@ -15,6 +15,7 @@
  *   - the clock estimate {samples} from the frames' server_time.
  * None of them is mutated: each function returns a new value.
  */
+import { appendOutput } from './output.js';
 
 export const DEFAULTS = Object.freeze({
 	overlayCap: 20,          /* points the overlay may run ahead of the rail */
@@ -103,13 +104,18 @@ function cloneRace(r) {
 
 /**
  * Applies one update's changes to a race (returns a new race): each field
- * replaced by its full new value, null removing it, and `event` appended to
- * `events` keeping the last maxEvents.
+ * replaced by its full new value, null removing it, `event` appended to
+ * `events` keeping the last maxEvents, and `output` (the lines one write
+ * appended) appended to the output tail after dropping as many old lines
+ * as `output_dropped` grew by (protocol/PROTOCOL.md, "The output tail").
  */
 export function applyChanges(race, changes, opts = DEFAULTS) {
 	const next = cloneRace(race);
 	for (const [k, v] of Object.entries(changes || {})) {
-		if (k === 'event') {
+		if (k === 'output') {
+			if (!Array.isArray(v)) continue;
+			next.output = appendOutput(race.output, race.output_dropped, v, changes.output_dropped);
+		} else if (k === 'event') {
 			if (v === null || typeof v !== 'object') continue;
 			const events = Array.isArray(next.events) ? next.events : [];
 			events.push(v);
