@@ -214,3 +214,78 @@ Test(cluster_faults, killing_the_stream_leader_loses_no_acknowledged_write)
 		    leader, w[0].n_acked, w[1].n_acked, w[2].n_acked,
 		    w[0].refused, w[1].refused, w[2].refused);
 }
+
+/* 1 when the server's log says it followed the stream again. */
+static int refollowed(const struct server_proc *s)
+{
+	char buf[65536];
+	FILE *f = fopen(s->log_path, "r");
+	size_t n;
+
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, "following again") != NULL;
+}
+
+/*
+ * The stale-replica hazard of nats-server 2.9.10: a member killed and
+ * restarted can stay behind while the leader says it is current, and a
+ * consumer placed on it reads a truncated prefix. Here a NATS member
+ * misses writes, comes back, and a server node restarts at once (its new
+ * consumer may land on the stale member): it must still reach the
+ * stream's last seq, by itself or by following again (logged).
+ */
+Test(cluster_faults, a_node_reaches_the_stream_end_after_a_nats_member_missed_writes)
+{
+	int st, victim = 2;
+	int64_t end;
+	uint64_t last;
+
+	start_nodes("RBS");
+	nats_kill(&nc[victim]);
+	for (int k = 0; k < 200; k++) {
+		struct http_response r;
+		char body[96];
+
+		snprintf(body, sizeof(body), "{\"id\":\"s-%d\",\"source\":\"cmd\","
+			 "\"title\":\"t\"}", k);
+		cr_assert_eq(http_request(srv[k % 2].port, "POST", "/race",
+					  body, &r), 0);
+		st = r.status;
+		http_response_free(&r);
+		cr_assert(st == 201 || st == 503, "status %d", st);
+	}
+	cr_assert_eq(nats_restart(&nc[victim]), 0);
+	server_kill(&srv[2]);
+	/* Right after a member restarts, JetStream may refuse the stream
+	 * info for a moment: the node exits and is started again. */
+	for (int k = 0; server_restart(&srv[2], (const char *const[]){
+		"--nats", urls, "--nats-stream", "RBS", "--nats-replicas", "3",
+		"--node", names[2], "--no-sync", NULL}); k++) {
+		char tail[512] = "";
+		FILE *f = fopen(srv[2].log_path, "r");
+
+		if (f) {
+			fseek(f, -(long)sizeof(tail) + 1, SEEK_END);
+			tail[fread(tail, 1, sizeof(tail) - 1, f)] = '\0';
+			fclose(f);
+		}
+		cr_assert_lt(k, 20, "node 2 did not restart: %s", tail);
+	}
+	end = now_ms() + 30000;
+	for (;;) {
+		last = seq_of(srv[0].port);
+		if (last && seq_of(srv[2].port) == last &&
+		    seq_of(srv[1].port) == last)
+			break;
+		cr_assert_lt(now_ms(), end, "node 2 at %llu of %llu",
+			     (unsigned long long)seq_of(srv[2].port),
+			     (unsigned long long)last);
+	}
+	cr_log_info("node 2 caught up to %llu%s", (unsigned long long)last,
+		    refollowed(&srv[2]) ? " after following again (it was "
+		    "behind with nothing arriving)" : " without following again");
+}
