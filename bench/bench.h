@@ -221,6 +221,10 @@ struct bn_opts {
 	long chunk;               /* loopback: bytes per write */
 	double stall;             /* stall: seconds subscribers read nothing */
 	int rcvbuf;               /* stall: subscribers' SO_RCVBUF (0: default) */
+	int sub_ports[8];         /* fanout: subscribers on these running
+	                           * servers, round-robin (cluster nodes);
+	                           * none: on the producers' server */
+	int n_sub_ports;
 	const char *label;
 };
 

@@ -384,7 +384,13 @@ int bn_scenario_fanout(const struct bn_opts *o)
 			goto out;
 		for (long i = 0; i < t->n; i++) {
 			t->subs[i].t = t;
-			if (bn_conn_open(&t->subs[i].c, t->epfd, srv.port,
+			int port = o->n_sub_ports ? o->sub_ports[
+				(k + i * nt) % o->n_sub_ports] : 0;
+
+			if (!port) /* 0 in --sub-ports: the producers' */
+				port = srv.port;
+
+			if (bn_conn_open(&t->subs[i].c, t->epfd, port,
 					 BN_WS, sub_msg, &t->subs[i]))
 				goto out;
 		}

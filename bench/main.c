@@ -35,6 +35,9 @@ static void usage(FILE *f)
 		"  --via http|ws       fanout: producer protocol (http)\n"
 		"  --producers P       fanout: producer connections (8 http, 1 ws)\n"
 		"  --sub-threads T     fanout: subscriber threads (1)\n"
+		"  --sub-ports P,P..   fanout: subscribers on these running servers,\n"
+		"                      round-robin (cluster nodes); 0 names the\n"
+		"                      producers' server (the default)\n"
 		"  --stall SEC         stall: seconds the subscribers read nothing (5)\n"
 		"  --rcvbuf BYTES      stall: subscribers' socket receive buffer (0:\n"
 		"                      the kernel's)\n"
@@ -47,7 +50,8 @@ int main(int argc, char **argv)
 {
 	enum { O_BIN = 256, O_PORT, O_NOSYNC, O_ARG, O_CONNS, O_WINDOW,
 	       O_RACES, O_DUR, O_REQ, O_SUBS, O_RATE, O_FILTER, O_VIA,
-	       O_PROD, O_THR, O_SNAP, O_CHUNK, O_STALL, O_RCVBUF, O_HELP };
+	       O_PROD, O_THR, O_SNAP, O_CHUNK, O_STALL, O_RCVBUF, O_SUBPORTS,
+	       O_HELP };
 	static const struct option longopts[] = {
 		{"server-bin", required_argument, NULL, O_BIN},
 		{"port", required_argument, NULL, O_PORT},
@@ -68,6 +72,7 @@ int main(int argc, char **argv)
 		{"chunk", required_argument, NULL, O_CHUNK},
 		{"stall", required_argument, NULL, O_STALL},
 		{"rcvbuf", required_argument, NULL, O_RCVBUF},
+		{"sub-ports", required_argument, NULL, O_SUBPORTS},
 		{"help", no_argument, NULL, O_HELP},
 		{0},
 	};
@@ -108,6 +113,11 @@ int main(int argc, char **argv)
 		case O_CHUNK: o.chunk = atol(optarg); break;
 		case O_STALL: o.stall = atof(optarg); break;
 		case O_RCVBUF: o.rcvbuf = atoi(optarg); break;
+		case O_SUBPORTS:
+			for (char *t = strtok(optarg, ","); t && o.n_sub_ports < 8;
+			     t = strtok(NULL, ","))
+				o.sub_ports[o.n_sub_ports++] = atoi(t);
+			break;
 		case O_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
