@@ -229,9 +229,11 @@ static void replay(const struct job *j, struct pred_model *m, const char *key,
 		int have_live = pred_live(&t, now, &lv) == PRED_OK;
 		int hint = DEFAULT_HINT;
 		pred_track_cadence(&t, &hint);
+		/* As server/learn.c: the same whole seconds is no revision. */
 		if (have_live && pred_live_should_revise(sv.has, sv.eta_sec,
 							 sv.at_ms, lv.remaining_sec,
-							 now, hint)) {
+							 now, hint) &&
+		    !(sv.has && (double)llround(lv.remaining_sec) == sv.eta_sec)) {
 			sv.has = 1;
 			sv.eta_sec = (double)llround(lv.remaining_sec);
 			sv.at_ms = now;

@@ -274,6 +274,11 @@ static void revise_eta(struct proto_race *race, const struct pred_track *t,
 				     race->last_eta_update, lv.remaining_sec,
 				     now, race->update_interval_hint))
 		return;
+	/* The same whole seconds is no revision on the wire (the race
+	 * keeps its last_eta_update), so its source and confidence stay
+	 * those of the revision that set them. */
+	if (has && llround(lv.remaining_sec) == race->eta_sec)
+		return;
 	u.set = PROTO_F_ETA_SEC | PROTO_F_ETA_SOURCE | PROTO_F_ETA_CONFIDENCE;
 	u.eta_sec = llround(lv.remaining_sec);
 	u.eta_source = lv.source;

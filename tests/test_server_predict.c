@@ -445,7 +445,8 @@ Test(predict, a_replayed_trace_gets_the_etas_the_evaluation_computes)
 		cr_assert_eq(num(o, "update_interval_hint"), hint);
 		if (pred_live(&track, now, &lv) == PRED_OK &&
 		    pred_live_should_revise(1, cur_eta, cur_at, lv.remaining_sec,
-					    now, hint)) {
+					    now, hint) &&
+		    (double)llround(lv.remaining_sec) != cur_eta) {
 			cur_eta = (double)llround(lv.remaining_sec);
 			cur_at = now;
 			revisions++;
