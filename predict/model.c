@@ -24,6 +24,7 @@
 #include "predict.h"
 #include "internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,9 +46,19 @@ struct posting {
 	uint32_t cap;
 };
 
+#ifndef PRED_CTX_MIN_RUNS
+#define PRED_CTX_MIN_RUNS 50   /* runs of a source before it may drop the
+				  build-context factor */
+#endif
+
 struct source {
 	double recent[SOURCE_RING];
 	size_t n;       /* total pushed */
+	/* What the build-context factor did for this source's runs: the
+	 * summed relative error without it minus with it, over ctx_n runs
+	 * that had a factor to apply. */
+	double ctx_gain;
+	size_t ctx_n;
 };
 
 struct context {
@@ -351,8 +362,18 @@ int pred_model_record_shaped(struct pred_model *m, const char *key,
 	if (outcome == PRED_PASSED && context && *context &&
 	    en->hist.n_passed > 0) {
 		struct pred_estimate est;
-		if (pred_estimate(&en->hist, NULL, &est) == PRED_OK) {
+		double buf[CTX_RATIOS];
+		struct pred_context cx = { buf, 0 };
+		cx.n = context_ratios(context_find(m, context), buf);
+		if (pred_estimate(&en->hist, &cx, &est) == PRED_OK) {
 			double r = pred_context_ratio(duration_sec, est.base_sec);
+			if (cx.n > 0 && duration_sec > 0) {
+				struct source *so = &m->srcs[en->source];
+				so->ctx_gain += (fabs(est.base_sec - duration_sec) -
+						 fabs(est.total_sec - duration_sec)) /
+						duration_sec;
+				so->ctx_n++;
+			}
 			if (context_push(m, context, r))
 				return PRED_ENOMEM;  /* the new entry stays, empty */
 		}
@@ -484,11 +505,15 @@ int pred_model_predict(struct pred_model *m, const char *key,
 
 	double buf[CTX_RATIOS];
 	struct pred_context ctx = { buf, 0 };
-	if (m->lim.use_context)
+	uint32_t e;
+	int have = pred__strmap_get(&m->keys, key, &e);
+	/* The factor only where it has paid on this source's own runs. */
+	const struct source *so = have ? &m->srcs[m->entries[e].source] : NULL;
+	if (m->lim.use_context &&
+	    (!so || so->ctx_n < PRED_CTX_MIN_RUNS || so->ctx_gain > 0))
 		ctx.n = context_ratios(context_find(m, context), buf);
 
-	uint32_t e;
-	if (pred__strmap_get(&m->keys, key, &e) &&
+	if (have &&
 	    pred_estimate(&m->entries[e].hist, &ctx, out) == PRED_OK)
 		return PRED_OK;
 

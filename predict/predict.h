@@ -288,7 +288,10 @@ const struct pred_history *pred_model_history(const struct pred_model *m,
  * similar key of the same source with Jaccard >= min_similarity (source 3,
  * basis SIMILAR, confidence scaled down); else the median of the source's
  * recent passed durations (source 4, basis SOURCE, confidence <= 0.3);
- * else nothing. context (borrowed, may be NULL) is as for record.
+ * else nothing. context (borrowed, may be NULL) is as for record; its
+ * factor applies only while it has made this source's predictions
+ * better on balance (judged once the source has 50
+ * finished runs with a factor to apply; the record is in memory only).
  * Cost: O(1) hash lookups plus, for the fallback, O(T * P) with
  * T <= PRED_TOKENS_MAX tokens and P <= max_postings keys per token: never
  * a scan over all keys. The model's scratch space is written, so calls on

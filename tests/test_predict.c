@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "predict.h"
@@ -356,6 +357,39 @@ Test(model, build_context_adjusts_later_jobs)
 	cr_assert_float_eq(other.total_sec, 200, 1e-9);
 	cr_assert(in7.total_sec > 200 && in7.context_factor > 1);
 	pred_model_free(m);
+}
+
+/* Builds alternate fast and slow for job "sib"; job "a" either follows
+ * (follow = 1) or keeps its pace. Returns the context factor a new build
+ * where "sib" ran slow gives "a" after `builds` such builds. */
+static double factor_after(int follow, int builds)
+{
+	struct pred_model_limits lim = { .use_context = 1 };
+	struct pred_model *m = pred_model_new(&lim);
+	const char *ks = key_of("bk", "sib", NULL, 0);
+	const char *ka = key_of("bk", "alpha", NULL, 0);
+	char b[32];
+	struct pred_estimate est;
+	for (int i = 0; i < builds; i++) {
+		int slow = i % 2;
+		snprintf(b, sizeof b, "b%d", i);
+		pred_model_record(m, ks, b, PRED_PASSED, slow ? 150 : 100, 2 * i);
+		pred_model_record(m, ka, b, PRED_PASSED,
+				  follow && slow ? 150 : 100, 2 * i + 1);
+	}
+	pred_model_record(m, ks, "last", PRED_PASSED, 150, 2 * builds);
+	cr_assert_eq(pred_model_predict(m, ka, "last", &est), PRED_OK);
+	pred_model_free(m);
+	return est.context_factor;
+}
+
+Test(model, build_context_only_where_it_has_paid)
+{
+	/* Early on the factor applies either way; once a source has its
+	 * record, only where it made predictions better. */
+	cr_assert_gt(factor_after(0, 10), 1.0);
+	cr_assert_gt(factor_after(1, 80), 1.0);
+	cr_assert_float_eq(factor_after(0, 80), 1.0, 1e-12);
 }
 
 Test(model, load_and_limits)
