@@ -30,6 +30,7 @@
 #include "intent.h"
 
 #define MONITOR_PERIOD_MS 500
+#define NOMEM_RETRY_MS 10    /* an item the NATS thread cannot allocate */
 #define STALE_CHECKS 3       /* behind, and nothing new, this many periods */
 
 /* What a NATS thread hands the service thread. */
@@ -79,6 +80,28 @@ struct srv_cluster {
 	size_t head, n, cap;
 };
 
+/*
+ * An item for the service thread. Out of memory, it waits and tries
+ * again rather than drop it: a dropped entry would be a hole in this
+ * node's state that nothing notices, and a dropped failure would leave
+ * a requester unanswered. Blocking a NATS thread only delays what comes
+ * after, in order.
+ */
+static struct item *item_new(size_t len)
+{
+	struct item *it;
+	struct timespec ts = {0, NOMEM_RETRY_MS * 1000000L};
+	int warned = 0;
+
+	while (!(it = calloc(1, sizeof(*it) + len))) {
+		if (!warned++)
+			lwsl_err("cluster: out of memory for the log's "
+				 "entries; waiting\n");
+		nanosleep(&ts, NULL);
+	}
+	return it;
+}
+
 static void free_items(struct item *it)
 {
 	while (it) {
@@ -108,16 +131,8 @@ static void on_entry(void *ctx, const struct clu_entry *e)
 	struct srv_cluster *c = ctx;
 	const char *prefix = clu_log_origin_prefix(c->log);
 	size_t np = strlen(prefix);
-	struct item *it = malloc(sizeof(*it) + e->len);
+	struct item *it = item_new(e->len);
 
-	if (!it) {
-		/* Dropped: the monitor sees the node behind and follows
-		 * again from what was delivered before it. */
-		lwsl_err("cluster: out of memory for entry %llu\n",
-			 (unsigned long long)e->seq);
-		return;
-	}
-	memset(it, 0, sizeof(*it));
 	it->seq = e->seq;
 	it->ours = !strncmp(e->origin, prefix, np);
 	it->token = it->ours ? strtoull(e->origin + np, NULL, 10) : 0;
@@ -135,9 +150,7 @@ static void on_appended(void *ctx, uint64_t token, int err, uint64_t seq)
 	(void)seq;
 	if (!err)
 		return; /* the entry itself settles it */
-	it = calloc(1, sizeof(*it));
-	if (!it)
-		return; /* a later entry of ours settles it as lost */
+	it = item_new(0);
 	it->is_ack = 1;
 	it->token = token;
 	it->err = err;
