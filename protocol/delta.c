@@ -131,7 +131,9 @@ static int append_output(struct proto_race *r, json_object *lines,
 	}
 	for (size_t i = 0; i < drop; i++)
 		free(r->output[i]);
-	memcpy(next, r->output + drop, (r->n_output - drop) * sizeof *next);
+	if (r->n_output > drop) /* r->output is NULL while the tail is empty */
+		memcpy(next, r->output + drop,
+		       (r->n_output - drop) * sizeof *next);
 	memcpy(next + r->n_output - drop, tmp.output,
 	       tmp.n_output * sizeof *next);
 	free(r->output);
