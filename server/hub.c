@@ -565,7 +565,16 @@ struct replay {
 	uint64_t last;              /* the hub's seq: where the replay ends */
 	int gap;
 	int any;                    /* a delta was appended */
+	int skips_ok;               /* the log holds `since`: a skipped seq
+				     * is one that changed nothing */
 };
+
+static int stop_at_once(void *ctx, uint64_t seq, const char *data,
+			size_t len)
+{
+	(void)ctx, (void)seq, (void)data, (void)len;
+	return 1;
+}
 
 /* Appends one logged delta; stops at a gap (the log was trimmed) or past
  * the hub's seq. */
@@ -577,9 +586,10 @@ static int replay_one(void *ctx, uint64_t seq, const char *data, size_t len)
 	 * published yet; they reach this subscriber live, after the replay. */
 	if (seq > r->last)
 		return 1;
-	/* The log is trimmed from its start only: past the first delta, a
-	 * skipped seq is one that changed nothing (cluster mode). */
-	if (seq != r->next && !(r->any && seq > r->next)) {
+	/* The log is trimmed from its start only: once it holds `since`
+	 * or a delta after it was replayed, a skipped seq is one that
+	 * changed nothing (cluster mode), not a trimmed one. */
+	if (seq != r->next && !((r->any || r->skips_ok) && seq > r->next)) {
 		r->gap = 1;
 		return 1;
 	}
@@ -696,10 +706,15 @@ struct srv_frame *srv_hub_replay(struct srv_hub *hub, uint64_t since,
 {
 	char ts[PROTO_TIME_BUFSZ], head[96];
 	struct replay r = {.next = since + 1, .last = hub->hi};
+	uint64_t first = 0;
 	int rc, n;
 
 	if (since >= hub->hi)
 		return NULL;
+	/* The lowest seq logged (a walk from UINT64_MAX visits nothing). */
+	if (store_deltas_since(srv_write_store(hub->wp), UINT64_MAX, &first,
+			       stop_at_once, NULL) >= 0)
+		r.skips_ok = first && first <= since;
 	n = snprintf(head, sizeof(head),
 		     "{\"type\":\"batch\",\"server_time\":\"%s\",\"deltas\":[",
 		     proto_time_format(now, ts));

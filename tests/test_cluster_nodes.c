@@ -56,16 +56,22 @@ static int64_t now_ms(void)
 static char node_name[NODES][16];
 static const char *node_args[NODES][12];
 
-static void start_node(int i, const char *stream, const char *replicas)
+static void start_node_ex(int i, const char *stream, const char *replicas,
+			  const char *flag, const char *value)
 {
 	const char *extra[] = {"--nats", nats.url, "--nats-stream", stream,
 			       "--nats-replicas", replicas, "--node",
-			       node_name[i], "--no-sync", NULL};
+			       node_name[i], "--no-sync", flag, value, NULL};
 
 	snprintf(node_name[i], sizeof(node_name[i]), "n%d", i);
 	memcpy(node_args[i], extra, sizeof(extra));
 	cr_assert_eq(server_start(&srv[i], node_args[i]), 0,
 		     "node %d started", i);
+}
+
+static void start_node(int i, const char *stream, const char *replicas)
+{
+	start_node_ex(i, stream, replicas, NULL, NULL);
 }
 
 static json_object *rest(int port, const char *method, const char *path,
@@ -408,5 +414,42 @@ Test(cluster_nodes, a_killed_node_s_subscriber_resumes_elsewhere_and_it_catches_
 			json_object_put(o);
 		}
 	ws_close(&ref.c);
+	ws_close(&v.c);
+}
+
+Test(cluster_nodes, a_resume_from_the_delta_log_skips_seqs_that_changed_nothing)
+{
+	struct sub v;
+	json_object *o;
+	char body[64];
+	int st;
+
+	/* A small ring, so the resume below is served from LMDB. */
+	start_node_ex(0, "RBH", "1", "--ws-backlog", "16");
+	json_object_put(rest(srv[0].port, "POST", "/race",
+		"{\"id\":\"a\",\"source\":\"cmd\",\"title\":\"t\"}", &st));
+	cr_assert_eq(st, 201);
+	cr_assert_eq(health_u64(srv[0].port, "seq", NULL), 1);
+	/* A 404 takes stream seq 2 and changes nothing: seq 2 is skipped. */
+	o = rest(srv[0].port, "PATCH", "/race/nope", "{\"progress\":1}", &st);
+	json_object_put(o);
+	cr_assert_eq(st, 404);
+	for (int k = 0; k < 20; k++) {
+		snprintf(body, sizeof(body), "{\"progress\":%d}", k + 1);
+		json_object_put(rest(srv[0].port, "PATCH", "/race/a", body,
+				     &st));
+		cr_assert_eq(st, 200);
+	}
+	cr_assert_eq(health_u64(srv[0].port, "seq", NULL), 22);
+	memset(&v, 0, sizeof(v));
+	v.seq[v.n++] = 1; /* what this client saw before */
+	v.c.fd = -1;
+	cr_assert_eq(ws_open(&v.c, srv[0].port, "/ws"), 0);
+	cr_assert_eq(ws_recv(&v.c, 10000), 1, "hello");
+	cr_assert_eq(ws_send(&v.c, "{\"type\":\"subscribe\",\"since\":1}"), 0);
+	sub_until(&v, 22);
+	cr_assert_eq(v.snapshots, 0, "deltas from the log, not a reset");
+	cr_assert_eq(v.n, 21, "seq 1, then 3..22");
+	cr_assert_eq(v.seq[1], 3);
 	ws_close(&v.c);
 }
