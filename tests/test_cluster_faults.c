@@ -18,7 +18,7 @@
 #include "support/server_proc.h"
 
 #define NODES 3
-#define ACKED_MAX 4096
+#define ACKED_MAX 32768      /* far more than a run acknowledges */
 
 static struct nats_proc nc[NODES];
 static struct server_proc srv[NODES];
@@ -48,6 +48,13 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
 }
 
 static char urls[256], names[NODES][16];
@@ -112,7 +119,7 @@ struct writer {
 	int n_acked;
 	int refused;             /* 503 */
 	int other;               /* anything else: a failure */
-	int64_t last_ok;         /* when the last write was acknowledged */
+	volatile int64_t last_ok; /* when the last write was acknowledged */
 };
 
 static void *writer_main(void *arg)
@@ -178,14 +185,18 @@ Test(cluster_faults, killing_the_stream_leader_loses_no_acknowledged_write)
 	while (w[0].n_acked < 20 || leader < 0) {
 		leader = leader_of("RBL", 0);
 		cr_assert_lt(now_ms(), end, "writes flow, the leader is known");
+		sleep_ms(10);
 	}
 	nats_kill(&nc[leader]);
 	killed = now_ms();
 	/* Service resumes: every node acknowledges writes again. */
 	end = killed + 60000;
 	for (int i = 0; i < NODES; i++)
-		while (w[i].last_ok < killed + 500)
+		while (w[i].last_ok < killed + 500) {
 			cr_assert_lt(now_ms(), end, "node %d writes again", i);
+			cr_assert_lt(w[i].n_acked, ACKED_MAX);
+			sleep_ms(10);
+		}
 	stop = 1;
 	for (int i = 0; i < NODES; i++) {
 		pthread_join(w[i].t, NULL);
