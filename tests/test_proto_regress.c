@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "client_msg.h"
+#include "delta.h"
 #include "json.h"
 
 static int parses(const char *text)
@@ -44,4 +45,35 @@ Test(regress, client_messages_with_malformed_utf8_are_refused)
 	cr_assert_eq(proto_client_msg_decode(msg, strlen(msg), 0, &m, &err),
 		     PROTO_EINVAL);
 	cr_assert_str_eq(err.code, "invalid_json");
+}
+
+/* fuzz_delta_apply: an output delta for a race that had no lines did
+ * pointer arithmetic on its NULL array (UBSan: "applying zero offset to
+ * null pointer", protocol/delta.c). The lines must simply append. */
+Test(regress, output_delta_to_a_race_without_lines)
+{
+	static const char seq[] =
+		"[{\"type\":\"delta\",\"seq\":1,\"server_time\":\"2026-11-29T23:00:00.123Z\","
+		"\"op\":\"create\",\"id\":\"r\",\"race\":{\"id\":\"r\",\"source\":\"cmd\","
+		"\"title\":\"t\",\"state\":\"running\",\"started_at\":\"2026-11-28T23:00:00.000Z\","
+		"\"utoput\":[\"a\"],\"output_dropped\":2}},"
+		"{\"type\":\"delta\",\"seq\":2,\"server_time\":\"2026-11-28T23:00:01.000Z\","
+		"\"op\":\"update\",\"id\":\"r\",\"changes\":{\"output\":[\"d\",\"e\"],"
+		"\"output_@dropped\":4}}]";
+	struct proto_json_error err;
+	json_object *o = proto_json_parse(seq, strlen(seq), &err);
+	struct proto_race *race = NULL;
+
+	cr_assert_not_null(o);
+	cr_assert_eq(proto_delta_apply(json_object_array_get_idx(o, 0), &race),
+		     PROTO_OK);
+	cr_assert_eq(race->n_output, 0);
+	cr_assert_eq(proto_delta_apply(json_object_array_get_idx(o, 1), &race),
+		     PROTO_OK);
+	cr_assert_eq(race->n_output, 2);
+	cr_assert_str_eq(race->output[0], "d");
+	cr_assert_str_eq(race->output[1], "e");
+	cr_assert_eq(race->output_dropped, 2);
+	proto_race_free(race);
+	json_object_put(o);
 }
