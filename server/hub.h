@@ -16,7 +16,9 @@
  *
  * Wake-ups are paced (once attached to the lws context): a publish only
  * queues the subscribers it concerns, and each service pass wakes at most
- * SRV_HUB_WAKES_PER_PASS of them, oldest first. So a pass never writes
+ * SRV_HUB_WAKES_PER_PASS of them, oldest first, plus any that waited
+ * SRV_HUB_WAKE_DELAY_MAX_MS already (so long passes, busy with producers,
+ * do not stretch the delivery latency). So a pass never writes
  * to a thousand sockets before the producers' replies and reads of that
  * pass, and a subscriber still waiting for its turn picks up the deltas
  * published meanwhile in the same frame: under load fan-out batches
@@ -49,6 +51,7 @@ struct srv_sub {
 	int linked;
 	/* The hub's wake queue (see srv_hub_attach()). */
 	struct srv_sub *wq_next, *wq_prev;
+	int64_t queued_at;           /* us, monotonic */
 	int queued;
 };
 
@@ -74,8 +77,10 @@ struct srv_hub *srv_hub_new(const struct srv_cfg *cfg, struct srv_write *wp);
 /* Frees the hub and its ring; subscribers must be unlinked first. */
 void srv_hub_free(struct srv_hub *hub);
 
-/* Subscribers woken per service pass once attached (see above). */
+/* Subscribers woken per service pass once attached (see above), and how
+ * long a queued one may wait beyond that share. */
 #define SRV_HUB_WAKES_PER_PASS 64
+#define SRV_HUB_WAKE_DELAY_MAX_MS 25
 
 /*
  * Paces wake-ups through `ctx` (borrowed): from now on publish queues
