@@ -4,7 +4,16 @@
  * exit status and output passed through byte for byte, signals, and a
  * server that is down.
  */
+/* posix_openpt, grantpt, unlockpt and ptsname are X/Open. */
+#define _XOPEN_SOURCE 700
+
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -540,4 +549,88 @@ Test(cli_run, output_lines_are_sent_while_the_command_runs)
 			json_object_array_get_idx(out, 2)), "step 3");
 		json_object_put(race);
 	}
+}
+
+/*
+ * Runs `raceboard ARGS` with a pseudo-terminal as its stdin, stdout and
+ * stderr (as a shell in a terminal would), collecting what the terminal
+ * shows until it exits. Returns the exit status.
+ */
+static int run_in_pty(const char *const *argv, char *out, size_t cap)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY), st = 0;
+	size_t len = 0;
+	char url[64];
+	pid_t pid;
+
+	cr_assert_geq(master, 0);
+	cr_assert_eq(grantpt(master), 0);
+	cr_assert_eq(unlockpt(master), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int slave;
+
+		setsid();
+		slave = open(ptsname(master), O_RDWR);
+		if (slave < 0)
+			_exit(126);
+		ioctl(slave, TIOCSCTTY, 0);
+		dup2(slave, 0);
+		dup2(slave, 1);
+		dup2(slave, 2);
+		close(master);
+		snprintf(url, sizeof url, "http://127.0.0.1:%d", srv.port);
+		setenv("RACEBOARD_SERVER", url, 1);
+		execv(tcli_bin(), (char *const *)argv);
+		_exit(127);
+	}
+	for (;;) {
+		struct pollfd p = {master, POLLIN, 0};
+		ssize_t n;
+
+		if (poll(&p, 1, 30000) <= 0)
+			break;
+		n = read(master, out + len, cap - 1 - len);
+		if (n <= 0)
+			break; /* EIO: the last writer closed the terminal */
+		len += (size_t)n;
+		if (len == cap - 1)
+			break;
+	}
+	out[len] = '\0';
+	waitpid(pid, &st, 0);
+	close(master);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* On a terminal the command gets a pseudo-terminal too (output
+ * processing left to the outer terminal, which shows "\r\n"): the race
+ * gets the lines as the command wrote them, and the colour codes it
+ * printed because it saw a terminal stay as sent (nothing is stripped on
+ * the wire; the page strips them when it shows them). */
+Test(cli_run, output_lines_under_a_terminal_keep_what_it_wrote)
+{
+	const char *argv[] = {"raceboard", "run", "--id", "tail-pty", "--",
+			      "sh", "-c",
+			      "test -t 1 && printf '\\033[1mtty\\033[0m\\n'; "
+			      "echo plain; printf 'end'", NULL};
+	char out[4096];
+	json_object *race, *o = NULL;
+	size_t n;
+
+	cr_assert_eq(run_in_pty(argv, out, sizeof out), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "plain\r\n"), "%s", out);
+	race = tcli_get_race(srv.port, "tail-pty");
+	cr_assert_str_eq(tcli_str(race, "state"), "passed");
+	cr_assert(json_object_object_get_ex(race, "output", &o));
+	n = json_object_array_length(o);
+	cr_assert_eq(n, 3, "%s", json_object_to_json_string(o));
+	cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(o, 0)),
+			 "\x1b[1mtty\x1b[0m");
+	cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(o, 1)),
+			 "plain");
+	cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(o, 2)),
+			 "end");
+	json_object_put(race);
 }
