@@ -216,27 +216,16 @@ static void schedule_pump(struct srv_hub *hub)
 	}
 }
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /*
- * Wakes up to SRV_HUB_WAKES_PER_PASS queued subscribers, oldest first,
- * and every one queued SRV_HUB_WAKE_DELAY_MAX_MS ago or more. One
- * already armed leaves the queue without counting: its writable callback
- * takes what is pending.
+ * Wakes every queued subscriber, oldest first. One already armed leaves
+ * the queue without counting: its writable callback takes what is
+ * pending.
  */
 static void pump(struct srv_hub *hub)
 {
-	int64_t old = mono_us() - SRV_HUB_WAKE_DELAY_MAX_MS * 1000LL;
 	unsigned n = 0;
 
-	while (hub->wq_head && (n < SRV_HUB_WAKES_PER_PASS ||
-				hub->wq_head->queued_at <= old)) {
+	while (hub->wq_head) {
 		struct srv_sub *sub = hub->wq_head;
 
 		wq_remove(hub, sub);
@@ -247,7 +236,6 @@ static void pump(struct srv_hub *hub)
 	}
 	if (n)
 		hub->stats.pump_passes++;
-	schedule_pump(hub);
 }
 
 static void pump_cb(lws_sorted_usec_list_t *sul)
@@ -268,7 +256,6 @@ static void wake_soon(struct srv_hub *hub, struct srv_sub *sub)
 		return;
 	}
 	sub->queued = 1;
-	sub->queued_at = mono_us();
 	sub->wq_next = NULL;
 	sub->wq_prev = hub->wq_tail;
 	if (hub->wq_tail)

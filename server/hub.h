@@ -14,15 +14,14 @@
  * growing a queue. What the frames made here hold in total is counted
  * (srv_hub_queued_bytes()), so ws.c can cap it.
  *
- * Wake-ups are paced (once attached to the lws context): a publish only
- * queues the subscribers it concerns, and each service pass wakes at most
- * SRV_HUB_WAKES_PER_PASS of them, oldest first, plus any that waited
- * SRV_HUB_WAKE_DELAY_MAX_MS already (so long passes, busy with producers,
- * do not stretch the delivery latency). So a pass never writes
- * to a thousand sockets before the producers' replies and reads of that
- * pass, and a subscriber still waiting for its turn picks up the deltas
- * published meanwhile in the same frame: under load fan-out batches
- * itself instead of costing every producer request a send per subscriber.
+ * Wake-ups wait for the next service pass (once attached to the lws
+ * context): a publish only queues the subscribers it concerns, and a
+ * zero-delay timer wakes them all at the start of the next pass. So the
+ * pass that committed a write answers its producer before any subscriber
+ * is written to, and a subscriber still busy with earlier frames picks up
+ * the deltas published meanwhile in one frame. (Waking a share per pass
+ * was tried: on a quiet machine it tripled heavy fan-out's p99 and bought
+ * the stop-and-wait producer nothing; docs/PERFORMANCE.md, issue 15.)
  *
  * Service thread only.
  */
@@ -51,7 +50,6 @@ struct srv_sub {
 	int linked;
 	/* The hub's wake queue (see srv_hub_attach()). */
 	struct srv_sub *wq_next, *wq_prev;
-	int64_t queued_at;           /* us, monotonic */
 	int queued;
 };
 
@@ -65,7 +63,7 @@ struct srv_hub_stats {
 	uint64_t snapshots_encoded;  /* of those, encoded (others shared) */
 	uint64_t resets;             /* subscribers that fell behind */
 	uint64_t wakes;              /* writable callbacks the hub asked for */
-	uint64_t pump_passes;        /* service passes that woke a share */
+	uint64_t pump_passes;        /* service passes that woke queued ones */
 	unsigned subscribers;
 	size_t queued_bytes;         /* srv_hub_queued_bytes() */
 	size_t queued_frames;        /* frames alive that hold them */
@@ -77,15 +75,10 @@ struct srv_hub *srv_hub_new(const struct srv_cfg *cfg, struct srv_write *wp);
 /* Frees the hub and its ring; subscribers must be unlinked first. */
 void srv_hub_free(struct srv_hub *hub);
 
-/* Subscribers woken per service pass once attached (see above), and how
- * long a queued one may wait beyond that share. */
-#define SRV_HUB_WAKES_PER_PASS 64
-#define SRV_HUB_WAKE_DELAY_MAX_MS 25
-
 /*
- * Paces wake-ups through `ctx` (borrowed): from now on publish queues
- * subscribers and a zero-delay timer on ctx wakes a share per service
- * pass. Without it (tests without a context) every publish wakes every
+ * Defers wake-ups through `ctx` (borrowed): from now on publish queues
+ * subscribers and a zero-delay timer on ctx wakes them at the start of
+ * the next service pass. Without it (tests without a context) every publish wakes every
  * subscriber it concerns at once. Calls nest: each attach needs a detach.
  */
 void srv_hub_attach(struct srv_hub *hub, struct lws_context *ctx);

@@ -368,7 +368,7 @@ static void answer_one(struct batch_entry *e, int rc)
  * The producers come first: the writes before the batch's first waiting
  * reader are answered before anything is published, so a producer's
  * reply is queued on its connection before the hub queues the
- * subscribers (which it then wakes a share per service pass, hub.h), and
+ * subscribers (which it wakes in the next service pass, hub.h), and
  * never waits for them. Both happen only now that the commit is durable,
  * and answering a write never reads the hub. A reader resumed here (a
  * snapshot) must see the hub at the batch's last seq, or the rest of the
