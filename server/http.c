@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "access.h"
+#include "cluster.h"
 #include "guard.h"
 #include "hdr.h"
 #include "hooks_http.h"
@@ -417,6 +418,32 @@ static int add_header(struct lws *wsi, const char *name, const char *value,
 					   (int)strlen(value), p, end);
 }
 
+/*
+ * In cluster mode a node cut off from NATS, or lagging the stream beyond
+ * --cluster-max-lag, still answers reads from what it applied: such a
+ * read says so in a Raceboard-Stale header ("disconnected", or
+ * "lag=N" entries behind the stream), as /health does.
+ * Returns 0, or -1 out of room.
+ */
+static int add_stale(struct http_pss *pss, struct lws *wsi, unsigned char **p,
+		     unsigned char *end)
+{
+	struct srv_cluster_status cs;
+	char v[32];
+
+	if (!pss->srv->cluster || pss->method != SRV_HTTP_GET ||
+	    pss->status >= 300)
+		return 0;
+	srv_cluster_get_status(pss->srv->cluster, &cs);
+	if (cs.healthy)
+		return 0;
+	if (cs.connected)
+		snprintf(v, sizeof(v), "lag=%llu", (unsigned long long)cs.lag);
+	else
+		snprintf(v, sizeof(v), "disconnected");
+	return add_header(wsi, "raceboard-stale:", v, p, end);
+}
+
 /* Counts the reply by route and status, and refusals by reason. */
 static void count_reply(struct http_pss *pss)
 {
@@ -471,7 +498,8 @@ static int write_headers(struct http_pss *pss, struct lws *wsi)
 	}
 	if (srv_http_reason(start, &p, end, pss->status))
 		return -1;
-	if (add_header(wsi, "cache-control:", "no-store", &p, end))
+	if (add_header(wsi, "cache-control:", "no-store", &p, end) ||
+	    add_stale(pss, wsi, &p, end))
 		return -1;
 	if (pss->has_origin && add_header(wsi, "vary:", "Origin", &p, end))
 		return -1;

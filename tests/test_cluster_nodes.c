@@ -315,6 +315,8 @@ Test(cluster_nodes, a_node_whose_settings_disagree_with_the_stream_exits)
 
 Test(cluster_nodes, with_nats_down_writes_get_503_at_once_and_reads_go_on)
 {
+	struct http_response r;
+	char stale[32];
 	json_object *o;
 	int st;
 	int64_t t0;
@@ -343,9 +345,12 @@ Test(cluster_nodes, with_nats_down_writes_get_503_at_once_and_reads_go_on)
 		json_object_object_get(o, "error")), "cluster_unavailable");
 	cr_assert_lt(now_ms() - t0, 3000, "within a bounded time");
 	json_object_put(o);
-	o = rest(srv[0].port, "GET", "/race/a", NULL, &st);
-	cr_assert_eq(st, 200, "reads go on");
-	json_object_put(o);
+	cr_assert_eq(http_request(srv[0].port, "GET", "/race/a", NULL, &r), 0);
+	cr_assert_eq(r.status, 200, "reads go on");
+	cr_assert_eq(http_header(&r, "raceboard-stale", stale, sizeof(stale)),
+		     0, "and say they are stale: %s", r.headers);
+	cr_assert_str_eq(stale, "disconnected");
+	http_response_free(&r);
 	/* NATS back: writes go through again. */
 	cr_assert_eq(nats_restart(&nats), 0);
 	t0 = now_ms();
@@ -357,6 +362,10 @@ Test(cluster_nodes, with_nats_down_writes_get_503_at_once_and_reads_go_on)
 			break;
 		cr_assert_lt(now_ms() - t0, 15000, "writes resume");
 	}
+	cr_assert_eq(http_request(srv[0].port, "GET", "/race/a", NULL, &r), 0);
+	cr_assert_neq(http_header(&r, "raceboard-stale", stale, sizeof(stale)),
+		      0, "fresh again: %s", r.headers);
+	http_response_free(&r);
 }
 
 Test(cluster_nodes, a_killed_node_s_subscriber_resumes_elsewhere_and_it_catches_up)
