@@ -524,6 +524,22 @@ void srv_cluster_free(struct srv_cluster *c)
 	free(c);
 }
 
+const char *srv_cluster_stale(struct srv_cluster *c, char *buf, size_t cap)
+{
+	struct srv_cluster_status st;
+
+	if (!c)
+		return NULL;
+	srv_cluster_get_status(c, &st);
+	if (st.healthy)
+		return NULL;
+	if (st.connected)
+		snprintf(buf, cap, "lag=%llu", (unsigned long long)st.lag);
+	else
+		snprintf(buf, cap, "disconnected");
+	return buf;
+}
+
 void srv_cluster_get_status(struct srv_cluster *c,
 			    struct srv_cluster_status *st)
 {

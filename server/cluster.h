@@ -74,4 +74,11 @@ struct srv_cluster_status {
 void srv_cluster_get_status(struct srv_cluster *c,
 			    struct srv_cluster_status *st);
 
+/*
+ * Why this node's reads are stale, as reads and frames say it: NULL while
+ * it is healthy (or c is NULL: single node), else "disconnected" (no
+ * NATS) or "lag=N" (N entries behind the stream), written into buf.
+ */
+const char *srv_cluster_stale(struct srv_cluster *c, char *buf, size_t cap);
+
 #endif

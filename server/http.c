@@ -428,20 +428,13 @@ static int add_header(struct lws *wsi, const char *name, const char *value,
 static int add_stale(struct http_pss *pss, struct lws *wsi, unsigned char **p,
 		     unsigned char *end)
 {
-	struct srv_cluster_status cs;
-	char v[32];
+	char buf[32];
+	const char *why;
 
-	if (!pss->srv->cluster || pss->method != SRV_HTTP_GET ||
-	    pss->status >= 300)
+	if (pss->method != SRV_HTTP_GET || pss->status >= 300)
 		return 0;
-	srv_cluster_get_status(pss->srv->cluster, &cs);
-	if (cs.healthy)
-		return 0;
-	if (cs.connected)
-		snprintf(v, sizeof(v), "lag=%llu", (unsigned long long)cs.lag);
-	else
-		snprintf(v, sizeof(v), "disconnected");
-	return add_header(wsi, "raceboard-stale:", v, p, end);
+	why = srv_cluster_stale(pss->srv->cluster, buf, sizeof(buf));
+	return why ? add_header(wsi, "raceboard-stale:", why, p, end) : 0;
 }
 
 /* Counts the reply by route and status, and refusals by reason. */

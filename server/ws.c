@@ -24,6 +24,7 @@
 #endif
 
 #include "client_msg.h"
+#include "cluster.h"
 #include "guard.h"
 #include "hub.h"
 #include "rfc3339.h"
@@ -428,14 +429,21 @@ static int send_big(struct ws_pss *pss)
 	return 0;
 }
 
+/* A heartbeat, with "stale" while this cluster node serves state it
+ * cannot bring up to date (docs/CLUSTER.md): a subscriber of a node cut
+ * off from the stream gets no deltas, so heartbeats are what it hears. */
 static int send_heartbeat(struct ws_pss *pss, int64_t now)
 {
-	char ts[PROTO_TIME_BUFSZ], buf[LWS_PRE + 128];
-	int n = snprintf(buf + LWS_PRE, sizeof(buf) - LWS_PRE,
-			 "{\"type\":\"heartbeat\",\"seq\":%llu,"
-			 "\"server_time\":\"%s\"}",
-			 (unsigned long long)srv_hub_seq(pss->vhd->hub),
-			 proto_time_format(now, ts));
+	char ts[PROTO_TIME_BUFSZ], buf[LWS_PRE + 160], why[32], stale[48] = "";
+	int n;
+
+	if (srv_cluster_stale(pss->vhd->srv->cluster, why, sizeof(why)))
+		snprintf(stale, sizeof(stale), ",\"stale\":\"%s\"", why);
+	n = snprintf(buf + LWS_PRE, sizeof(buf) - LWS_PRE,
+		     "{\"type\":\"heartbeat\",\"seq\":%llu,"
+		     "\"server_time\":\"%s\"%s}",
+		     (unsigned long long)srv_hub_seq(pss->vhd->hub),
+		     proto_time_format(now, ts), stale);
 
 	pss->heartbeat_due = 0;
 	return lws_write(pss->wsi, (unsigned char *)buf + LWS_PRE, (size_t)n,
@@ -533,6 +541,7 @@ static int on_writable(struct ws_pss *pss)
 static void send_hello(struct ws_pss *pss)
 {
 	json_object *o = json_object_new_object();
+	char why[32];
 
 	if (!o)
 		return;
@@ -546,6 +555,8 @@ static void send_hello(struct ws_pss *pss)
 	srv_ws_add_time(o, srv_now_ms());
 	json_object_object_add(o, "heartbeat_sec", json_object_new_int(
 		pss->vhd->srv->cfg->heartbeat_sec));
+	if (srv_cluster_stale(pss->vhd->srv->cluster, why, sizeof(why)))
+		json_object_object_add(o, "stale", json_object_new_string(why));
 	srv_ws_push_json(pss, o);
 }
 

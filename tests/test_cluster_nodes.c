@@ -313,15 +313,45 @@ Test(cluster_nodes, a_node_whose_settings_disagree_with_the_stream_exits)
 	cr_assert_not_null(strstr(out, "1 replica"), "%s", out);
 }
 
+/* The next heartbeat of a subscriber (others are skipped): its "stale"
+ * value, or "" when it has none. */
+static void next_heartbeat_stale(struct sub *s, char *out, size_t cap)
+{
+	int64_t t0 = now_ms();
+
+	for (;;) {
+		json_object *m, *v;
+
+		cr_assert_lt(now_ms() - t0, 10000, "a heartbeat");
+		if (ws_recv(&s->c, 10000) != 1)
+			continue;
+		m = json_tokener_parse(s->c.msg);
+		cr_assert_not_null(m, "%s", s->c.msg);
+		if (strcmp(json_object_get_string(json_object_object_get(
+			m, "type")), "heartbeat")) {
+			json_object_put(m);
+			continue;
+		}
+		v = json_object_object_get(m, "stale");
+		snprintf(out, cap, "%s", v ? json_object_get_string(v) : "");
+		json_object_put(m);
+		return;
+	}
+}
+
 Test(cluster_nodes, with_nats_down_writes_get_503_at_once_and_reads_go_on)
 {
 	struct http_response r;
+	struct sub s;
 	char stale[32];
 	json_object *o;
 	int st;
 	int64_t t0;
 
-	start_node(0, "RBD", "1");
+	start_node_ex(0, "RBD", "1", "--heartbeat", "1");
+	sub_open(&s, srv[0].port);
+	next_heartbeat_stale(&s, stale, sizeof(stale));
+	cr_assert_str_eq(stale, "", "a healthy node's heartbeat is not stale");
 	json_object_put(rest(srv[0].port, "POST", "/race",
 		"{\"id\":\"a\",\"source\":\"cmd\",\"title\":\"t\"}", &st));
 	cr_assert_eq(st, 201);
@@ -351,6 +381,10 @@ Test(cluster_nodes, with_nats_down_writes_get_503_at_once_and_reads_go_on)
 		     0, "and say they are stale: %s", r.headers);
 	cr_assert_str_eq(stale, "disconnected");
 	http_response_free(&r);
+	/* A subscriber hears it from the heartbeats, the only frames a node
+	 * cut off from the stream still has to send. */
+	next_heartbeat_stale(&s, stale, sizeof(stale));
+	cr_assert_str_eq(stale, "disconnected");
 	/* NATS back: writes go through again. */
 	cr_assert_eq(nats_restart(&nats), 0);
 	t0 = now_ms();
@@ -366,6 +400,7 @@ Test(cluster_nodes, with_nats_down_writes_get_503_at_once_and_reads_go_on)
 	cr_assert_neq(http_header(&r, "raceboard-stale", stale, sizeof(stale)),
 		      0, "fresh again: %s", r.headers);
 	http_response_free(&r);
+	ws_close(&s.c);
 }
 
 Test(cluster_nodes, a_killed_node_s_subscriber_resumes_elsewhere_and_it_catches_up)
