@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -85,6 +86,10 @@ static const char usage_more[] =
 	"      --allow-host NAME   accept this Host name besides loopback ones when\n"
 	"                          bound to loopback (repeatable)\n"
 	"                          [RACEBOARD_SERVER__ALLOW_HOSTS, comma-separated]\n"
+	"      --trusted-proxy ADDR  believe X-Forwarded-Proto/-Host from this\n"
+	"                          peer address only (repeatable; default: any\n"
+	"                          loopback address)\n"
+	"                          [RACEBOARD_SERVER__TRUSTED_PROXIES, comma-separated]\n"
 	"      --token TOKEN       writes need 'Authorization: Bearer TOKEN'\n"
 	"                          [RACEBOARD_TOKEN] (default: none)\n"
 	"      --token-for-reads   reads (GET, WebSocket subscribe) need it too\n"
@@ -220,7 +225,8 @@ enum {
 	OPT_MAX_SUBS_PER_IP, OPT_CONTEXT_KEY, OPT_GITHUB_SECRET,
 	OPT_GITLAB_SECRET, OPT_HOOK_MAX_BODY, OPT_WS_MAX_QUEUED_MB,
 	OPT_ACCESS_LOG, OPT_NATS, OPT_NODE, OPT_NATS_STREAM, OPT_NATS_REPLICAS,
-	OPT_NATS_TIMEOUT, OPT_CLUSTER_MAX_LAG,
+	OPT_NATS_TIMEOUT, OPT_CLUSTER_MAX_LAG, OPT_TRUSTED_PROXY,
+	OPT_TRUSTED_PROXIES,
 };
 
 /* A stream or node name of letters, digits and `extra`: a stream's
@@ -277,6 +283,27 @@ static int add_host(struct srv_cfg *cfg, const char *v)
 }
 
 /* Applies add(cfg, item) to each item of a comma-separated list. */
+/* A proxy's address, IPv4 or IPv6 (no names: it is compared with the
+ * peer address of each connection). */
+static int add_proxy(struct srv_cfg *cfg, const char *v)
+{
+	unsigned char *a;
+	struct in_addr v4;
+
+	if (cfg->n_trusted_proxies == SRV_CFG_LIST_MAX)
+		return -1;
+	a = cfg->trusted_proxies[cfg->n_trusted_proxies];
+	if (inet_pton(AF_INET, v, &v4) == 1) {
+		memset(a, 0, 10);
+		a[10] = a[11] = 0xff;
+		memcpy(a + 12, &v4, 4);
+	} else if (inet_pton(AF_INET6, v, a) != 1) {
+		return -1;
+	}
+	cfg->n_trusted_proxies++;
+	return 0;
+}
+
 static int add_list(struct srv_cfg *cfg, const char *list,
 		    int (*add)(struct srv_cfg *, const char *))
 {
@@ -416,6 +443,12 @@ static int apply(struct srv_cfg *cfg, int opt, const char *name,
 	case OPT_ALLOW_HOST:
 		rc = add_host(cfg, val);
 		break;
+	case OPT_TRUSTED_PROXY:
+		rc = add_proxy(cfg, val);
+		break;
+	case OPT_TRUSTED_PROXIES:
+		rc = add_list(cfg, val, add_proxy);
+		break;
 	case OPT_ALLOW_HOSTS:
 		rc = add_list(cfg, val, add_host);
 		break;
@@ -508,6 +541,8 @@ static const struct {
 	 "RACEBOARD_SERVER__ALLOW_ORIGINS"},
 	{"RACEBOARD_SERVER__ALLOW_HOSTS", OPT_ALLOW_HOSTS,
 	 "RACEBOARD_SERVER__ALLOW_HOSTS"},
+	{"RACEBOARD_SERVER__TRUSTED_PROXIES", OPT_TRUSTED_PROXIES,
+	 "RACEBOARD_SERVER__TRUSTED_PROXIES"},
 	{"RACEBOARD_TOKEN", OPT_TOKEN, "RACEBOARD_TOKEN"},
 	{"RACEBOARD_LOGGING__ACCESS_LOG", OPT_ACCESS_LOG,
 	 "RACEBOARD_LOGGING__ACCESS_LOG"},
@@ -553,6 +588,7 @@ int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
 		{"subscribe-deadline", required_argument, NULL, OPT_SUB_DEADLINE},
 		{"predict-context-key", required_argument, NULL, OPT_CONTEXT_KEY},
 		{"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
+		{"trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY},
 		{"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
 		{"token", required_argument, NULL, OPT_TOKEN},
 		{"token-for-reads", no_argument, NULL, OPT_TOKEN_FOR_READS},

@@ -46,6 +46,10 @@ struct srv_cfg {
 	unsigned n_allow_origins; /* cross-origin pages allowed (CORS, /ws) */
 	char allow_hosts[SRV_CFG_LIST_MAX][SRV_CFG_NAME_MAX];   /* lower case */
 	unsigned n_allow_hosts;   /* Host names accepted besides loopback */
+	/* Reverse proxies whose X-Forwarded-Proto/-Host are believed, as
+	 * IPv6 (IPv4 mapped); none given: loopback ones. */
+	unsigned char trusted_proxies[SRV_CFG_LIST_MAX][16];
+	unsigned n_trusted_proxies;
 	char token[SRV_CFG_NAME_MAX]; /* bearer token for writes; "" = none */
 	int token_for_reads;      /* reads need the token too */
 	int insecure;             /* allow a non-loopback bind without token */

@@ -552,20 +552,32 @@ static enum web_file web_file(const struct srv_guard *g, const char *uri,
 	return FILE_THERE;
 }
 
-int srv_guard_origin_forwarded(struct lws *wsi, const char *origin)
+/* 1 when the peer address `a` may vouch for an origin (guard.h). */
+static int proxy_trusted(const struct srv_cfg *cfg, const unsigned char a[16])
 {
-	char proto[8], host[SRV_CFG_NAME_MAX];
-	unsigned char a[16];
 	static const unsigned char v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 					     0xff, 0xff};
 	static const unsigned char v6[16] = {[15] = 1};
+
+	if (!cfg->n_trusted_proxies)
+		return (!memcmp(a, v4, 12) && a[12] == 127) ||
+		       !memcmp(a, v6, 16);
+	for (unsigned i = 0; i < cfg->n_trusted_proxies; i++)
+		if (!memcmp(a, cfg->trusted_proxies[i], 16))
+			return 1;
+	return 0;
+}
+
+int srv_guard_origin_forwarded(const struct srv_cfg *cfg, struct lws *wsi,
+			       const char *origin)
+{
+	char proto[8], host[SRV_CFG_NAME_MAX];
+	unsigned char a[16];
 	const char *p, *h;
 	size_t pl;
 	int fd = lws_get_socket_fd(wsi);
 
-	if (!origin || fd < 0 || peer_addr(fd, a))
-		return 0;
-	if (!(!memcmp(a, v4, 12) && a[12] == 127) && memcmp(a, v6, 16))
+	if (!origin || fd < 0 || peer_addr(fd, a) || !proxy_trusted(cfg, a))
 		return 0;
 	p = srv_hdr_custom(wsi, "x-forwarded-proto:", proto, sizeof(proto));
 	h = srv_hdr_custom(wsi, "x-forwarded-host:", host, sizeof(host));
@@ -677,7 +689,7 @@ int srv_guard_ws_upgrade(struct srv_guard *g, struct lws *wsi)
 		return -1;
 	}
 	if (!srv_guard_origin_ok(g->cfg, o, h) &&
-	    !srv_guard_origin_forwarded(wsi, o)) {
+	    !srv_guard_origin_forwarded(g->cfg, wsi, o)) {
 		srv_metrics_reject(g->m, SRV_REJ_ORIGIN);
 		srv_guard_reply_now(wsi, 403, "origin_not_allowed",
 				    "WebSocket connections are accepted from "

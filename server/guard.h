@@ -43,15 +43,17 @@ int srv_guard_origin_ok(const struct srv_cfg *cfg, const char *origin,
 
 /*
  * 1 when `origin` is the page's own origin as a trusted reverse proxy
- * reports it: the peer of wsi is a loopback address (the only proxies
- * trusted: one on this machine), and the request carries
+ * reports it: the peer of wsi is one of cfg's --trusted-proxy addresses
+ * (none given: any loopback address, a proxy on this machine), and the
+ * request carries
  * X-Forwarded-Proto (http or https) and X-Forwarded-Host, with origin
  * equal to "<proto>://<forwarded host>" (case-insensitive). A browser
  * cannot set those headers itself on a WebSocket upgrade, nor on a
  * cross-origin request without a preflight, which the origin check
  * refuses. Service thread.
  */
-int srv_guard_origin_forwarded(struct lws *wsi, const char *origin);
+int srv_guard_origin_forwarded(const struct srv_cfg *cfg, struct lws *wsi,
+			       const char *origin);
 
 /* 1 when `authorization` (a header value, NULL when absent) is
  * "Bearer <token>" with the configured token, compared in constant time;

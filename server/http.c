@@ -212,7 +212,7 @@ static int check_access(struct http_pss *pss, struct lws *wsi)
 	if (o && srv_guard_origin_listed(cfg, o))
 		snprintf(pss->cors_origin, sizeof(pss->cors_origin), "%s", o);
 	if (!srv_guard_origin_ok(cfg, o, h) &&
-	    !srv_guard_origin_forwarded(wsi, o)) {
+	    !srv_guard_origin_forwarded(cfg, wsi, o)) {
 		pss->close_after = write;
 		srv_reply_error(&pss->rq, 403, "origin_not_allowed", NULL,
 				"requests from this origin are not allowed; "

@@ -177,6 +177,26 @@ Test(security, a_loopback_proxy_vouches_for_the_page_origin)
 			       FWD "\r\n", race), 403);
 }
 
+/* With --trusted-proxy, only that address vouches: the same forwarded
+ * headers from loopback are now a browser's claim like any other. */
+Test(security, only_the_configured_proxy_vouches_for_the_page_origin)
+{
+	char host[64];
+
+	start((const char *[]){"--trusted-proxy", "192.0.2.7", NULL});
+	snprintf(host, sizeof(host), "localhost:%d", srv.port);
+	cr_assert_eq(upgrade_status(host, "https://board.example:8443" FWD), 403);
+	cr_assert_eq(status_of("POST", "/race", "Origin: https://board.example:8443"
+			       FWD "\r\n", race), 403);
+	cr_assert_eq(server_stop(&srv), 0);
+	cr_assert_eq(server_restart(&srv, (const char *[]){
+		"--trusted-proxy", "192.0.2.7", "--trusted-proxy", "127.0.0.1",
+		NULL}), 0);
+	snprintf(host, sizeof(host), "localhost:%d", srv.port);
+	cr_assert_eq(upgrade_status(host, "https://board.example:8443" FWD), 101,
+		     "a list naming the loopback proxy");
+}
+
 Test(security, cors_only_for_allowed_origins_and_preflight)
 {
 	struct http_response r;

@@ -167,3 +167,24 @@ Test(config, access_log_on_off)
 	cr_expect_eq(cfg.access_log, 0);
 	cr_expect_eq(parse(&cfg, bad, 3, no_env), SRV_CFG_ERROR);
 }
+
+Test(config, trusted_proxies_are_addresses)
+{
+	struct srv_cfg cfg;
+	char *two[] = {"s", "--trusted-proxy", "10.1.2.3", "--trusted-proxy",
+		       "::1", NULL};
+	char *name[] = {"s", "--trusted-proxy", "proxy.example", NULL};
+	char *cidr[] = {"s", "--trusted-proxy", "10.0.0.0/8", NULL};
+	static const unsigned char ten[16] = {[10] = 0xff, [11] = 0xff,
+					      [12] = 10, 1, 2, 3};
+	static const unsigned char lo6[16] = {[15] = 1};
+
+	cr_assert_eq(parse(&cfg, two, 1, no_env), SRV_CFG_OK);
+	cr_expect_eq(cfg.n_trusted_proxies, 0, "default: loopback, no list");
+	cr_assert_eq(parse(&cfg, two, 5, no_env), SRV_CFG_OK);
+	cr_assert_eq(cfg.n_trusted_proxies, 2);
+	cr_expect_arr_eq(cfg.trusted_proxies[0], ten, 16);
+	cr_expect_arr_eq(cfg.trusted_proxies[1], lo6, 16);
+	cr_expect_eq(parse(&cfg, name, 3, no_env), SRV_CFG_ERROR);
+	cr_expect_eq(parse(&cfg, cidr, 3, no_env), SRV_CFG_ERROR);
+}
