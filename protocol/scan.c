@@ -117,7 +117,10 @@ static size_t put_utf8(char *d, unsigned cp)
 
 /* Decodes a string's escapes into d (room for sl->n bytes: decoding never
  * grows it). A NUL or a lone surrogate declines: the json-c decoder
- * refuses the first and replaces the second. */
+ * refuses the first and replaces the second. So does a pair whose code
+ * point's low 16 bits fall in D800-DFFF (U+1D800-U+1DFFF and the like):
+ * json-c 0.16 takes those for lone surrogates and writes U+FFFD, and the
+ * reference decides (fuzz_record found it). */
 int proto_scan_unescape(const struct proto_slice *sl, char *d, size_t *len)
 {
 	const char *s = sl->s, *end = sl->s + sl->n;
@@ -151,6 +154,8 @@ int proto_scan_unescape(const struct proto_slice *sl, char *d, size_t *len)
 				return DECLINED;
 			s += 6;
 			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			if ((cp & 0xf800) == 0xd800)
+				return DECLINED;
 		}
 		n += put_utf8(d + n, cp);
 	}

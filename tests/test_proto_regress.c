@@ -5,11 +5,15 @@
  * A new fuzzer crash goes here as a literal input.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client_msg.h"
 #include "delta.h"
 #include "json.h"
+#include "race.h"
+#include "record.h"
 
 static int parses(const char *text)
 {
@@ -76,4 +80,38 @@ Test(regress, output_delta_to_a_race_without_lines)
 	cr_assert_eq(race->output_dropped, 2);
 	proto_race_free(race);
 	json_object_put(o);
+}
+
+/* fuzz_record: the direct record decoder read "\ud837\ude00" as U+1DE00,
+ * json-c 0.16 (the reference) as U+FFFD; where the two disagree, the
+ * direct one must decline. Every astral pair agrees again. */
+Test(regress, record_decoders_agree_on_every_surrogate_pair)
+{
+	static const char fmt[] = "{\"id\":\"a\",\"source\":\"s\",\"title\":"
+				  "\"\\u%04x\\u%04x\",\"state\":\"running\","
+				  "\"started_at\":\"2026-11-29T01:23:10.534Z\"}";
+
+	for (unsigned hi = 0xd800; hi <= 0xdbff; hi += 3) {
+		char rec[256], *a, *b;
+		size_t an, bn;
+		struct proto_race *direct = NULL, *ref = NULL;
+		int n = snprintf(rec, sizeof(rec), fmt, hi, 0xdc00 + hi % 0x400);
+		int rc = proto_record_decode_direct(rec, (size_t)n, &direct);
+
+		cr_assert_eq(proto_record_decode_json(rec, (size_t)n, &ref),
+			     PROTO_OK, "%s", rec);
+		if (rc == PROTO_RECORD_DECLINED) {
+			proto_race_free(ref);
+			continue;
+		}
+		cr_assert_eq(rc, PROTO_OK, "%s", rec);
+		cr_assert_eq(proto_record_encode(direct, &a, &an), PROTO_OK);
+		cr_assert_eq(proto_record_encode(ref, &b, &bn), PROTO_OK);
+		cr_assert(an == bn && !memcmp(a, b, an), "%s:\n%.*s\n%.*s", rec,
+			  (int)an, a, (int)bn, b);
+		free(a);
+		free(b);
+		proto_race_free(direct);
+		proto_race_free(ref);
+	}
 }
