@@ -350,9 +350,9 @@ static int race_member(struct proto_scan *c, void *arg,
 		if (!proto_scan_first(&x->seen, field))
 			return DECLINED;
 		/* null is an absent optional field, as in the json-c path;
-		 * a required one is left missing, which declines below. */
+		 * a required one declines (the json-c path refuses it). */
 		if (proto_scan_word(c, "null", 4))
-			return PROTO_OK;
+			return field & REQUIRED ? DECLINED : PROTO_OK;
 		rc = read_field(c, x->r, field);
 		if (rc == PROTO_OK && !(field & REQUIRED))
 			x->r->has |= field;

@@ -115,3 +115,29 @@ Test(regress, record_decoders_agree_on_every_surrogate_pair)
 		proto_race_free(ref);
 	}
 }
+
+/* fuzz_record: {"id":null,...} was accepted by the direct decoder, with
+ * no id at all (the null marked the required field as seen), and refused
+ * by json-c. A null required field now declines, like a missing one. */
+Test(regress, a_record_with_a_null_required_field_is_not_accepted)
+{
+	static const char *const recs[] = {
+		"{\"id\":null,\"source\":\"s\",\"title\":\"t\",\"state\":"
+		"\"running\",\"started_at\":\"2026-11-29T01:23:10.534Z\"}",
+		"{\"id\":\"a\",\"source\":null,\"title\":\"t\",\"state\":"
+		"\"running\",\"started_at\":\"2026-11-29T01:23:10.534Z\"}",
+		"{\"id\":\"a\",\"source\":\"s\",\"title\":\"t\",\"state\":"
+		"\"running\",\"started_at\":null}",
+	};
+
+	for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+		struct proto_race *r = NULL;
+
+		cr_assert_eq(proto_record_decode_direct(recs[i], strlen(recs[i]),
+							&r),
+			     PROTO_RECORD_DECLINED, "%s", recs[i]);
+		cr_assert_null(r);
+		cr_assert_neq(proto_record_decode_json(recs[i], strlen(recs[i]),
+						       &r), PROTO_OK, "%s", recs[i]);
+	}
+}
