@@ -77,6 +77,7 @@ static void start_nodes(const char *stream)
 		while (server_start(&srv[i], extra)) {
 			server_cleanup(&srv[i]);
 			cr_assert_lt(++k, 20, "node %d did not start", i);
+			sleep_ms(250);
 		}
 	}
 }

@@ -173,20 +173,33 @@ void nats_cleanup(struct nats_proc *n)
 	}
 }
 
-/* A loopback port free right now (the kernel's pick). */
+/*
+ * A loopback port that is free right now, drawn below the kernel's
+ * ephemeral range (32768 and up on Linux): a port the kernel picked could
+ * be handed out again, to another test or to an outgoing connection, before
+ * nats-server binds it; one below the range goes only to who asks for it.
+ */
 static int free_port(void)
 {
+	static unsigned seed;
 	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
 
+	if (!seed)
+		seed = (unsigned)getpid() ^ (unsigned)time(NULL);
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	if (fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
-	    !getsockname(fd, (struct sockaddr *)&sa, &len))
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
+	for (int tries = 0; tries < 100; tries++) {
+		int port = 20000 + (int)(rand_r(&seed) % 12000);
+		int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+		if (fd < 0)
+			return 0;
+		sa.sin_port = htons((uint16_t)port);
+		ok = !bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 		close(fd);
-	return port;
+		if (ok)
+			return port;
+	}
+	return 0;
 }
 
 int nats_monitor_get(const struct nats_proc *n, const char *path, char *buf,
@@ -225,7 +238,17 @@ int nats_monitor_get(const struct nats_proc *n, const char *path, char *buf,
 	return 0;
 }
 
-int nats_cluster_start(struct nats_proc *n, int count)
+/* Whether a /jsz reply names the JetStream meta group's leader. */
+static int has_meta_leader(const char *jsz)
+{
+	const char *meta = strstr(jsz, "\"meta_cluster\"");
+	const char *leader = meta ? strstr(meta, "\"leader\"") : NULL;
+	const char *value = leader ? strchr(leader + 8, '"') : NULL;
+
+	return value && value[1] != '"';
+}
+
+static int cluster_start_once(struct nats_proc *n, int count)
 {
 	char routes[256] = "", buf[4096];
 	size_t rl = 0;
@@ -250,11 +273,16 @@ int nats_cluster_start(struct nats_proc *n, int count)
 		if (!mkdtemp(n[i].dir) || launch(&n[i], port))
 			goto fail;
 	}
-	/* JetStream is usable once every member says it is healthy. */
+	/*
+	 * JetStream is usable once every member says it is healthy and knows
+	 * the meta leader; until then a stream cannot be created.
+	 */
 	for (int i = 0; i < count; i++) {
 		int k = 0;
 
-		while (nats_monitor_get(&n[i], "/healthz", buf, sizeof(buf))) {
+		while (nats_monitor_get(&n[i], "/healthz", buf, sizeof(buf)) ||
+		       nats_monitor_get(&n[i], "/jsz", buf, sizeof(buf)) ||
+		       !has_meta_leader(buf)) {
 			if (++k > 300)
 				goto fail;
 			sleep_ms(100);
@@ -263,6 +291,18 @@ int nats_cluster_start(struct nats_proc *n, int count)
 	return 0;
 fail:
 	for (int i = 0; i < count; i++)
-		nats_kill(&n[i]);
+		nats_cleanup(&n[i]);
+	return -1;
+}
+
+/*
+ * Another program may take a port between our check and nats-server's
+ * bind; then that member exits at once, and a fresh set of ports is tried.
+ */
+int nats_cluster_start(struct nats_proc *n, int count)
+{
+	for (int attempt = 0; attempt < 3; attempt++)
+		if (!cluster_start_once(n, count))
+			return 0;
 	return -1;
 }
