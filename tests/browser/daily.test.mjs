@@ -6,7 +6,7 @@
 // under 200 updates/s. Screenshots land in tests/artifacts/.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, launchBrowser, watchScript, artifact, waitFor, sleep } from './harness.mjs';
+import { Server, launchBrowser, watchedContext, watchedPage, closeWatched, artifact, waitFor, sleep } from './harness.mjs';
 import { runSmoothness, MAX_RENDERER_CPU } from './smooth.mjs';
 
 let server;
@@ -47,15 +47,8 @@ const fakeNotificationScript = `(() => {
 })();`;
 
 async function openPage({ path = '/', viewport = { width: 1100, height: 800 }, colorScheme = 'light', ctx = null, srv = server } = {}) {
-	const context = ctx || await browser.newContext({ viewport, colorScheme });
-	if (!ctx) {
-		await context.addInitScript(watchScript);
-		await context.addInitScript(fakeNotificationScript);
-	}
-	const page = await context.newPage();
-	const errors = [];
-	page.on('pageerror', (e) => errors.push(e.message));
-	page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+	const context = ctx || await watchedContext(browser, { viewport, colorScheme }, fakeNotificationScript);
+	const { page, errors } = await watchedPage(context);
 	const requests = [];
 	page.on('request', (r) => { if (r.url().startsWith(srv.base) && !r.url().endsWith('.js') && !r.url().endsWith('.css')) requests.push(`${r.method()} ${new URL(r.url()).pathname}`); });
 	await page.goto(`${srv.base}${path}`);
@@ -63,12 +56,7 @@ async function openPage({ path = '/', viewport = { width: 1100, height: 800 }, c
 	return { ctx: context, page, errors, requests };
 }
 
-async function closePage(p) {
-	const violations = await p.page.evaluate(() => window.__violations);
-	assert.deepEqual(violations, [], 'no Content-Security-Policy violations');
-	assert.deepEqual(p.errors, [], 'no page errors');
-	await p.ctx.close();
-}
+const closePage = (p) => closeWatched(p);
 
 const row = (page, id) => page.locator(`li.race[data-id="${id}"]`);
 const deletes = (p) => p.requests.filter((r) => r.startsWith('DELETE'));

@@ -8,7 +8,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-	Server, launchBrowser, skewClockScript, watchScript, artifact, waitFor, wsProduce, sleep,
+	Server, launchBrowser, skewClockScript, watchedContext, watchedPage, closeWatched, artifact, waitFor, wsProduce, sleep,
 } from './harness.mjs';
 
 let server;
@@ -37,13 +37,8 @@ after(async () => {
 
 /** A page on the dashboard, live, with its requests recorded after load. */
 async function openPage({ skewMs = 0, viewport = { width: 1100, height: 800 }, colorScheme = 'light' } = {}) {
-	const ctx = await browser.newContext({ viewport, colorScheme });
-	await ctx.addInitScript(watchScript);
-	if (skewMs) await ctx.addInitScript(skewClockScript(skewMs));
-	const page = await ctx.newPage();
-	const errors = [];
-	page.on('pageerror', (e) => errors.push(e.message));
-	page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+	const ctx = await watchedContext(browser, { viewport, colorScheme }, ...(skewMs ? [skewClockScript(skewMs)] : []));
+	const { page, errors } = await watchedPage(ctx);
 	await page.goto(`${server.base}/`);
 	await page.waitForLoadState('load');
 	await waitFor(() => page.evaluate(() => window.raceboard && window.raceboard.seq !== null),
@@ -82,13 +77,8 @@ function live(t) {
 	return true;
 }
 
-async function closePage(p, { allowRefused = false } = {}) {
-	const violations = await p.page.evaluate(() => window.__violations);
-	assert.deepEqual(violations, [], 'no Content-Security-Policy violations');
-	const errors = allowRefused ? p.errors.filter((e) => !/\/ws' failed: .*ERR_CONNECTION_REFUSED/.test(e)) : p.errors;
-	assert.deepEqual(errors, [], 'no page errors');
-	await p.ctx.close();
-}
+const refused = (e) => /\/ws' failed: .*ERR_CONNECTION_REFUSED/.test(e);
+const closePage = (p, { allowRefused = false } = {}) => closeWatched(p, allowRefused ? refused : undefined);
 
 describe('the live list', () => {
 	test('shows races from the snapshot and new ones live, with title, source, elapsed', async (t) => {

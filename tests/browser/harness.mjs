@@ -2,6 +2,7 @@
 // server binary (started, stopped, restarted on the same port and data),
 // REST calls, a WebSocket probe, and Debian's Chromium through
 // playwright-core. Never downloads a browser.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -153,6 +154,30 @@ export const watchScript = `(() => {
 		window.__violations.push(e.violatedDirective + ' ' + e.blockedURI);
 	});
 })();`;
+
+/** A browser context whose pages report CSP violations (watchScript), with more init scripts if given. */
+export async function watchedContext(browser, options = {}, ...initScripts) {
+	const ctx = await browser.newContext(options);
+	for (const script of [watchScript, ...initScripts]) await ctx.addInitScript(script);
+	return ctx;
+}
+
+/** A new page in ctx whose uncaught errors, console errors and dialogs are collected. */
+export async function watchedPage(ctx) {
+	const page = await ctx.newPage();
+	const errors = [];
+	page.on('pageerror', (e) => errors.push(e.message));
+	page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+	page.on('dialog', (d) => { errors.push(`dialog: ${d.message()}`); d.dismiss(); });
+	return { ctx, page, errors };
+}
+
+/** Asserts a watched page saw no CSP violation and no error (but those `ignore` accepts), then closes its context. */
+export async function closeWatched({ ctx, page, errors }, ignore = () => false) {
+	assert.deepEqual(await page.evaluate(() => window.__violations), [], 'no Content-Security-Policy violations');
+	assert.deepEqual(errors.filter((e) => !ignore(e)), [], 'no page errors');
+	await ctx.close();
+}
 
 export function artifact(name) {
 	mkdirSync(ARTIFACTS, { recursive: true });

@@ -7,7 +7,7 @@
 // at 375 px, output-scrolled-up.png).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, launchBrowser, watchScript, artifact, waitFor } from './harness.mjs';
+import { Server, launchBrowser, watchedContext, watchedPage, closeWatched, artifact, waitFor } from './harness.mjs';
 
 let server;
 let browser;
@@ -28,24 +28,14 @@ after(async () => {
 const ESC = '\u001b';
 
 async function openDetail(id, colorScheme, viewport = { width: 1100, height: 900 }) {
-	const ctx = await browser.newContext({ viewport, colorScheme });
-	await ctx.addInitScript(watchScript);
-	const page = await ctx.newPage();
-	const errors = [];
-	page.on('pageerror', (e) => errors.push(e.message));
-	page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-	page.on('dialog', (d) => { errors.push(`dialog: ${d.message()}`); d.dismiss(); });
-	await page.goto(`${server.base}/#/race/${encodeURIComponent(id)}`);
-	await page.locator('#detail').waitFor({ state: 'visible' });
-	await waitFor(async () => (await page.locator('#detail-output').textContent()).length > 0, { what: 'the output tail' });
-	return { ctx, page, errors };
+	const p = await watchedPage(await watchedContext(browser, { viewport, colorScheme }));
+	await p.page.goto(`${server.base}/#/race/${encodeURIComponent(id)}`);
+	await p.page.locator('#detail').waitFor({ state: 'visible' });
+	await waitFor(async () => (await p.page.locator('#detail-output').textContent()).length > 0, { what: 'the output tail' });
+	return p;
 }
 
-async function closePage(p) {
-	assert.deepEqual(await p.page.evaluate(() => window.__violations), [], 'no Content-Security-Policy violations');
-	assert.deepEqual(p.errors, [], 'no page errors');
-	await p.ctx.close();
-}
+const closePage = (p) => closeWatched(p);
 
 const scrollState = (page) => page.locator('#detail-output').evaluate((e) => ({
 	top: e.scrollTop, client: e.clientHeight, height: e.scrollHeight,
