@@ -165,6 +165,24 @@ static int bucket_of(int p)
 	return p >= 75 ? 3 : p / 25;
 }
 
+/* How the served ETA is put on the wire (--served-rounding): "round"
+ * is what server/learn.c does (eta_sec is an integer in JSON); "none"
+ * (sub-second), "floor" and "ceil" are what-ifs for the evaluation. */
+static enum { R_ROUND, R_NONE, R_FLOOR, R_CEIL } served_rounding;
+/* --whole-baselines: round the baselines to whole seconds at each
+ * report, as a client reading them off the same wire would see them. */
+static int whole_baselines;
+
+static double to_wire(double remaining_sec)
+{
+	switch (served_rounding) {
+	case R_NONE: return remaining_sec;
+	case R_FLOOR: return floor(remaining_sec);
+	case R_CEIL: return ceil(remaining_sec);
+	default: return (double)llround(remaining_sec);
+	}
+}
+
 /* The ETA state of one race as the server keeps it. */
 struct served {
 	int has;
@@ -192,7 +210,7 @@ static void replay(const struct job *j, struct pred_model *m, const char *key,
 	struct served sv = { 0 };
 	if (prior.has) {  /* the create's ETA (server/learn.c) */
 		sv.has = 1;
-		sv.eta_sec = (double)llround(prior.total_sec);
+		sv.eta_sec = to_wire(prior.total_sec);
 		sv.at_ms = 0;
 	}
 	double ema_dp = 0, ema_dt = 0, ema_w = 0;
@@ -230,12 +248,13 @@ static void replay(const struct job *j, struct pred_model *m, const char *key,
 		int hint = DEFAULT_HINT;
 		pred_track_cadence(&t, &hint);
 		/* As server/learn.c: the same whole seconds is no revision. */
+		double wire = have_live ? to_wire(lv.remaining_sec) : 0;
 		if (have_live && pred_live_should_revise(sv.has, sv.eta_sec,
 							 sv.at_ms, lv.remaining_sec,
 							 now, hint) &&
-		    !(sv.has && (double)llround(lv.remaining_sec) == sv.eta_sec)) {
+		    !(sv.has && wire == sv.eta_sec)) {
 			sv.has = 1;
-			sv.eta_sec = (double)llround(lv.remaining_sec);
+			sv.eta_sec = wire;
 			sv.at_ms = now;
 			sc->revisions += 1;
 		}
@@ -267,6 +286,9 @@ static void replay(const struct job *j, struct pred_model *m, const char *key,
 			v[M_ES] = v[M_LIN];  /* no step yet: the average */
 			ok[M_ES] = 1;
 		}
+		if (whole_baselines)  /* as if served in whole seconds too */
+			for (int q = M_HIST; q < N_METHODS; q++)
+				v[q] = (double)llround(v[q]);
 		double w = per_report ? 1 : 1 / per_bucket[b];
 		for (int q = 0; q < N_METHODS; q++) {
 			if (!ok[q])
@@ -348,14 +370,15 @@ static void print_bands(const struct score *sc)
 		       "reports\n", sc->brier / sc->brier_n, sc->brier_n);
 }
 
-/* The live estimate's error over the best baseline's in bucket b. */
-static double live_ratio(const struct score *sc, int b)
+/* Method q's error (M_LIVE or M_SERVED) over the best baseline's in
+ * bucket b. */
+static double ratio(const struct score *sc, int q, int b)
 {
 	double best = INFINITY;
 	for (int q = M_HIST; q < N_METHODS; q++)
 		if (sc->c[q][b].n > 0)
 			best = fmin(best, sc->c[q][b].abs_pct / sc->c[q][b].n);
-	const struct cell *c = &sc->c[M_LIVE][b];
+	const struct cell *c = &sc->c[q][b];
 	return c->n > 0 && best > 0 ? c->abs_pct / c->n / best : INFINITY;
 }
 
@@ -363,8 +386,14 @@ int eval_eta(int argc, char **argv)
 {
 	FILE *dump = NULL;
 	double check = 0;
+	double check_served = 0;
 	if (argc >= 2 && !strcmp(argv[0], "--check")) {
 		check = atof(argv[1]);
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc >= 2 && !strcmp(argv[0], "--check-served")) {
+		check_served = atof(argv[1]);
 		argc -= 2;
 		argv += 2;
 	}
@@ -372,6 +401,29 @@ int eval_eta(int argc, char **argv)
 		per_report = 1;
 		argc--;
 		argv++;
+	}
+	for (;;) {
+		if (argc >= 2 && !strcmp(argv[0], "--served-rounding")) {
+			const char *r = argv[1];
+			if (!strcmp(r, "round"))
+				served_rounding = R_ROUND;
+			else if (!strcmp(r, "none"))
+				served_rounding = R_NONE;
+			else if (!strcmp(r, "floor"))
+				served_rounding = R_FLOOR;
+			else if (!strcmp(r, "ceil"))
+				served_rounding = R_CEIL;
+			else
+				argc = 0;  /* usage */
+			argc -= 2;
+			argv += 2;
+		} else if (argc >= 1 && !strcmp(argv[0], "--whole-baselines")) {
+			whole_baselines = 1;
+			argc--;
+			argv++;
+		} else {
+			break;
+		}
 	}
 	if (argc >= 2 && !strcmp(argv[0], "--dump")) {
 		dump = fopen(argv[1], "w");
@@ -386,7 +438,9 @@ int eval_eta(int argc, char **argv)
 	}
 	if (argc < 1) {
 		fprintf(stderr, "usage: predict-eval --eta [--check RATIO] "
-			"[--per-report] [--dump OUT.csv] "
+			"[--check-served RATIO] "
+			"[--per-report] [--served-rounding round|none|floor|"
+			"ceil] [--whole-baselines] [--dump OUT.csv] "
 			"tests/data/traces/*.txt\n");
 		return 2;
 	}
@@ -463,10 +517,20 @@ int eval_eta(int argc, char **argv)
 	 * at most RATIO x its best baseline (a test's property, computed
 	 * here from the data, not a stored number). */
 	for (int b = 0; check > 0 && b < N_BUCKETS; b++) {
-		double r = live_ratio(&with_hist, b);
+		double r = ratio(&with_hist, M_LIVE, b);
 		if (!(r <= check)) {
 			fprintf(stderr, "check: bucket %d: live %.2fx the best "
 				"baseline, over %.2fx\n", b, r, check);
+			rc = rc ? rc : 1;
+		}
+	}
+	/* --check-served: the same for the ETA a client reads (whole
+	 * seconds, revised only when pred_live_should_revise allows). */
+	for (int b = 0; check_served > 0 && b < N_BUCKETS; b++) {
+		double r = ratio(&with_hist, M_SERVED, b);
+		if (!(r <= check_served)) {
+			fprintf(stderr, "check: bucket %d: served %.2fx the best "
+				"baseline, over %.2fx\n", b, r, check_served);
 			rc = rc ? rc : 1;
 		}
 	}

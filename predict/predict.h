@@ -312,7 +312,7 @@ size_t pred_model_count(const struct pred_model *m);
 #define PRED_TRACK_GAPS 20       /* gaps kept for the cadence */
 #define PRED_TRACK_POINTS 8      /* progress reports kept for the rate */
 #define PRED_CADENCE_MIN_GAPS 3
-#define PRED_CADENCE_MIN_SEC 2
+#define PRED_CADENCE_MIN_SEC 1
 #define PRED_CADENCE_MAX_SEC 300
 
 /*
@@ -390,7 +390,10 @@ void pred_track_begin(struct pred_track *t, int64_t started_ms,
 
 /*
  * Learned update cadence: the 90th percentile of the last (up to 20)
- * gaps between reports, rounded up and clamped to [2, 300] seconds.
+ * gaps between reports, rounded up and clamped to [1, 300] seconds. The
+ * floor is eta_sec's resolution; the hint is also the shortest interval
+ * between ETA revisions (pred_live_should_revise), so a 2 s floor would
+ * leave a race of a few seconds with the ETA it was created with.
  * Returns PRED_OK with *hint_sec, or PRED_ENODATA before 3 gaps.
  */
 int pred_track_cadence(const struct pred_track *t, int *hint_sec);

@@ -21,6 +21,8 @@
 
 static struct server_proc srv;
 
+static int64_t time_of(json_object *o, const char *key);
+
 static void stop(void)
 {
 	server_cleanup(&srv);
@@ -134,12 +136,13 @@ Test(predict, fallbacks_are_labelled_and_a_producer_eta_wins)
 Test(predict, the_update_cadence_is_learned_unless_set_explicitly)
 {
 	json_object *o = NULL;
-	int st;
+	struct pred_track t;
+	int st, hint = 0;
 
 	cr_assert_eq(server_start(&srv, NULL), 0);
-	json_object_put(rest("POST", "/race",
-			     "{\"id\":\"c\",\"source\":\"other\",\"title\":\"t\"}",
-			     &st));
+	o = rest("POST", "/race",
+		 "{\"id\":\"c\",\"source\":\"other\",\"title\":\"t\"}", &st);
+	pred_track_begin(&t, time_of(o, "started_at"), NULL);
 	json_object_put(rest("POST", "/race",
 			     "{\"id\":\"e\",\"source\":\"other\",\"title\":\"t\","
 			     "\"update_interval_hint\":30}", &st));
@@ -150,10 +153,16 @@ Test(predict, the_update_cadence_is_learned_unless_set_explicitly)
 		snprintf(body, sizeof(body), "{\"progress\":%d}", i * 10);
 		json_object_put(o);
 		o = rest("PATCH", "/race/c", body, &st);
+		cr_assert_eq(pred_track_observe(&t, time_of(o,
+				"last_progress_update"), i * 10), PRED_OK);
 		json_object_put(rest("PATCH", "/race/e", body, &st));
 	}
-	cr_assert_eq(num(o, "update_interval_hint"), 2,
-		     "reports every 0.3 s: the hint drops from 10 to the 2 s floor");
+	/* The rule (p90 of the gaps the server stamped, rounded up, at
+	 * least PRED_CADENCE_MIN_SEC) applied to this run's own times, so a
+	 * loaded machine's late report does not fail the test. */
+	cr_assert_eq(pred_track_cadence(&t, &hint), PRED_OK);
+	cr_assert_eq(num(o, "update_interval_hint"), hint);
+	cr_assert_lt(hint, 10, "reports every 0.3 s: the hint drops from 10");
 	json_object_put(o);
 	o = rest("GET", "/race/e", NULL, &st);
 	cr_assert_eq(num(o, "update_interval_hint"), 30,
