@@ -247,6 +247,28 @@ out:
 	return err;
 }
 
+/*
+ * Whether a JetStream API error is one a cluster outgrows by itself: a
+ * fresh cluster has no meta leader yet ("JetStream system temporarily
+ * unavailable"), or not all its peers have joined, so a stream cannot be
+ * placed or looked up for a few seconds.
+ */
+static int transient_jerr(jsErrCode jerr)
+{
+	switch ((int)jerr) {
+	case JSClusterIncompleteErr:
+	case JSClusterNoPeersErr:
+	case JSClusterNotAvailErr:
+	case JSClusterNotLeaderErr:
+	case JSInsufficientResourcesErr:
+	case JSRaftGeneralErr:
+	case JSStreamAssignmentErr:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* Finds the stream or creates it; refuses one with other settings. */
 static int ensure_stream(struct clu_log *log, const struct clu_log_cfg *cfg,
 			 char *why, size_t whylen)
@@ -273,6 +295,8 @@ static int ensure_stream(struct clu_log *log, const struct clu_log_cfg *cfg,
 		snprintf(why, whylen, "stream %s: %s (%d)", log->stream,
 			 nats_GetLastError(NULL), (int)jerr);
 		err = jerr ? CLU_EIO : status_err(s);
+		if (transient_jerr(jerr))
+			err = CLU_EUNAVAILABLE;
 		if (jerr == JSStreamNameExistErr)
 			err = CLU_ECONFLICT; /* created meanwhile, differently */
 		goto out;

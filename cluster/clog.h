@@ -79,6 +79,9 @@ struct clu_log;
  * settings. A stream that exists with another subject or replica count
  * is not changed: the call fails with CLU_ECONFLICT. Returns the log,
  * or NULL with *err set and a sentence for people in why[0..whylen).
+ * CLU_EUNAVAILABLE and CLU_ETIMEOUT are worth another try: NATS is not
+ * reachable yet, or its JetStream cluster cannot serve the stream yet
+ * (no meta leader, peers missing); any other error will not go away.
  * Nothing is delivered until clu_log_follow(). `h` is copied.
  */
 struct clu_log *clu_log_open(const struct clu_log_cfg *cfg,

@@ -417,6 +417,68 @@ static void *monitor_main(void *arg)
 	return NULL;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * clu_log_open(), tried again while the failure is one that goes away by
+ * itself (NATS not listening yet, a JetStream cluster without a meta
+ * leader or with peers missing) for up to cfg->nats_start_timeout_sec,
+ * so NATS and the servers can be started together. A stream with other
+ * settings, or any other error, ends the wait at once. Every attempt's
+ * cause is logged when it changes, and every 5 s while it lasts.
+ */
+static struct clu_log *open_log(const struct srv_cfg *cfg,
+				const struct clu_log_cfg *lc,
+				const struct clu_log_handlers *h, int *err,
+				char *why, size_t whylen)
+{
+	int64_t t0 = mono_ms(), said = 0;
+	int64_t end = t0 + (int64_t)cfg->nats_start_timeout_sec * 1000;
+	int64_t pause = 100;
+	char last[512] = "";
+
+	for (;;) {
+		struct clu_log *log = clu_log_open(lc, h, err, why, whylen);
+		struct timespec ts;
+		int64_t now = mono_ms();
+
+		if (log) {
+			if (last[0])
+				lwsl_warn("cluster: NATS answered after %lld "
+					  "ms\n", (long long)(now - t0));
+			return log;
+		}
+		if ((*err != CLU_EUNAVAILABLE && *err != CLU_ETIMEOUT) ||
+		    now >= end) {
+			if (last[0] && now >= end)
+				lwsl_err("cluster: gave up after %lld ms "
+					 "(--nats-start-timeout %d)\n",
+					 (long long)(now - t0),
+					 cfg->nats_start_timeout_sec);
+			return NULL;
+		}
+		if (strcmp(last, why) || now - said >= 5000) {
+			lwsl_warn("cluster: waiting for NATS (%lld of %d s): "
+				  "%s\n", (long long)(now - t0) / 1000,
+				  cfg->nats_start_timeout_sec, why);
+			snprintf(last, sizeof(last), "%s", why);
+			said = now;
+		}
+		if (pause > end - now)
+			pause = end - now;
+		ts.tv_sec = pause / 1000;
+		ts.tv_nsec = (long)(pause % 1000) * 1000000L;
+		nanosleep(&ts, NULL);
+		pause = pause * 2 > 1000 ? 1000 : pause * 2;
+	}
+}
+
 struct srv_cluster *srv_cluster_open(const struct srv_cfg *cfg,
 				     const char *node, struct srv_write *wp,
 				     int *conflict, char *why, size_t whylen)
@@ -448,7 +510,7 @@ struct srv_cluster *srv_cluster_open(const struct srv_cfg *cfg,
 	clock_gettime(CLOCK_REALTIME, &now);
 	c->next_token = (uint64_t)now.tv_sec * 1000000u +
 			(uint64_t)now.tv_nsec / 1000u;
-	c->log = clu_log_open(&lc, &h, &err, why, whylen);
+	c->log = open_log(cfg, &lc, &h, &err, why, whylen);
 	if (!c->log) {
 		*conflict = err == CLU_ECONFLICT;
 		c->stopped = 1;

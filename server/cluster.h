@@ -30,9 +30,12 @@ struct srv_cluster;
  * Joins the log named by cfg (--nats, --node, --nats-stream,
  * --nats-replicas), creating the stream when missing, and installs the
  * sequencer on wp (borrowed; it must outlive the cluster). `node` is
- * this node's name. Returns NULL with a sentence in why[] when NATS
- * cannot be reached or the stream exists with other settings (*conflict
- * is then 1). Nothing is applied before srv_cluster_start().
+ * this node's name. While NATS is unreachable or its JetStream cannot
+ * serve the stream yet, it tries again for up to
+ * --nats-start-timeout seconds (logging why). Returns NULL with a
+ * sentence in why[] when that time ran out, on any other failure, or at
+ * once when the stream exists with other settings (*conflict is then 1).
+ * Nothing is applied before srv_cluster_start().
  */
 struct srv_cluster *srv_cluster_open(const struct srv_cfg *cfg,
 				     const char *node, struct srv_write *wp,

@@ -125,6 +125,9 @@ static const char usage_hooks[] =
 	"      --nats-replicas N   its replicas, 1 to 5 (default 3)\n"
 	"      --nats-timeout-ms MS  a write NATS has not acknowledged by then\n"
 	"                          gets 503 (default 2000)\n"
+	"      --nats-start-timeout SEC  at start, keep trying this long while\n"
+	"                          NATS is unreachable or its JetStream cannot\n"
+	"                          serve the stream yet (default 60; 0: once)\n"
 	"      --cluster-max-lag N /health answers 503 when this node is more\n"
 	"                          than N entries behind the stream (default 1000)\n"
 	"\n"
@@ -176,6 +179,7 @@ void srv_cfg_defaults(struct srv_cfg *cfg)
 	strcpy(cfg->nats_stream, "RACEBOARD");
 	cfg->nats_replicas = 3;
 	cfg->nats_timeout_ms = 2000;
+	cfg->nats_start_timeout_sec = 60;
 	cfg->cluster_max_lag = 1000;
 }
 
@@ -225,7 +229,8 @@ enum {
 	OPT_MAX_SUBS_PER_IP, OPT_CONTEXT_KEY, OPT_GITHUB_SECRET,
 	OPT_GITLAB_SECRET, OPT_HOOK_MAX_BODY, OPT_WS_MAX_QUEUED_MB,
 	OPT_ACCESS_LOG, OPT_NATS, OPT_NODE, OPT_NATS_STREAM, OPT_NATS_REPLICAS,
-	OPT_NATS_TIMEOUT, OPT_CLUSTER_MAX_LAG, OPT_TRUSTED_PROXY,
+	OPT_NATS_TIMEOUT, OPT_NATS_START_TIMEOUT, OPT_CLUSTER_MAX_LAG,
+	OPT_TRUSTED_PROXY,
 	OPT_TRUSTED_PROXIES,
 };
 
@@ -508,6 +513,10 @@ static int apply(struct srv_cfg *cfg, int opt, const char *name,
 		rc = parse_u64(val, 100, 600000, &v);
 		cfg->nats_timeout_ms = (int64_t)v;
 		break;
+	case OPT_NATS_START_TIMEOUT:
+		rc = parse_u64(val, 0, 86400, &v);
+		cfg->nats_start_timeout_sec = (int)v;
+		break;
 	case OPT_CLUSTER_MAX_LAG:
 		rc = parse_u64(val, 0, UINT64_MAX, &v);
 		cfg->cluster_max_lag = v;
@@ -610,6 +619,8 @@ int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
 		{"nats-stream", required_argument, NULL, OPT_NATS_STREAM},
 		{"nats-replicas", required_argument, NULL, OPT_NATS_REPLICAS},
 		{"nats-timeout-ms", required_argument, NULL, OPT_NATS_TIMEOUT},
+		{"nats-start-timeout", required_argument, NULL,
+		 OPT_NATS_START_TIMEOUT},
 		{"cluster-max-lag", required_argument, NULL,
 		 OPT_CLUSTER_MAX_LAG},
 		{"no-sync", no_argument, NULL, OPT_NO_SYNC},

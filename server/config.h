@@ -71,6 +71,7 @@ struct srv_cfg {
 	char nats_stream[64];     /* the JetStream stream's name */
 	int nats_replicas;        /* the stream's replicas (1..5) */
 	int64_t nats_timeout_ms;  /* bound on connecting and on each ack */
+	int nats_start_timeout_sec; /* start: retry NATS this long; 0: once */
 	uint64_t cluster_max_lag; /* /health answers 503 beyond this lag */
 };
 

@@ -497,3 +497,64 @@ Test(cluster_nodes, a_resume_from_the_delta_log_skips_seqs_that_changed_nothing)
 	cr_assert_eq(v.seq[1], 3);
 	ws_close(&v.c);
 }
+
+/* Whether the server's log holds `what`, waiting up to ms for it. */
+static int log_has(const struct server_proc *s, const char *what, int ms)
+{
+	int64_t end = now_ms() + ms;
+	char buf[65536];
+
+	for (;;) {
+		FILE *f = fopen(s->log_path, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		if (strstr(buf, what))
+			return 1;
+		if (now_ms() >= end)
+			return 0;
+		nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
+	}
+}
+
+Test(cluster_nodes, a_node_started_before_nats_comes_up_once_nats_does)
+{
+	const char *args[] = {"--nats", nats.url, "--nats-stream", "RBS",
+			      "--nats-replicas", "1", "--node", "n0",
+			      "--no-sync", "--nats-start-timeout", "60", NULL};
+	json_object *o;
+	int st;
+
+	nats_stop(&nats);
+	cr_assert_eq(server_spawn(&srv[0], args), 0);
+	/* It waits, saying why, instead of exiting. */
+	cr_assert(log_has(&srv[0], "waiting for NATS", 20000),
+		  "the node says it waits for NATS");
+	cr_assert(log_has(&srv[0], "cannot connect to NATS", 0));
+	cr_assert_eq(nats_restart(&nats), 0);
+	cr_assert_eq(server_wait_ready(&srv[0], 30000), 0,
+		     "the node comes up once NATS does");
+	cr_assert(log_has(&srv[0], "NATS answered after", 0));
+	o = rest(srv[0].port, "POST", "/race",
+		 "{\"id\":\"a\",\"source\":\"cmd\",\"title\":\"t\"}", &st);
+	json_object_put(o);
+	cr_assert_eq(st, 201, "and takes writes");
+}
+
+Test(cluster_nodes, a_node_gives_up_on_nats_after_the_start_timeout)
+{
+	char out[4096];
+	const char *args[] = {"--port", "0", "--nats", nats.url,
+			      "--nats-stream", "RBS", "--nats-replicas", "1",
+			      "--nats-start-timeout", "1", NULL};
+	int64_t t0;
+
+	nats_stop(&nats);
+	t0 = now_ms();
+	cr_assert_eq(server_run_once(args, out, sizeof(out)), 1, "%s", out);
+	cr_assert_geq(now_ms() - t0, 1000, "it tried for the whole bound");
+	cr_assert_not_null(strstr(out, "cannot connect to NATS"), "%s", out);
+	cr_assert_not_null(strstr(out, "gave up after"), "%s", out);
+}

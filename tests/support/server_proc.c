@@ -41,7 +41,7 @@ static int read_port(const char *path)
 	return port;
 }
 
-static int launch(struct server_proc *s, const char *const *extra)
+static int spawn(struct server_proc *s, const char *const *extra)
 {
 	const char *bin = getenv("RACEBOARD_SERVER_BIN");
 	char port_file[320];
@@ -78,7 +78,15 @@ static int launch(struct server_proc *s, const char *const *extra)
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 1000; i++) { /* up to 20 s under sanitizers */
+	return 0;
+}
+
+int server_wait_ready(struct server_proc *s, int timeout_ms)
+{
+	char port_file[320];
+
+	snprintf(port_file, sizeof(port_file), "%s/port", s->dir);
+	for (int i = 0; i < timeout_ms / 20; i++) {
 		int st;
 
 		s->port = read_port(port_file);
@@ -93,7 +101,13 @@ static int launch(struct server_proc *s, const char *const *extra)
 	return -1;
 }
 
-int server_start(struct server_proc *s, const char *const *extra)
+/* Up to 20 s under sanitizers. */
+static int launch(struct server_proc *s, const char *const *extra)
+{
+	return spawn(s, extra) ? -1 : server_wait_ready(s, 20000);
+}
+
+int server_spawn(struct server_proc *s, const char *const *extra)
 {
 	memset(s, 0, sizeof(*s));
 	snprintf(s->dir, sizeof(s->dir), "/tmp/raceboard-test-XXXXXX");
@@ -101,7 +115,12 @@ int server_start(struct server_proc *s, const char *const *extra)
 		return -1;
 	snprintf(s->data_dir, sizeof(s->data_dir), "%s/data", s->dir);
 	snprintf(s->log_path, sizeof(s->log_path), "%s/server.log", s->dir);
-	return launch(s, extra);
+	return spawn(s, extra);
+}
+
+int server_start(struct server_proc *s, const char *const *extra)
+{
+	return server_spawn(s, extra) ? -1 : server_wait_ready(s, 20000);
 }
 
 int server_restart(struct server_proc *s, const char *const *extra)

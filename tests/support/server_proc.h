@@ -19,6 +19,15 @@ struct server_proc {
  * (NULL-terminated, may be NULL). Returns 0 when it answers on its port. */
 int server_start(struct server_proc *s, const char *const *extra);
 
+/* As server_start(), without waiting: the process runs, perhaps not
+ * listening yet. Returns 0 once it is forked. */
+int server_spawn(struct server_proc *s, const char *const *extra);
+
+/* Waits up to timeout_ms until a started or spawned server listens
+ * (its port file is written). Returns 0, or -1 if it exited (pid is
+ * then 0) or the time ran out. */
+int server_wait_ready(struct server_proc *s, int timeout_ms);
+
 /* Starts it again on the same data directory (after a stop or a kill). */
 int server_restart(struct server_proc *s, const char *const *extra);
 
