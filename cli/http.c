@@ -156,9 +156,7 @@ static int remaining_ms(int64_t deadline_ms)
 	return left < 0 ? 0 : left > 1000000 ? 1000000 : (int)left;
 }
 
-/* Waits for `events` on fd until the deadline. Returns CLI_OK or
- * CLI_ETIMEOUT / CLI_EIO. */
-static int wait_fd(int fd, short events, int64_t deadline_ms)
+int cli_net_wait(int fd, short events, int64_t deadline_ms)
 {
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = events};
@@ -190,7 +188,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline_ms)
 		close(fd);
 		return rc;
 	}
-	rc = wait_fd(fd, POLLOUT, deadline_ms);
+	rc = cli_net_wait(fd, POLLOUT, deadline_ms);
 	if (rc == CLI_OK &&
 	    (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) || err))
 		rc = err == ECONNREFUSED ? CLI_EREFUSED : CLI_ECONNECT;
@@ -224,7 +222,7 @@ int cli_net_send(int fd, const void *buf, size_t n, int64_t deadline_ms)
 
 	while (n) {
 		ssize_t w;
-		int rc = wait_fd(fd, POLLOUT, deadline_ms);
+		int rc = cli_net_wait(fd, POLLOUT, deadline_ms);
 
 		if (rc)
 			return rc;
@@ -243,7 +241,7 @@ long cli_net_recv(int fd, void *buf, size_t cap, int64_t deadline_ms)
 {
 	for (;;) {
 		ssize_t r;
-		int rc = wait_fd(fd, POLLIN, deadline_ms);
+		int rc = cli_net_wait(fd, POLLIN, deadline_ms);
 
 		if (rc)
 			return rc;

@@ -2,7 +2,7 @@
  * http.h - the CLI's HTTP client: one-shot requests through libcurl
  * (http:// and https://, proxies from the environment as libcurl reads
  * them, a CA file for private certificates), plus the deadline-bounded
- * plain sockets that the WebSocket client (ws.c) runs on.
+ * sockets that the WebSocket client's streams (conn.c) run on.
  *
  * Every request is bounded by a total timeout and a connect timeout, so a
  * hung server can never stall the caller for long. Never includes
@@ -48,6 +48,10 @@ void cli_url_format(const struct cli_url *u, char *buf, size_t cap);
  * negative cli_err (CLI_ECONNECT, CLI_ETIMEOUT).
  */
 int cli_net_connect(const struct cli_url *u, int64_t deadline_ms);
+
+/* Waits for `events` (POLLIN, POLLOUT) on fd until the deadline. Returns
+ * CLI_OK, or CLI_ETIMEOUT / CLI_EIO. */
+int cli_net_wait(int fd, short events, int64_t deadline_ms);
 
 /* Sends all `n` bytes before the deadline. Returns CLI_OK or an error. */
 int cli_net_send(int fd, const void *buf, size_t n, int64_t deadline_ms);

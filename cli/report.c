@@ -291,12 +291,14 @@ static int ws_request(struct cli_report *r, int create, json_object *body,
  * (r->ws may still be NULL: REST then), or a network error. */
 static int ws_ensure(struct cli_report *r, char *err, size_t cap)
 {
+	char why[200];
 	int rc;
 
 	if (!r->cfg.use_ws || r->ws_unsupported || r->ws)
 		return CLI_OK;
 	rc = cli_ws_connect(&r->cfg.api.url, "/ws", "raceboard.v1",
-			    r->cfg.api.token, r->cfg.api.timeout_ms, &r->ws);
+			    r->cfg.api.token, r->cfg.api.timeout_ms, &r->ws,
+			    why, sizeof(why));
 	if (rc == CLI_ESERVER) {
 		r->ws_unsupported = 1; /* no WebSocket there: use REST */
 		debug(r, "no WebSocket at /ws: using REST");
@@ -308,8 +310,9 @@ static int ws_ensure(struct cli_report *r, char *err, size_t cap)
 		char url[600];
 
 		cli_url_format(&r->cfg.api.url, url, sizeof(url));
-		snprintf(err, cap, "cannot reach %s: %s", url,
-			 cli_strerror(rc));
+		snprintf(err, cap, "cannot reach %s: %s%s%s", url,
+			 cli_strerror(rc), rc == CLI_ETLS ? ": " : "",
+			 rc == CLI_ETLS ? why : "");
 	}
 	return rc;
 }

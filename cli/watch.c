@@ -64,7 +64,7 @@ struct watch {
 	int done;              /* the followed race finished (or went) */
 	int result;            /* exit code once done */
 	struct cli_ws *ws;
-	char status[160];      /* "live", "connecting: ...", no escapes */
+	char status[400];      /* "live", "connecting: ...", no escapes */
 	int status_ok;         /* green when live, yellow otherwise */
 	json_object *printed;  /* plain mode: id -> last line printed */
 	json_object *shown[MAX_SHOWN]; /* borrowed from board, per draw */
@@ -426,17 +426,20 @@ static int on_frame(struct watch *w, const char *msg)
 /* Connects and subscribes; on failure sets the status line. */
 static void connect_ws(struct watch *w)
 {
+	char why[200];
 	int rc = cli_ws_connect(&w->api.url, "/ws", "raceboard.v1",
-				w->api.token, w->api.timeout_ms, &w->ws);
+				w->api.token, w->api.timeout_ms, &w->ws, why,
+				sizeof(why));
 
 	if (!rc)
 		rc = subscribe(w);
 	if (rc) {
 		cli_ws_close(w->ws);
 		w->ws = NULL;
-		snprintf(w->status, sizeof(w->status), "connecting: %s",
+		snprintf(w->status, sizeof(w->status), "connecting: %s%s%s",
 			 rc == CLI_ESERVER ? "no WebSocket at /ws" :
-			 cli_strerror(rc));
+			 cli_strerror(rc), rc == CLI_ETLS ? ": " : "",
+			 rc == CLI_ETLS ? why : "");
 		w->status_ok = 0;
 		if (!w->tty)
 			fprintf(stderr, "raceboard watch: %s\n", w->status);

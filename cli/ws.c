@@ -7,9 +7,8 @@
  * payload. Messages are capped at WS_MAX_MESSAGE (a full snapshot of a
  * busy server fits comfortably).
  *
- * Plain ws:// only: over https:// the connect answers CLI_ESERVER, as a
- * server without a WebSocket would, so producers use REST (libcurl) and
- * lose nothing. The handshake digest comes from libcrypto.
+ * ws:// or wss:// (the stream is conn.c's: plain TCP, or TLS through
+ * libssl for https:// URLs). The handshake digest comes from libcrypto.
  */
 #include "ws.h"
 
@@ -24,6 +23,7 @@
 #include <openssl/sha.h>
 
 #include "cli.h"
+#include "conn.h"
 
 #define WS_MAX_MESSAGE (64u * 1024 * 1024)
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -38,7 +38,7 @@ enum {
 };
 
 struct cli_ws {
-	int fd;
+	struct cli_conn *conn;
 	int close_sent;
 	uint8_t *rbuf;  /* bytes received, not yet parsed */
 	size_t rlen, rcap;
@@ -83,7 +83,7 @@ static int send_frame(struct cli_ws *ws, int op, const void *data,
 	h += 4;
 	for (size_t i = 0; i < len; i++)
 		f[h + i] = d[i] ^ key[i & 3];
-	rc = cli_net_send(ws->fd, f, h + len, cli_mono_ms() + timeout_ms);
+	rc = cli_conn_send(ws->conn, f, h + len, cli_mono_ms() + timeout_ms);
 	free(f);
 	return rc;
 }
@@ -230,7 +230,7 @@ int cli_ws_recv(struct cli_ws *ws, int timeout_ms, const char **msg,
 		rc = rbuf_reserve(ws, 16384);
 		if (rc)
 			return rc;
-		r = cli_net_recv(ws->fd, ws->rbuf + ws->rlen, 16384, deadline);
+		r = cli_conn_recv(ws->conn, ws->rbuf + ws->rlen, 16384, deadline);
 		if (r == 0)
 			return CLI_ECLOSED;
 		if (r < 0)
@@ -241,7 +241,7 @@ int cli_ws_recv(struct cli_ws *ws, int timeout_ms, const char **msg,
 
 int cli_ws_fd(const struct cli_ws *ws)
 {
-	return ws->fd;
+	return cli_conn_fd(ws->conn);
 }
 
 /* Returns the "\r\n\r\n" ending the headers in p[0..n), or NULL. */
@@ -269,7 +269,7 @@ static int handshake(struct cli_ws *ws, const char *key, int64_t deadline)
 
 		if (rc)
 			return rc;
-		r = cli_net_recv(ws->fd, ws->rbuf + ws->rlen, 4096, deadline);
+		r = cli_conn_recv(ws->conn, ws->rbuf + ws->rlen, 4096, deadline);
 		if (r <= 0)
 			return r ? (int)r : CLI_EIO;
 		ws->rlen += (size_t)r;
@@ -301,7 +301,7 @@ static int handshake(struct cli_ws *ws, const char *key, int64_t deadline)
 
 int cli_ws_connect(const struct cli_url *u, const char *path,
 		   const char *subprotocol, const char *token, int timeout_ms,
-		   struct cli_ws **out)
+		   struct cli_ws **out, char *why, size_t cap)
 {
 	int64_t deadline = cli_mono_ms() + timeout_ms;
 	struct cli_ws *ws = calloc(1, sizeof(*ws));
@@ -310,10 +310,8 @@ int cli_ws_connect(const struct cli_url *u, const char *path,
 	int n, rc;
 
 	*out = NULL;
-	if (u->tls) {
-		free(ws);
-		return CLI_ESERVER; /* no TLS here: the caller uses REST */
-	}
+	if (cap)
+		why[0] = '\0';
 	if (!ws)
 		return CLI_ENOMEM;
 	random_bytes(nonce, sizeof(nonce));
@@ -332,13 +330,12 @@ int cli_ws_connect(const struct cli_url *u, const char *path,
 		free(ws);
 		return CLI_EINVAL;
 	}
-	ws->fd = cli_net_connect(u, deadline);
-	if (ws->fd < 0) {
-		rc = ws->fd;
+	rc = cli_conn_open(u, deadline, &ws->conn, why, cap);
+	if (rc) {
 		free(ws);
 		return rc;
 	}
-	rc = cli_net_send(ws->fd, req, (size_t)n, deadline);
+	rc = cli_conn_send(ws->conn, req, (size_t)n, deadline);
 	if (!rc)
 		rc = handshake(ws, key, deadline);
 	if (rc == CLI_EIO || rc == CLI_EPROTO)
@@ -360,7 +357,7 @@ void cli_ws_close(struct cli_ws *ws)
 		return;
 	if (!ws->close_sent)
 		send_frame(ws, OP_CLOSE, normal, 2, 200);
-	close(ws->fd);
+	cli_conn_close(ws->conn);
 	free(ws->rbuf);
 	free(ws->msg);
 	free(ws);

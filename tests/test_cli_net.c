@@ -89,10 +89,8 @@ Test(cli_net, unresolvable_name_is_one_line, .timeout = 60)
 }
 
 /* Starts `openssl s_server` on a loopback port with a self-signed
- * certificate for 127.0.0.1, then runs the CLI against it without and
- * with the CA. Prints three lines: both exit statuses and stderr of the
- * first. */
-static const char tls_script[] =
+ * certificate for 127.0.0.1 ($port, $d/cert.pem); a test's lines follow. */
+static const char tls_server[] =
 	"set -u\n"
 	"d=$(mktemp -d)\n"
 	"trap 'kill $srv 2>/dev/null; rm -rf \"$d\"' EXIT\n"
@@ -106,7 +104,21 @@ static const char tls_script[] =
 	"  port=$(sed -n 's/^ACCEPT 127.0.0.1:\\([0-9]*\\).*/\\1/p' \"$d/log\")\n"
 	"  [ -n \"$port\" ] && break; sleep 0.05\n"
 	"done\n"
-	"[ -n \"$port\" ] || exit 91\n"
+	"[ -n \"$port\" ] || exit 91\n";
+
+/* Runs tls_server then `lines` in one shell. */
+static int tls_sh(const char *lines, struct cli_result *r)
+{
+	char script[4096];
+
+	setenv("CLI", tcli_bin(), 1);
+	snprintf(script, sizeof(script), "%s%s", tls_server, lines);
+	return tcli_sh(script, r);
+}
+
+/* `get` without and with the CA: both exit statuses, then stderr of the
+ * first. */
+static const char tls_get[] =
 	"\"$CLI\" --server https://127.0.0.1:$port get x 2>\"$d/err\" >/dev/null\n"
 	"echo \"untrusted $?\"\n"
 	"RACEBOARD_CACERT=\"$d/cert.pem\" \"$CLI\" --server "
@@ -121,8 +133,7 @@ Test(cli_net, tls_needs_the_ca_and_says_so, .timeout = 60)
 {
 	struct cli_result r;
 
-	setenv("CLI", tcli_bin(), 1);
-	cr_assert_eq(tcli_sh(tls_script, &r), 0);
+	cr_assert_eq(tls_sh(tls_get, &r), 0);
 	cr_assert_eq(r.status, 0, "status %d: %s%s", r.status, r.out, r.err);
 	cr_assert(strstr(r.out, "untrusted 3\n"), "%s", r.out);
 	cr_assert(strstr(r.out, "cannot reach https://127.0.0.1:"), "%s",
@@ -134,5 +145,36 @@ Test(cli_net, tls_needs_the_ca_and_says_so, .timeout = 60)
 	 * a page that is not JSON, which `get` prints as nothing. */
 	cr_assert(strstr(r.out, "env-ca 0\n"), "%s", r.out);
 	cr_assert(strstr(r.out, "flag-ca 0\n"), "%s", r.out);
+	tcli_result_free(&r);
+}
+
+/* `watch` (WebSocket over TLS) for 2 s without, then with the CA: what
+ * each printed on stderr, between markers. */
+static const char tls_watch[] =
+	"echo untrusted:\n"
+	"timeout 2 \"$CLI\" --server https://127.0.0.1:$port watch 2>&1 >/dev/null\n"
+	"echo trusted:\n"
+	"timeout 2 \"$CLI\" --cacert \"$d/cert.pem\" --server "
+	"https://127.0.0.1:$port watch 2>&1 >/dev/null\n"
+	"echo end\n";
+
+Test(cli_net, watch_speaks_tls_and_checks_the_certificate, .timeout = 60)
+{
+	struct cli_result r;
+	const char *trusted;
+
+	cr_assert_eq(tls_sh(tls_watch, &r), 0);
+	cr_assert_eq(r.status, 0, "status %d: %s%s", r.status, r.out, r.err);
+	trusted = strstr(r.out, "\ntrusted:\n");
+	cr_assert(trusted && strstr(r.out, "\nend\n"), "%s", r.out);
+	/* Untrusted: the certificate check refuses, and says how to fix it. */
+	cr_assert(strstr(r.out, "raceboard watch: connecting: TLS failed: "
+				"self-signed certificate (trust its CA with "
+				"--cacert FILE") < trusted, "%s", r.out);
+	/* Trusted: TLS is made and the upgrade asked for; s_server -www
+	 * answers 200, not 101, so there is no WebSocket there. */
+	cr_assert(strstr(trusted, "raceboard watch: connecting: no WebSocket "
+				  "at /ws"), "%s", r.out);
+	cr_assert_null(strstr(trusted, "TLS failed"), "%s", r.out);
 	tcli_result_free(&r);
 }

@@ -11,7 +11,7 @@
 //   RACEBOARD_NGINX (default /usr/sbin/nginx).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -157,13 +157,16 @@ test('the page loads under the prefix and goes live over wss:', async (t) => {
 	await ctx.close();
 });
 
-test('the CLI runs a command over https: (REST, since its WebSocket has no TLS)', async (t) => {
+test('the CLI runs a command over https: (its WebSocket over wss: through the proxy)', async (t) => {
 	if (skip) return t.skip(skip);
 	const id = `https-run-${process.pid}`;
-	const r = execFileSync(CLI, ['--server', base, '--cacert', join(dir, 'cert.pem'), 'run', '--id', id,
+	const r = spawnSync(CLI, ['--server', base, '--cacert', join(dir, 'cert.pem'), 'run', '--id', id,
 		'--', 'sh', '-c', 'echo 40%; echo 80%'], { encoding: 'utf8', env: { ...process.env, RACEBOARD_DEBUG: '1' },
-		stdio: ['ignore', 'pipe', 'pipe'] });
-	assert.equal(r, '40%\n80%\n');
+		timeout: 30000 });
+	assert.equal(r.status, 0, r.stderr);
+	assert.equal(r.stdout, '40%\n80%\n');
+	assert.match(r.stderr, /WebSocket connected/);
+	assert.doesNotMatch(r.stderr, /using REST/);
 	const race = JSON.parse(cli(['get', id]));
 	assert.equal(race.state, 'passed');
 	assert.equal(race.progress, 100);
@@ -177,6 +180,28 @@ test('the CLI runs a command over https: (REST, since its WebSocket has no TLS)'
 	}
 	assert.match(err, /TLS failed: .*--cacert/);
 	assert.equal(err.trim().split('\n').length, 1);
+});
+
+test('`raceboard watch` follows a race over wss: and exits with its outcome', async (t) => {
+	if (skip) return t.skip(skip);
+	const id = `https-watch-${process.pid}`;
+	cli(['create', '--id', id, '--source', 'cmd', '--title', 'watched over https', '--progress', '10']);
+	const watch = spawn(CLI, ['--server', base, '--cacert', join(dir, 'cert.pem'), 'watch', id, '--exit-status'],
+		{ stdio: ['ignore', 'pipe', 'pipe'] });
+	let out = '';
+	let err = '';
+	watch.stdout.on('data', (d) => { out += d; });
+	watch.stderr.on('data', (d) => { err += d; });
+	const exited = new Promise((r) => watch.on('exit', (code) => r(code)));
+	try {
+		await waitFor(() => out.includes('watched over https'), { timeout: 10000, what: 'watch to print the race' });
+		cli(['finish', id, '--state', 'failed']);
+		assert.equal(await exited, 1, `exit status for a failed race; stderr: ${err}`);
+	} finally {
+		watch.kill('SIGKILL');
+	}
+	assert.match(out, /failed/);
+	assert.doesNotMatch(err, /TLS failed|no WebSocket/);
 });
 
 function post(url, body, headers) {
