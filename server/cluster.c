@@ -17,6 +17,15 @@
  * it current. The monitor thread compares what was delivered with the
  * stream's last sequence from the leader; when the node stays behind
  * with nothing arriving, it follows again from what it has.
+ *
+ * Gap: when the stream no longer holds entries this node has not
+ * applied (purged, or dropped by limits), the node cannot catch up. It
+ * notices at start (the stream's first sequence is past what it applied
+ * plus one), when an entry arrives past the one it expected, or when
+ * the monitor sees the stream's first sequence pass what it has. It
+ * then applies nothing more, so its LMDB stays a prefix of the log and
+ * the next start finds the same gap; its /health, reads and writes say
+ * so (docs/CLUSTER.md) until it is rebuilt.
  */
 #include "cluster.h"
 
@@ -72,6 +81,8 @@ struct srv_cluster {
 	int monitor_running;
 	int stopped;              /* the log is closed */
 	int refollows;            /* stale-replica heals, for the log */
+	uint64_t gap_from;        /* != 0: entries gap_from..gap_to are */
+	uint64_t gap_to;          /* gone from the stream, unapplied here */
 
 	/* Service thread only. */
 	uint64_t applied;         /* the last entry applied (or skipped) */
@@ -112,10 +123,58 @@ static void free_items(struct item *it)
 	}
 }
 
-/* Hands an item to the service thread (any thread but it). */
+/*
+ * Records that entries from..to are gone from the stream; the first gap
+ * found is the one kept. Caller holds c->lock. Returns 1 if it is new.
+ */
+static int set_gap(struct srv_cluster *c, uint64_t from, uint64_t to)
+{
+	if (c->gap_from)
+		return 0;
+	c->gap_from = from;
+	c->gap_to = to;
+	return 1;
+}
+
+static void log_gap(uint64_t from, uint64_t to, const char *how)
+{
+	/* Two lines: lws cuts a log line at 256 bytes. */
+	lwsl_err("cluster: entries %llu to %llu are no longer in the stream "
+		 "(%s: purged or over its limits) and were never applied "
+		 "here\n", (unsigned long long)from, (unsigned long long)to,
+		 how);
+	lwsl_err("cluster: this node stays at %llu: stale reads, writes and "
+		 "/health 503 until its data directory is rebuilt "
+		 "(docs/CLUSTER.md)\n", (unsigned long long)(from - 1));
+}
+
+/* Hands an item to the service thread (any thread but it). An entry
+ * past the one expected is a gap: it is dropped, and so is every entry
+ * after a gap. */
 static void post(struct srv_cluster *c, struct item *it)
 {
+	uint64_t expect;
+	int gap = 0;
+
 	pthread_mutex_lock(&c->lock);
+	expect = c->delivered + 1;
+	if (!it->is_ack && (c->gap_from || it->seq > expect)) {
+		uint64_t seq = it->seq;
+
+		gap = set_gap(c, expect, seq - 1);
+		pthread_mutex_unlock(&c->lock);
+		free(it);
+		if (gap) {
+			char how[64];
+
+			snprintf(how, sizeof(how), "the next one delivered "
+				 "is %llu", (unsigned long long)seq);
+			log_gap(expect, seq - 1, how);
+		}
+		if (c->ctx)
+			lws_cancel_service(c->ctx);
+		return;
+	}
 	*c->in_tail = it;
 	c->in_tail = &it->next;
 	if (!it->is_ack && it->seq > c->delivered)
@@ -167,10 +226,27 @@ static void on_link(void *ctx, int connected)
 		lws_cancel_service(c->ctx);
 }
 
+/* Refusals of a node with a gap, beside the CLU_E* codes (which are
+ * negative). */
+enum {
+	REFUSE_GAP = 1,      /* not sent: the node has a gap */
+	REFUSE_GAP_SENT = 2, /* sent before the gap was found */
+};
+
 /* The 503 for an intent whose append failed with err. */
 static void refuse(struct srv_cluster *c, struct srv_requester *rq, int err)
 {
-	if (err == CLU_ETIMEOUT)
+	if (err == REFUSE_GAP)
+		srv_write_refuse(c->wp, rq, 503, "cluster_gap",
+			"this node missed entries the stream no longer holds "
+			"and applies nothing until it is rebuilt; the write "
+			"was not applied; use another node");
+	else if (err == REFUSE_GAP_SENT)
+		srv_write_refuse(c->wp, rq, 503, "cluster_gap",
+			"this node missed entries the stream no longer holds "
+			"and applies nothing until it is rebuilt; the write "
+			"may still apply on the other nodes");
+	else if (err == CLU_ETIMEOUT)
 		srv_write_refuse(c->wp, rq, 503, "cluster_timeout",
 			"NATS did not acknowledge the write in time; it may "
 			"still be applied");
@@ -241,6 +317,17 @@ static int push(struct srv_cluster *c, uint64_t token,
 	return 0;
 }
 
+/* Whether a gap was found (any thread). */
+static int gapped(struct srv_cluster *c)
+{
+	int g;
+
+	pthread_mutex_lock(&c->lock);
+	g = c->gap_from != 0;
+	pthread_mutex_unlock(&c->lock);
+	return g;
+}
+
 /* The sequencer's submit (service thread). */
 static void submit(void *ctx, struct srv_requester *rq,
 		   const struct proto_intent *in)
@@ -254,6 +341,8 @@ static void submit(void *ctx, struct srv_requester *rq,
 
 	if (c->stopped || !clu_log_connected(c->log)) {
 		err = CLU_EUNAVAILABLE;
+	} else if (gapped(c)) {
+		err = REFUSE_GAP;
 	} else {
 		proto_buf_init(&b, 0);
 		data = proto_buf_finish(&b, proto_intent_encode(in, &b), &len);
@@ -331,6 +420,7 @@ static void apply_entry(struct srv_cluster *c, struct item *it)
 static void drain(struct srv_cluster *c)
 {
 	struct item *list;
+	int done;
 
 	pthread_mutex_lock(&c->lock);
 	list = c->in_head;
@@ -350,6 +440,18 @@ static void drain(struct srv_cluster *c)
 		settle_head(c);
 	}
 	free_items(list);
+	/* Past a gap no entry comes: what waits for one never gets it
+	 * (once the entries before the gap are applied). */
+	pthread_mutex_lock(&c->lock);
+	done = c->gap_from && !c->in_head;
+	pthread_mutex_unlock(&c->lock);
+	if (done)
+		while (c->n) {
+			struct srv_requester *rq = pop(c);
+
+			if (rq)
+				refuse(c, rq, REFUSE_GAP_SENT);
+		}
 }
 
 int srv_cluster_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -373,7 +475,7 @@ static void *monitor_main(void *arg)
 {
 	struct srv_cluster *c = arg;
 	uint64_t seen = 0;
-	int behind = 0;
+	int behind = 0, ahead = 0;
 
 	pthread_mutex_lock(&c->lock);
 	while (!c->stop) {
@@ -397,9 +499,21 @@ static void *monitor_main(void *arg)
 			continue;
 		c->stream_last = last;
 		delivered = c->delivered;
+		/* The stream starts past what this node has, twice with
+		 * nothing arriving meanwhile (an entry still on its way is
+		 * not missing): a gap. */
+		ahead = first > delivered + 1 && delivered == seen ? ahead + 1
+								   : 0;
+		if (ahead >= 2 && set_gap(c, delivered + 1, first - 1)) {
+			pthread_mutex_unlock(&c->lock);
+			log_gap(delivered + 1, first - 1, "found by the monitor");
+			if (c->ctx)
+				lws_cancel_service(c->ctx);
+			pthread_mutex_lock(&c->lock);
+		}
 		behind = last > delivered && delivered == seen ? behind + 1 : 0;
 		seen = delivered;
-		if (behind < STALE_CHECKS)
+		if (behind < STALE_CHECKS || c->gap_from)
 			continue;
 		behind = 0;
 		c->refollows++;
@@ -524,14 +638,30 @@ struct srv_cluster *srv_cluster_open(const struct srv_cfg *cfg,
 int srv_cluster_start(struct srv_cluster *c, struct lws_context *ctx,
 		      char *why, size_t whylen)
 {
-	int rc;
+	uint64_t first = 0, last = 0;
+	int rc, gap = 0;
 
 	c->ctx = ctx;
 	c->applied = srv_write_seq(c->wp);
+	/* What this node missed may be gone already (a failure here is
+	 * not fatal: the first entry delivered tells as well). */
+	rc = clu_log_bounds(c->log, &first, &last);
 	pthread_mutex_lock(&c->lock);
 	c->delivered = c->applied;
+	if (rc == CLU_OK) {
+		c->stream_last = last;
+		if (first > c->applied + 1)
+			gap = set_gap(c, c->applied + 1, first - 1);
+	}
 	pthread_mutex_unlock(&c->lock);
-	rc = clu_log_follow(c->log, c->applied);
+	if (gap) {
+		char how[64];
+
+		snprintf(how, sizeof(how), "the stream starts at %llu",
+			 (unsigned long long)first);
+		log_gap(c->applied + 1, first - 1, how);
+	}
+	rc = gap ? CLU_OK : clu_log_follow(c->log, c->applied);
 	if (rc) {
 		snprintf(why, whylen, "cannot follow the stream: %s",
 			 clu_strerror(rc));
@@ -595,7 +725,11 @@ const char *srv_cluster_stale(struct srv_cluster *c, char *buf, size_t cap)
 	srv_cluster_get_status(c, &st);
 	if (st.healthy)
 		return NULL;
-	if (st.connected)
+	if (st.missing_from)
+		snprintf(buf, cap, "gap=%llu-%llu",
+			 (unsigned long long)st.missing_from,
+			 (unsigned long long)st.missing_to);
+	else if (st.connected)
 		snprintf(buf, cap, "lag=%llu", (unsigned long long)st.lag);
 	else
 		snprintf(buf, cap, "disconnected");
@@ -609,9 +743,19 @@ void srv_cluster_get_status(struct srv_cluster *c,
 	st->applied_seq = c->applied;
 	pthread_mutex_lock(&c->lock);
 	st->stream_last_seq = c->stream_last;
+	st->missing_from = c->gap_from;
+	st->missing_to = c->gap_to;
 	pthread_mutex_unlock(&c->lock);
 	st->lag = st->stream_last_seq > st->applied_seq
 		? st->stream_last_seq - st->applied_seq : 0;
 	st->connected = !c->stopped && clu_log_connected(c->log);
-	st->healthy = st->connected && st->lag <= c->max_lag;
+	if (st->missing_from)
+		st->reason = "gap";
+	else if (!st->connected)
+		st->reason = "disconnected";
+	else if (st->lag > c->max_lag)
+		st->reason = "lag";
+	else
+		st->reason = NULL;
+	st->healthy = !st->reason;
 }

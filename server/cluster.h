@@ -44,6 +44,11 @@ struct srv_cluster *srv_cluster_open(const struct srv_cfg *cfg,
 /*
  * Starts following the log after what wp has applied, and the monitor
  * thread. ctx is the lws context to wake. Returns 0, or -1 with why[].
+ * When the stream no longer holds what this node has not applied (its
+ * first sequence is past the node's seq + 1), or later loses entries
+ * before this node got them, the node has a gap: it logs it, applies
+ * nothing more, refuses writes (503 cluster_gap) and reports it through
+ * srv_cluster_get_status() and srv_cluster_stale(). It still starts.
  */
 int srv_cluster_start(struct srv_cluster *c, struct lws_context *ctx,
 		      char *why, size_t whylen);
@@ -72,15 +77,22 @@ struct srv_cluster_status {
 	uint64_t stream_last_seq; /* the stream's, as its leader last said */
 	uint64_t lag;             /* stream_last_seq - applied_seq, or 0 */
 	int connected;            /* to NATS */
-	int healthy;              /* connected, and lag within --cluster-max-lag */
+	int healthy;              /* connected, no gap, lag within
+	                           * --cluster-max-lag */
+	const char *reason;       /* NULL while healthy, else "gap",
+	                           * "disconnected" or "lag" (static) */
+	uint64_t missing_from;    /* != 0: entries missing_from..missing_to */
+	uint64_t missing_to;      /* are gone from the stream, unapplied */
 };
 void srv_cluster_get_status(struct srv_cluster *c,
 			    struct srv_cluster_status *st);
 
 /*
  * Why this node's reads are stale, as reads and frames say it: NULL while
- * it is healthy (or c is NULL: single node), else "disconnected" (no
- * NATS) or "lag=N" (N entries behind the stream), written into buf.
+ * it is healthy (or c is NULL: single node), else "gap=A-B" (entries A
+ * to B are gone from the stream, unapplied here: see srv_cluster_start),
+ * "disconnected" (no NATS) or "lag=N" (N entries behind the stream),
+ * written into buf.
  */
 const char *srv_cluster_stale(struct srv_cluster *c, char *buf, size_t cap);
 

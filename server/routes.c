@@ -164,6 +164,16 @@ static void get_health(struct srv_ctx *srv, struct srv_requester *rq)
 			(int64_t)cs.lag));
 		json_object_object_add(c, "nats", json_object_new_string(
 			cs.connected ? "connected" : "disconnected"));
+		if (cs.reason)
+			json_object_object_add(c, "reason",
+				json_object_new_string(cs.reason));
+		if (cs.missing_from) {
+			json_object_object_add(c, "missing_from",
+				json_object_new_int64(
+					(int64_t)cs.missing_from));
+			json_object_object_add(c, "missing_to",
+				json_object_new_int64((int64_t)cs.missing_to));
+		}
 		json_object_object_add(o, "cluster", c);
 	}
 	reply_json(rq, ok ? 200 : 503, o);

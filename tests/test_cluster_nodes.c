@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 #include <json-c/json.h>
+#include <nats/nats.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -557,4 +558,125 @@ Test(cluster_nodes, a_node_gives_up_on_nats_after_the_start_timeout)
 	cr_assert_geq(now_ms() - t0, 1000, "it tried for the whole bound");
 	cr_assert_not_null(strstr(out, "cannot connect to NATS"), "%s", out);
 	cr_assert_not_null(strstr(out, "gave up after"), "%s", out);
+}
+
+/* Purges the stream as an operator would ($JS.API.STREAM.PURGE.<name>). */
+static void purge_stream(const char *stream)
+{
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	jsErrCode jerr = 0;
+
+	cr_assert_eq(natsConnection_ConnectTo(&nc, nats.url), NATS_OK);
+	cr_assert_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	cr_assert_eq(js_PurgeStream(js, stream, NULL, &jerr), NATS_OK,
+		     "purge: %d", (int)jerr);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+}
+
+/* The cluster object of a node's /health, and its status. */
+static json_object *cluster_health(int port, int *status)
+{
+	json_object *o = rest(port, "GET", "/health", NULL, status), *c;
+
+	cr_assert_not_null(o);
+	c = json_object_get(json_object_object_get(o, "cluster"));
+	json_object_put(o);
+	cr_assert_not_null(c);
+	return c;
+}
+
+static int64_t jint(json_object *o, const char *k)
+{
+	return json_object_get_int64(json_object_object_get(o, k));
+}
+
+Test(cluster_nodes, a_node_whose_missed_entries_were_purged_says_it_has_a_gap)
+{
+	struct http_response r;
+	json_object *o, *c;
+	char stale[48];
+	int st;
+	int64_t t0;
+
+	for (int i = 0; i < 2; i++)
+		start_node(i, "RBP", "1");
+	json_object_put(rest(srv[0].port, "POST", "/race",
+		"{\"id\":\"a\",\"source\":\"cmd\",\"title\":\"t\"}", &st));
+	cr_assert_eq(st, 201);
+	cr_assert_eq(same_seq(2), 1);
+	/* Node 1 is down while entries 2 and 3 are written and purged. */
+	cr_assert_eq(server_stop(&srv[1]), 0);
+	for (int k = 1; k <= 2; k++) {
+		char body[32];
+
+		snprintf(body, sizeof(body), "{\"progress\":%d}", 10 * k);
+		json_object_put(rest(srv[0].port, "PATCH", "/race/a", body,
+				     &st));
+		cr_assert_eq(st, 200);
+	}
+	purge_stream("RBP");
+	cr_assert_eq(server_restart(&srv[1], node_args[1]), 0,
+		     "a node with a gap still starts, to say so");
+	cr_assert(log_has(&srv[1], "entries 2 to 3 are no longer in the "
+			  "stream", 10000), "the log names the gap");
+
+	c = cluster_health(srv[1].port, &st);
+	cr_assert_eq(st, 503, "a load balancer moves clients away");
+	cr_assert_str_eq(json_object_get_string(
+		json_object_object_get(c, "reason")), "gap");
+	cr_assert_eq(jint(c, "missing_from"), 2);
+	cr_assert_eq(jint(c, "missing_to"), 3);
+	cr_assert_eq(jint(c, "applied_seq"), 1);
+	json_object_put(c);
+
+	/* Reads go on, marked stale; the state is the prefix it has. */
+	cr_assert_eq(http_request(srv[1].port, "GET", "/race/a", NULL, &r), 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert_eq(http_header(&r, "raceboard-stale", stale, sizeof(stale)),
+		     0, "%s", r.headers);
+	cr_assert_str_eq(stale, "gap=2-3");
+	o = json_tokener_parse(r.body);
+	cr_assert_eq(jint(o, "progress"), 0, "nothing past the gap");
+	json_object_put(o);
+	http_response_free(&r);
+
+	/* Writes get 503 at once. */
+	o = rest(srv[1].port, "PATCH", "/race/a", "{\"progress\":5}", &st);
+	cr_assert_eq(st, 503);
+	cr_assert_str_eq(json_object_get_string(
+		json_object_object_get(o, "error")), "cluster_gap");
+	json_object_put(o);
+
+	/* A later entry does not paper over the gap: it is not applied. */
+	json_object_put(rest(srv[0].port, "PATCH", "/race/a",
+			     "{\"progress\":40}", &st));
+	cr_assert_eq(st, 200);
+	t0 = now_ms();
+	for (;;) {
+		c = cluster_health(srv[1].port, &st);
+		if (jint(c, "stream_last_seq") >= 4)
+			break;
+		json_object_put(c);
+		cr_assert_lt(now_ms() - t0, 10000, "the monitor sees seq 4");
+	}
+	cr_assert_eq(st, 503);
+	cr_assert_eq(jint(c, "applied_seq"), 1);
+	json_object_put(c);
+
+	/* The node that has everything is healthy. */
+	c = cluster_health(srv[0].port, &st);
+	cr_assert_eq(st, 200);
+	cr_assert_null(json_object_object_get(c, "reason"));
+	json_object_put(c);
+
+	/* And a restart finds the same gap: its store stayed a prefix. */
+	cr_assert_eq(server_stop(&srv[1]), 0);
+	cr_assert_eq(server_restart(&srv[1], node_args[1]), 0);
+	c = cluster_health(srv[1].port, &st);
+	cr_assert_eq(st, 503);
+	cr_assert_eq(jint(c, "missing_from"), 2);
+	cr_assert_eq(jint(c, "missing_to"), 3);
+	json_object_put(c);
 }
