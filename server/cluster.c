@@ -26,6 +26,14 @@
  * then applies nothing more, so its LMDB stays a prefix of the log and
  * the next start finds the same gap; its /health, reads and writes say
  * so (docs/CLUSTER.md) until it is rebuilt.
+ *
+ * Rewind: when this node's LMDB commit fails, the write path drops what
+ * it applied after the store's last seq (rewind()); the inbox is
+ * emptied and the monitor follows again from that seq, so the node
+ * applies those entries again rather than later ones on top of a state
+ * that lacks them. While a rewind waits for its follow, entries of the
+ * old follow are dropped. Repeated rewinds to the same seq (a store
+ * that stays full) back off from MONITOR_PERIOD_MS to REWIND_MAX_MS.
  */
 #include "cluster.h"
 
@@ -41,6 +49,7 @@
 #define MONITOR_PERIOD_MS 500
 #define NOMEM_RETRY_MS 10    /* an item the NATS thread cannot allocate */
 #define STALE_CHECKS 3       /* behind, and nothing new, this many periods */
+#define REWIND_MAX_MS 30000  /* longest pause between rewinds to one seq */
 
 /* What a NATS thread hands the service thread. */
 struct item {
@@ -83,6 +92,11 @@ struct srv_cluster {
 	int refollows;            /* stale-replica heals, for the log */
 	uint64_t gap_from;        /* != 0: entries gap_from..gap_to are */
 	uint64_t gap_to;          /* gone from the stream, unapplied here */
+	int rewind_due;           /* the monitor must follow again from
+	                           * delivered (a failed commit) */
+	int rewinding;            /* until the entry after delivered comes,
+	                           * entries are the old follow's: dropped */
+	uint64_t rewinds;         /* how many; drain() stops at a change */
 
 	/* Service thread only. */
 	uint64_t applied;         /* the last entry applied (or skipped) */
@@ -90,6 +104,14 @@ struct srv_cluster {
 	struct pending *fifo;     /* a ring of cap slots */
 	size_t head, n, cap;
 };
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /*
  * An item for the service thread. Out of memory, it waits and tries
@@ -158,6 +180,13 @@ static void post(struct srv_cluster *c, struct item *it)
 
 	pthread_mutex_lock(&c->lock);
 	expect = c->delivered + 1;
+	if (!it->is_ack && c->rewinding && it->seq != expect) {
+		pthread_mutex_unlock(&c->lock);
+		free(it);
+		return;
+	}
+	if (!it->is_ack)
+		c->rewinding = 0;
 	if (!it->is_ack && (c->gap_from || it->seq > expect)) {
 		uint64_t seq = it->seq;
 
@@ -420,14 +449,20 @@ static void apply_entry(struct srv_cluster *c, struct item *it)
 static void drain(struct srv_cluster *c)
 {
 	struct item *list;
+	uint64_t rewinds;
 	int done;
 
 	pthread_mutex_lock(&c->lock);
 	list = c->in_head;
 	c->in_head = NULL;
 	c->in_tail = &c->in_head;
+	rewinds = c->rewinds;
 	pthread_mutex_unlock(&c->lock);
 	for (struct item *it = list; it; it = it->next) {
+		/* A commit failed meanwhile (rewind()): these entries come
+		 * again, after the ones it dropped. */
+		if (!it->is_ack && c->rewinds != rewinds)
+			continue;
 		if (!it->is_ack) {
 			apply_entry(c, it);
 		} else {
@@ -454,6 +489,46 @@ static void drain(struct srv_cluster *c)
 		}
 }
 
+/*
+ * The sequencer's rewind (service thread): the write path dropped what
+ * it applied after seq. Entries waiting in the inbox are dropped too;
+ * the monitor follows again from seq.
+ */
+static void rewind_to(void *ctx, uint64_t seq)
+{
+	struct srv_cluster *c = ctx;
+	struct item *keep = NULL, **kt = &keep, *drop = NULL, *next;
+
+	if (seq >= c->applied)
+		return;
+	lwsl_warn("cluster: a commit failed: applying the entries after %llu "
+		  "again (%llu were applied)\n", (unsigned long long)seq,
+		  (unsigned long long)c->applied);
+	c->applied = seq;
+	pthread_mutex_lock(&c->lock);
+	/* Acks stay: they settle intents, whose entries are not lost. */
+	for (struct item *it = c->in_head; it; it = next) {
+		next = it->next;
+		it->next = NULL;
+		if (it->is_ack) {
+			*kt = it;
+			kt = &it->next;
+		} else {
+			it->next = drop;
+			drop = it;
+		}
+	}
+	c->in_head = keep;
+	c->in_tail = kt;
+	c->delivered = seq;
+	c->rewinding = 1;
+	c->rewind_due = 1;
+	c->rewinds++;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	free_items(drop);
+}
+
 int srv_cluster_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			 void *user, void *in, size_t len)
 {
@@ -474,7 +549,8 @@ int srv_cluster_callback(struct lws *wsi, enum lws_callback_reasons reason,
 static void *monitor_main(void *arg)
 {
 	struct srv_cluster *c = arg;
-	uint64_t seen = 0;
+	uint64_t seen = 0, rewound = 0;
+	int64_t rewind_at = 0, rewind_pause = MONITOR_PERIOD_MS;
 	int behind = 0, ahead = 0;
 
 	pthread_mutex_lock(&c->lock);
@@ -490,6 +566,29 @@ static void *monitor_main(void *arg)
 		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 		if (c->stop)
 			break;
+		if (c->rewind_due && !c->gap_from &&
+		    mono_ms() - rewind_at >= rewind_pause) {
+			uint64_t to = c->delivered;
+
+			/* The same seq again: the store still fails. */
+			rewind_pause = to == rewound && rewind_at
+				? (rewind_pause * 2 > REWIND_MAX_MS
+				   ? REWIND_MAX_MS : rewind_pause * 2)
+				: MONITOR_PERIOD_MS;
+			rewound = to;
+			rewind_at = mono_ms();
+			c->rewind_due = 0;
+			pthread_mutex_unlock(&c->lock);
+			if (clu_log_follow(c->log, to) != CLU_OK) {
+				lwsl_warn("cluster: following again after a "
+					  "failed commit failed; will retry\n");
+				pthread_mutex_lock(&c->lock);
+				c->rewind_due = 1;
+				continue;
+			}
+			pthread_mutex_lock(&c->lock);
+			continue;
+		}
 		pthread_mutex_unlock(&c->lock);
 		/* Lock scope: none held across NATS calls. */
 		rc = clu_log_connected(c->log)
@@ -513,7 +612,7 @@ static void *monitor_main(void *arg)
 		}
 		behind = last > delivered && delivered == seen ? behind + 1 : 0;
 		seen = delivered;
-		if (behind < STALE_CHECKS || c->gap_from)
+		if (behind < STALE_CHECKS || c->gap_from || c->rewind_due)
 			continue;
 		behind = 0;
 		c->refollows++;
@@ -529,14 +628,6 @@ static void *monitor_main(void *arg)
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -604,7 +695,8 @@ struct srv_cluster *srv_cluster_open(const struct srv_cfg *cfg,
 		.timeout_ms = cfg->nats_timeout_ms,
 	};
 	struct clu_log_handlers h = {on_entry, on_appended, on_link, c};
-	struct srv_sequencer sq = {submit, forget, c};
+	struct srv_sequencer sq = {.submit = submit, .forget = forget,
+				   .rewind = rewind_to, .ctx = c};
 	struct timespec now;
 	int err = 0;
 

@@ -219,6 +219,14 @@ struct srv_sequencer {
 	/* Drops every intent it holds for rq (its connection closed),
 	 * decrementing rq->queued for each. */
 	void (*forget)(void *ctx, struct srv_requester *rq);
+	/*
+	 * A commit failed: the write path reloaded the touched races from
+	 * LMDB and dropped every entry applied after `seq` (the store's
+	 * last seq; their requesters got the failure). The sequencer must
+	 * deliver the log's entries after `seq` again, or this node's
+	 * state would lack them while it applies later ones. May be NULL.
+	 */
+	void (*rewind)(void *ctx, uint64_t seq);
 	void *ctx;
 };
 

@@ -483,6 +483,10 @@ static void finish_inflight(struct srv_write *wp)
 		srv_learn_settle(wp->learn, 0);
 		srv_learn_clear_puts(wp->learn);
 		wp->seq = store_seq(wp->store);
+		/* Cluster mode: the entries of both batches are in the log;
+		 * the sequencer delivers them again. */
+		if (wp->sequencer.rewind)
+			wp->sequencer.rewind(wp->sequencer.ctx, wp->seq);
 	}
 	answer(wp, &done, rc);
 	if (next.n_entries)

@@ -680,3 +680,72 @@ Test(cluster_nodes, a_node_whose_missed_entries_were_purged_says_it_has_a_gap)
 	cr_assert_eq(jint(c, "missing_to"), 3);
 	json_object_put(c);
 }
+
+/* The store.state of a node's /health. */
+static int store_full(int port)
+{
+	int st;
+	json_object *o = rest(port, "GET", "/health", NULL, &st);
+	int full = !strcmp(json_object_get_string(json_object_object_get(
+		json_object_object_get(o, "store"), "state")), "full");
+
+	json_object_put(o);
+	return full;
+}
+
+Test(cluster_nodes, a_node_whose_commit_failed_applies_those_entries_again_not_later_ones)
+{
+	static char body[4400], pad[4001];
+	const char *big[] = {"--nats", nats.url, "--nats-stream", "RBF",
+			     "--nats-replicas", "1", "--node", "n1",
+			     "--no-sync", "--max-store-mb", "64", NULL};
+	json_object *c;
+	uint64_t last;
+	int st, n = 0;
+	int64_t t0;
+
+	memset(pad, 'x', 4000);
+	start_node(0, "RBF", "1");
+	start_node_ex(1, "RBF", "1", "--max-store-mb", "1");
+	/* Node 0 has room; node 1's commits start failing (map full). */
+	while (!store_full(srv[1].port)) {
+		snprintf(body, sizeof(body), "{\"id\":\"f%d\",\"source\":"
+			 "\"fill\",\"title\":\"t\",\"metadata\":{\"pad\":"
+			 "\"%s\"}}", n, pad);
+		json_object_put(rest(srv[0].port, "POST", "/race", body, &st));
+		cr_assert_eq(st, 201, "node 0 takes write %d", n);
+		cr_assert_lt(++n, 2000, "node 1's store never filled up");
+	}
+	cr_assert(log_has(&srv[1], "commit of "
+			  "", 10000), "node 1 says it applies them again");
+	/* A small write after the ones node 1 could not store: applying
+	 * it there would serve a state with a hole. */
+	json_object_put(rest(srv[0].port, "POST", "/race",
+		"{\"id\":\"late\",\"source\":\"cmd\",\"title\":\"t\"}", &st));
+	cr_assert_eq(st, 201);
+	last = health_u64(srv[0].port, "seq", NULL);
+	t0 = now_ms();
+	for (;;) {
+		c = cluster_health(srv[1].port, &st);
+		if ((uint64_t)jint(c, "stream_last_seq") >= last)
+			break;
+		json_object_put(c);
+		cr_assert_lt(now_ms() - t0, 10000, "node 1 sees seq %llu",
+			     (unsigned long long)last);
+	}
+	cr_assert_eq(st, 503);
+	cr_assert_lt((uint64_t)jint(c, "applied_seq"), last,
+		     "node 1 stays behind the entries it could not store");
+	json_object_put(c);
+	json_object_put(rest(srv[1].port, "GET", "/race/late", NULL, &st));
+	cr_assert_eq(st, 404, "and does not apply later ones on top");
+	/* With room, it applies them all, in order. */
+	cr_assert_eq(server_stop(&srv[1]), 0);
+	cr_assert_eq(server_restart(&srv[1], big), 0);
+	cr_assert_eq(same_seq(2), last);
+	json_object_put(rest(srv[1].port, "GET", "/race/late", NULL, &st));
+	cr_assert_eq(st, 200);
+	snprintf(body, sizeof(body), "/race/f%d", n - 1);
+	json_object_put(rest(srv[1].port, "GET", body, NULL, &st));
+	cr_assert_eq(st, 200);
+}

@@ -75,7 +75,8 @@ static int apply_to(struct srv_write *wp, int i, uint64_t seq, int origin)
 
 static void setup(void)
 {
-	struct srv_sequencer sq = {fake_submit, fake_forget, &lg};
+	struct srv_sequencer sq = {.submit = fake_submit,
+				   .forget = fake_forget, .ctx = &lg};
 
 	wf_open(&fx, 0, 0);
 	memset(&lg, 0, sizeof(lg));
