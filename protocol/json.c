@@ -84,6 +84,96 @@ int proto_codec_utf8_valid(const char *buf, size_t len)
 	}
 	return 1;
 }
+/* The value of four hex digits at p, or -1. */
+static long hex4(const char *p)
+{
+	long v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		int c = (unsigned char)p[i], d;
+
+		d = c >= '0' && c <= '9' ? c - '0' :
+		    c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+		    c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v << 4 | d;
+	}
+	return v;
+}
+
+/* The code point of the escaped surrogate pair "\uHHHH\uLLLL" at p
+ * (12 bytes available), or 0 when there is none. */
+static unsigned long escaped_pair(const char *p)
+{
+	long hi = hex4(p + 2), lo;
+
+	if (hi < 0xd800 || hi > 0xdbff || p[6] != '\\' || p[7] != 'u')
+		return 0;
+	lo = hex4(p + 8);
+	if (lo < 0xdc00 || lo > 0xdfff)
+		return 0;
+	return 0x10000 + ((unsigned long)(hi - 0xd800) << 10) +
+	       (unsigned long)(lo - 0xdc00);
+}
+
+/*
+ * json-c 0.16 decodes an escaped surrogate pair whose code point's low 16
+ * bits fall in D800-DFFF (U+1D800-U+1DFFF, U+2D800-U+2DFFF in CJK
+ * Extension F, ...) as U+FFFD: the text a producer sent would be stored
+ * changed. Python's json.dumps writes every such character that way. So
+ * those pairs are written as the UTF-8 they stand for before json-c reads
+ * the text, which is the same JSON. Returns the rewritten copy (caller
+ * frees; *out_len its length), or NULL when there is nothing to rewrite;
+ * *oom is set when a copy was needed and could not be made.
+ */
+static char *utf8_for_misread_pairs(const char *buf, size_t len,
+				    size_t *out_len, int *oom)
+{
+	char *out = NULL;
+	size_t i = 0, n = 0;
+
+	*oom = 0;
+	while (i < len) {
+		const char *bs = memchr(buf + i, '\\', len - i);
+		size_t at = bs ? (size_t)(bs - buf) : len, step;
+		unsigned long cp;
+
+		if (out)
+			memcpy(out + n, buf + i, at - i);
+		n += at - i;
+		i = at;
+		if (!bs)
+			break;
+		cp = len - at >= 12 && buf[at + 1] == 'u' ?
+		     escaped_pair(buf + at) : 0;
+		if (cp && (cp & 0xffff) >= 0xd800 && (cp & 0xffff) <= 0xdfff) {
+			if (!out) {
+				out = malloc(len); /* 12 escape bytes become 4 */
+				if (!out) {
+					*oom = 1;
+					return NULL;
+				}
+				memcpy(out, buf, n);
+			}
+			out[n++] = (char)(0xf0 | cp >> 18);
+			out[n++] = (char)(0x80 | (cp >> 12 & 0x3f));
+			out[n++] = (char)(0x80 | (cp >> 6 & 0x3f));
+			out[n++] = (char)(0x80 | (cp & 0x3f));
+			i += 12;
+			continue;
+		}
+		/* Any other escape (a backslash's own too) is copied as sent. */
+		step = len - i < 2 ? len - i : 2;
+		if (out)
+			memcpy(out + n, buf + i, step);
+		n += step;
+		i += step;
+	}
+	*out_len = n;
+	return out;
+}
+
 /* json-c's half of parsing: the tree of a text already checked to be
  * free of NUL bytes and well-formed UTF-8. */
 static json_object *tokenize(const char *buf, size_t len, int depth,
@@ -92,12 +182,20 @@ static json_object *tokenize(const char *buf, size_t len, int depth,
 	json_tokener *tok = NULL;
 	json_object *obj = NULL;
 	enum json_tokener_error jerr;
-	size_t end;
+	char *fixed;
+	size_t end, fixed_len = 0;
+	int oom;
 
-	tok = json_tokener_new_ex(depth);
+	fixed = utf8_for_misread_pairs(buf, len, &fixed_len, &oom);
+	tok = oom ? NULL : json_tokener_new_ex(depth);
 	if (!tok) {
+		free(fixed);
 		proto_codec_error(err, "out_of_memory", "", "Out of memory.");
 		return NULL;
+	}
+	if (fixed) {
+		buf = fixed;
+		len = fixed_len;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 				    JSON_TOKENER_VALIDATE_UTF8);
@@ -126,6 +224,7 @@ static json_object *tokenize(const char *buf, size_t len, int depth,
 					  json_tokener_error_desc(jerr));
 	}
 	json_tokener_free(tok);
+	free(fixed);
 	return obj;
 }
 

@@ -119,8 +119,9 @@ static size_t put_utf8(char *d, unsigned cp)
  * grows it). A NUL or a lone surrogate declines: the json-c decoder
  * refuses the first and replaces the second. So does a pair whose code
  * point's low 16 bits fall in D800-DFFF (U+1D800-U+1DFFF and the like):
- * json-c 0.16 takes those for lone surrogates and writes U+FFFD, and the
- * reference decides (fuzz_record found it). */
+ * json-c 0.16 takes those for lone surrogates and writes U+FFFD (the
+ * reference now rewrites them first, in json.c), and the reference
+ * decides (fuzz_record found it). */
 int proto_scan_unescape(const struct proto_slice *sl, char *d, size_t *len)
 {
 	const char *s = sl->s, *end = sl->s + sl->n;

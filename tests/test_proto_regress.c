@@ -141,3 +141,56 @@ Test(regress, a_record_with_a_null_required_field_is_not_accepted)
 						       &r), PROTO_OK, "%s", recs[i]);
 	}
 }
+
+/* The UTF-8 of code point cp (astral: 4 bytes) into d. */
+static void utf8_4(unsigned long cp, char d[5])
+{
+	d[0] = (char)(0xf0 | cp >> 18);
+	d[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	d[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	d[3] = (char)(0x80 | (cp & 0x3f));
+	d[4] = '\0';
+}
+
+/* Client input: json-c 0.16 stored "\ud876\udc00" (U+2D800, as Python's
+ * json.dumps writes it) as U+FFFD, like every pair whose low 16 bits
+ * fall in D800-DFFF. Every escaped pair now reads as the character it
+ * stands for, and an escaped backslash before "u" stays text. */
+Test(regress, every_escaped_surrogate_pair_reads_as_its_character)
+{
+	for (unsigned hi = 0xd800; hi <= 0xdbff; hi++) {
+		for (unsigned lo = 0xdc00; lo <= 0xdfff; lo += 0x155) {
+			unsigned long cp = 0x10000 + ((unsigned long)(hi - 0xd800) << 10) +
+					   (lo - 0xdc00);
+			struct proto_json_error err;
+			char text[96], want[16];
+			json_object *o, *t;
+			int n = snprintf(text, sizeof(text),
+					 "{\"title\":\"a\\u%04x\\u%04Xb\"}", hi, lo);
+
+			o = proto_json_parse(text, (size_t)n, &err);
+			cr_assert_not_null(o, "%s: %s", text, err.message);
+			cr_assert(json_object_object_get_ex(o, "title", &t));
+			utf8_4(cp, want + 1);
+			want[0] = 'a';
+			strcat(want, "b");
+			cr_assert_str_eq(json_object_get_string(t), want,
+					 "%s (U+%lX)", text, cp);
+			json_object_put(o);
+		}
+	}
+}
+
+Test(regress, an_escaped_backslash_before_u_stays_text)
+{
+	static const char text[] = "{\"title\":\"\\\\ud876\\\\udc00 \\ud876\\udc00\"}";
+	struct proto_json_error err;
+	json_object *o = proto_json_parse(text, strlen(text), &err), *t;
+	char want[32] = "\\ud876\\udc00 ";
+
+	cr_assert_not_null(o, "%s", err.message);
+	cr_assert(json_object_object_get_ex(o, "title", &t));
+	utf8_4(0x2d800, want + strlen(want));
+	cr_assert_str_eq(json_object_get_string(t), want);
+	json_object_put(o);
+}
