@@ -16,6 +16,7 @@
 
 #define SRV_CFG_LIST_MAX 16   /* entries of --allow-origin, --allow-host */
 #define SRV_CFG_NAME_MAX 256  /* bytes of one origin, host or token */
+#define SRV_CFG_WS_SLICE_US 250 /* default of --ws-slice-us */
 
 struct srv_cfg {
 	char bind[64];            /* address to listen on */
@@ -35,6 +36,8 @@ struct srv_cfg {
 	size_t ws_max_message;    /* bytes of one inbound WebSocket message */
 	unsigned ws_max_conns;    /* WebSocket connections at once */
 	unsigned ws_backlog;      /* recent deltas kept in memory for fan-out */
+	unsigned ws_slice_us;     /* subscriber writes per service pass, in
+	                           * time; 0: every queued one at once */
 	size_t ws_max_queued;     /* bytes of frames subscribers hold in all;
 	                           * over it the slowest are closed */
 	int subscribe_deadline_sec; /* a silent WebSocket client is closed */

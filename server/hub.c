@@ -26,6 +26,7 @@
  */
 #include "hub.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,18 @@
  * memory is spent anyway), and the caller follows it with a fresh
  * "server_time". */
 #define SNAP_SHARE_MS 1000
+
+/* What writing one frame to a subscriber costs before any was measured
+ * (about a send() through loopback TCP on the machines measured). */
+#define WRITE_NS_GUESS 10000
+
+/* While subscribers wait, they get at least this many times the time
+ * the rest of a pass takes (see share()). */
+#define WRITE_SHARE 2
+
+/* A subscriber queued this long is woken in the next pass, with every
+ * other one queued (see share()). */
+#define SWEEP_MS 50
 
 struct hub_msg {
 	uint64_t seq;
@@ -86,6 +99,11 @@ struct srv_hub {
 	int attached;               /* srv_hub_attach() minus detach */
 	lws_sorted_usec_list_t pump_sul;
 	int pump_scheduled;
+	int64_t write_ns;           /* a woken subscriber's write, averaged */
+	int64_t pump_cpu;           /* this thread's CPU ns at the last pump */
+	int pump_left;              /* it left some queued (for this pass) */
+	int64_t pass_write_ns;      /* writes noted since the last pump */
+	unsigned wq_len;            /* subscribers in the wake queue */
 	struct srv_sub *wq_head, *wq_tail;  /* the wake queue, oldest first */
 	const struct srv_cfg *cfg;
 	struct hub_msg *ring;
@@ -124,6 +142,7 @@ struct srv_hub *srv_hub_new(const struct srv_cfg *cfg, struct srv_write *wp)
 	}
 	hub->wp = wp;
 	hub->cfg = cfg;
+	hub->write_ns = WRITE_NS_GUESS;
 	hub->hi = srv_write_seq(wp);
 	hub->lo = hub->hi + 1;
 	return hub;
@@ -202,6 +221,7 @@ static void wq_remove(struct srv_hub *hub, struct srv_sub *sub)
 		hub->wq_tail = sub->wq_prev;
 	sub->wq_next = sub->wq_prev = NULL;
 	sub->queued = 0;
+	hub->wq_len--;
 }
 
 static void pump_cb(lws_sorted_usec_list_t *sul);
@@ -216,16 +236,57 @@ static void schedule_pump(struct srv_hub *hub)
 	}
 }
 
+/* This thread's CPU time in ns: what a pass cost, preemptions left out. */
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /*
- * Wakes every queued subscriber, oldest first. One already armed leaves
- * the queue without counting: its writable callback takes what is
- * pending.
+ * How many queued subscribers this pass wakes: as many as fit in a time
+ * budget at the measured cost of a write. The budget is the slice
+ * (cfg->ws_slice_us), or WRITE_SHARE times the CPU time the last pass
+ * spent on everything else (poll(), producers, commits), whichever is
+ * more: while subscribers wait, they get at least WRITE_SHARE /
+ * (WRITE_SHARE + 1) of the thread however busy the producers are, and a
+ * stop-and-wait producer is read, committed and answered between small
+ * slices, so the deltas it sends meanwhile share the next frames. Every
+ * one when the slice is 0, or once the oldest has waited SWEEP_MS (a
+ * load the writes cannot keep up with: one pass, the fewest poll()s per
+ * frame).
+ */
+static unsigned share(const struct srv_hub *hub, int64_t now,
+		      int64_t cpu)
+{
+	int64_t budget = (int64_t)hub->cfg->ws_slice_us * 1000, other, n;
+
+	if (!budget || now - hub->wq_head->queued_at >= SWEEP_MS * 1000)
+		return UINT_MAX;
+	if (hub->pump_left) {
+		other = cpu - hub->pump_cpu - hub->pass_write_ns;
+		if (other * WRITE_SHARE > budget)
+			budget = other * WRITE_SHARE;
+	}
+	n = budget / (hub->write_ns > 100 ? hub->write_ns : 100);
+	return n < 1 ? 1 : n > UINT_MAX ? UINT_MAX : (unsigned)n;
+}
+
+/*
+ * Wakes the queued subscribers, oldest first, up to this pass's share;
+ * the rest wait for the next pass, so whatever else became ready (a
+ * producer's request, a commit's completion) is serviced in between. One
+ * already armed leaves the queue without counting: its writable callback
+ * takes what is pending.
  */
 static void pump(struct srv_hub *hub)
 {
-	unsigned n = 0;
+	int64_t now = lws_now_usecs(), cpu = thread_cpu_ns();
+	unsigned n = 0, max = hub->wq_head ? share(hub, now, cpu) : 0;
 
-	while (hub->wq_head) {
+	while (hub->wq_head && n < max) {
 		struct srv_sub *sub = hub->wq_head;
 
 		wq_remove(hub, sub);
@@ -236,6 +297,10 @@ static void pump(struct srv_hub *hub)
 	}
 	if (n)
 		hub->stats.pump_passes++;
+	hub->pump_cpu = cpu;
+	hub->pump_left = hub->wq_head != NULL;
+	hub->pass_write_ns = 0;
+	schedule_pump(hub);
 }
 
 static void pump_cb(lws_sorted_usec_list_t *sul)
@@ -256,6 +321,8 @@ static void wake_soon(struct srv_hub *hub, struct srv_sub *sub)
 		return;
 	}
 	sub->queued = 1;
+	sub->queued_at = lws_now_usecs();
+	hub->wq_len++;
 	sub->wq_next = NULL;
 	sub->wq_prev = hub->wq_tail;
 	if (hub->wq_tail)
@@ -283,6 +350,14 @@ void srv_hub_detach(struct srv_hub *hub)
 	/* The context is going away: no wake-ups through it any more. */
 	while (hub->wq_head)
 		wq_remove(hub, hub->wq_head);
+}
+
+void srv_hub_note_write(struct srv_hub *hub, int64_t ns)
+{
+	if (ns > 0) {
+		hub->write_ns += (ns - hub->write_ns) / 8;
+		hub->pass_write_ns += ns;
+	}
 }
 
 void srv_hub_wake_later(struct srv_hub *hub, struct srv_sub *sub)

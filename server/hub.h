@@ -16,12 +16,16 @@
  *
  * Wake-ups wait for the next service pass (once attached to the lws
  * context): a publish only queues the subscribers it concerns, and a
- * zero-delay timer wakes them all at the start of the next pass. So the
- * pass that committed a write answers its producer before any subscriber
- * is written to, and a subscriber still busy with earlier frames picks up
- * the deltas published meanwhile in one frame. (Waking a share per pass
- * was tried: on a quiet machine it tripled heavy fan-out's p99 and bought
- * the stop-and-wait producer nothing; docs/PERFORMANCE.md, issue 15.)
+ * zero-delay timer wakes them at the start of the next pass, oldest
+ * first, as many as fit in a time slice (--ws-slice-us, at the measured
+ * cost of a write; more while producers keep the passes busy, and all of
+ * them once the oldest waited 50 ms); the rest in the following passes.
+ * lws writes to every socket woken before a pass's poll() in that pass,
+ * in connection order, so the slice is what lets a producer's request,
+ * its commit and its answer through between writes, and the deltas
+ * published meanwhile share the later frames. (A fixed 64 per pass with
+ * a 25 ms bound was tried and bought nothing: docs/PERFORMANCE.md,
+ * issue 15.)
  *
  * Service thread only.
  */
@@ -51,6 +55,7 @@ struct srv_sub {
 	/* The hub's wake queue (see srv_hub_attach()). */
 	struct srv_sub *wq_next, *wq_prev;
 	int queued;
+	int64_t queued_at;           /* us (lws_now_usecs()), when queued */
 };
 
 /* Counters for /health and the benchmarks. */
@@ -87,6 +92,10 @@ void srv_hub_attach(struct srv_hub *hub, struct lws_context *ctx);
  * the queue without waking anyone, so call it while ctx is being
  * destroyed (ws.c does at PROTOCOL_DESTROY, after every session closed). */
 void srv_hub_detach(struct srv_hub *hub);
+
+/* Tells the hub how long one woken subscriber's writable callback took
+ * (ns), so that a pass wakes as many as its slice has room for. */
+void srv_hub_note_write(struct srv_hub *hub, int64_t ns);
 
 /* Queues `sub` (linked) for a wake-up in a later pass: for a subscriber
  * that was just written to and has more deltas pending. */

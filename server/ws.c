@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #ifdef __GLIBC__
 #include <malloc.h>             /* malloc_trim */
 #endif
@@ -487,16 +488,26 @@ static int more_to_write(struct ws_pss *pss)
 		srv_hub_pending(pss->vhd->hub, &pss->sub));
 }
 
+/* A monotonic clock in ns, to time writes. */
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /*
  * One writable callback: up to WRITES_PER_WRITABLE writes while the socket
  * takes them (a close that waits only for the replies stops at once).
  * The socket is asked (a poll() in lws_send_pipe_choked) only when there
- * is more to write. Returns -1 to close.
+ * is more to write. A live subscriber's writes are timed for the hub,
+ * which sizes each pass's share of wake-ups by them. Returns -1 to close.
  */
 static int on_writable(struct ws_pss *pss)
 {
-	int64_t now = srv_now_ms();
-	int rc = 0;
+	int64_t now = srv_now_ms(), t0 = mono_ns();
+	int rc = 0, wrote = 0;
 
 	if (pss->culled)
 		return -1;
@@ -522,7 +533,10 @@ static int on_writable(struct ws_pss *pss)
 		if (rc > 0)
 			break;
 		pss->last_tx = now;
+		wrote = 1;
 	}
+	if (wrote && pss->sub_state == SUB_LIVE)
+		srv_hub_note_write(pss->vhd->hub, mono_ns() - t0);
 	enforce_cap(pss->vhd);
 	if (pss->culled)
 		return -1;

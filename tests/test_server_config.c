@@ -155,6 +155,23 @@ Test(config, the_subscriber_memory_cap_has_a_default_env_and_flag)
 	cr_assert_eq(parse(&cfg, zero, 3, no_env), SRV_CFG_ERROR);
 }
 
+Test(config, the_subscriber_write_slice_has_a_default_and_a_flag)
+{
+	struct srv_cfg cfg;
+	char *flag[] = {"s", "--ws-slice-us", "1000", NULL};
+	char *zero[] = {"s", "--ws-slice-us", "0", NULL};
+	char *big[] = {"s", "--ws-slice-us", "1000001", NULL};
+
+	cr_assert_eq(parse(&cfg, (char *[]){"s", NULL}, 1, no_env),
+		     SRV_CFG_OK);
+	cr_assert_eq(cfg.ws_slice_us, SRV_CFG_WS_SLICE_US);
+	cr_assert_eq(parse(&cfg, flag, 3, no_env), SRV_CFG_OK);
+	cr_assert_eq(cfg.ws_slice_us, 1000u);
+	cr_assert_eq(parse(&cfg, zero, 3, no_env), SRV_CFG_OK);
+	cr_assert_eq(cfg.ws_slice_us, 0u);
+	cr_assert_eq(parse(&cfg, big, 3, no_env), SRV_CFG_ERROR);
+}
+
 Test(config, access_log_on_off)
 {
 	struct srv_cfg cfg;
