@@ -9,8 +9,10 @@
  * duration when it misses by more than 20 %. Jobs whose durations drift
  * favour short windows; noisy jobs favour long windows and medians;
  * short bimodal jobs favour the +/-20 % mode; no single estimator is best
- * for all of them. An optional build-context factor then scales the
- * estimate. PRED_BACKTEST and PRED_MISS_COST are the only tuned knobs
+ * for all of them. That per-key choice is one of the estimation
+ * policies (internal.h) a source may use; model.c picks a source's
+ * policy from each policy's online error on its runs (issue 17). An
+ * optional build-context factor then scales the estimate. PRED_BACKTEST and PRED_MISS_COST are the only tuned knobs
  * (global; chosen on the first half of the CI replay).
  * Cost: O(W * (H + 20^2)) per estimate, about 40 us.
  *
@@ -48,8 +50,13 @@ enum cand {
 	C_TRIM9,
 	C_MODE9,
 	C_MODE20,
+	C_LAST,       /* not a per-key choice: a source policy only */
 	C_COUNT,
 };
+
+/* The candidates a per-key selection chooses from (all but C_LAST, as
+ * chosen on the CI data). */
+#define C_SELECTABLE C_LAST
 
 static void sort_small(double *v, size_t n)
 {
@@ -175,6 +182,7 @@ static double candidate(int c, const double *d, const double *sorted,
 	case C_TRIM9: return trimmed_mean_last(d, n, 9);
 	case C_MODE9: return mode_last(d, n, 9);
 	case C_MODE20: return mode_last(d, n, 20);
+	case C_LAST: return d[n - 1];
 	default: return ewma(d, n, 0.3);
 	}
 }
@@ -264,49 +272,114 @@ static double context_factor(const struct pred_context *ctx)
 	return exp(m);
 }
 
-int pred_estimate(const struct pred_history *h, const struct pred_context *ctx,
-		  struct pred_estimate *out)
+/* One backtest of every candidate on a key's passed runs. */
+struct backtest {
+	double d[PRED_HIST_PASSED_MAX];
+	double sorted[PRED_HIST_PASSED_MAX];
+	size_t n;                 /* runs used (after the spike guard) */
+	size_t positions;         /* positions scored */
+	double loss[C_COUNT];     /* |error| + PRED_MISS_COST x d on a miss */
+	size_t hits[C_COUNT];     /* within +/-20 % */
+};
+
+/* The runs into bt->d (without a spiked last run when guard is set);
+ * with sorted_too, also bt->sorted (all of them, in order). */
+static int load_runs(const struct pred_history *h, struct backtest *bt,
+		     int guard, int sorted_too)
 {
-	memset(out, 0, sizeof *out);
 	if (!h || h->n_passed == 0)
 		return PRED_ENODATA;
-
-	double d[PRED_HIST_PASSED_MAX];
 	size_t n = h->n_passed;
 	for (size_t i = 0; i < n; i++)
-		d[i] = h->passed[i].duration_sec;
-	n = drop_spike(d, n);
+		bt->d[i] = h->passed[i].duration_sec;
+	if (guard)
+		n = drop_spike(bt->d, n);
+	bt->n = n;
+	for (size_t i = 0; sorted_too && i < n; i++)
+		insert_sorted(bt->sorted, i, bt->d[i]);
+	return PRED_OK;
+}
+
+static int backtest_run(const struct pred_history *h, struct backtest *bt,
+			int guard)
+{
+	int rc = load_runs(h, bt, guard, 0);
+	if (rc)
+		return rc;
+	size_t n = bt->n;
 
 	/*
 	 * Backtest each candidate over the last positions of the history,
 	 * keeping a sorted copy of the prefix so each position costs O(H).
 	 */
 	size_t first = n > PRED_BACKTEST + 1 ? n - PRED_BACKTEST : 1;
-	double err[C_COUNT] = { 0 };
-	size_t hits[C_COUNT] = { 0 };
-	size_t positions = n > first ? n - first : 0;
-	double sorted[PRED_HIST_PASSED_MAX];
+	memset(bt->loss, 0, sizeof bt->loss);
+	memset(bt->hits, 0, sizeof bt->hits);
+	bt->positions = n > first ? n - first : 0;
 	for (size_t i = 0; i < first; i++)
-		insert_sorted(sorted, i, d[i]);
+		insert_sorted(bt->sorted, i, bt->d[i]);
 	for (size_t i = first; i < n; i++) {
 		for (int c = 0; c < C_COUNT; c++) {
-			double p = candidate(c, d, sorted, i);
-			double e = fabs(p - d[i]);
-			err[c] += e;
-			if (e <= 0.2 * d[i])
-				hits[c]++;
+			double p = candidate(c, bt->d, bt->sorted, i);
+			double e = fabs(p - bt->d[i]);
+			bt->loss[c] += e;
+			if (e <= 0.2 * bt->d[i])
+				bt->hits[c]++;
 			else
-				err[c] += PRED_MISS_COST * d[i];
+				bt->loss[c] += PRED_MISS_COST * bt->d[i];
 		}
-		insert_sorted(sorted, i, d[i]);
+		insert_sorted(bt->sorted, i, bt->d[i]);
 	}
-	int best = C_MEAN3;
-	if (n >= PRED_MIN_SELECT)
-		for (int c = 0; c < C_COUNT; c++)
-			if (err[c] < err[best])
-				best = c;
+	return PRED_OK;
+}
 
-	double base = candidate(best, d, sorted, n);
+/* The candidate a policy uses on this backtest. */
+static int policy_candidate(const struct backtest *bt, int policy)
+{
+	static const int fixed[PRED_POLICIES] = {
+		[PRED_POL_MEAN3] = C_MEAN3, [PRED_POL_MEDIAN] = C_MED_ALL,
+		[PRED_POL_EWMA] = C_EWMA3, [PRED_POL_LAST] = C_LAST,
+	};
+	int best = C_MEAN3;
+	if (policy != PRED_POL_SELECT)
+		return fixed[policy];
+	if (bt->n >= PRED_MIN_SELECT)
+		for (int c = 0; c < C_SELECTABLE; c++)
+			if (bt->loss[c] < bt->loss[best])
+				best = c;
+	return best;
+}
+
+int pred__policy_bases(const struct pred_history *h,
+		       double base[PRED_POLICIES])
+{
+	struct backtest bt, raw;
+	int rc = backtest_run(h, &bt, 1);
+	if (rc)
+		return rc;
+	load_runs(h, &raw, 0, 1);  /* the simple estimators need no backtest */
+	for (int p = 0; p < PRED_POLICIES; p++) {
+		const struct backtest *b = p == PRED_POL_SELECT ? &bt : &raw;
+		base[p] = candidate(policy_candidate(b, p), b->d, b->sorted,
+				    b->n);
+	}
+	return PRED_OK;
+}
+
+int pred__estimate_policy(const struct pred_history *h,
+			  const struct pred_context *ctx, int policy,
+			  struct pred_estimate *out)
+{
+	memset(out, 0, sizeof *out);
+	struct backtest bt;
+	if (policy < 0 || policy >= PRED_POLICIES)
+		return PRED_EINVAL;
+	int rc = backtest_run(h, &bt, policy == PRED_POL_SELECT);
+	if (rc)
+		return rc;
+	size_t n = bt.n;
+	int best = policy_candidate(&bt, policy);
+	double base = candidate(best, bt.d, bt.sorted, n);
 
 	/*
 	 * Confidence: the chance that the next run lands within +/-20 % of
@@ -316,11 +389,12 @@ int pred_estimate(const struct pred_history *h, const struct pred_context *ctx,
 	 * counts). A count factor n / (n + 1) then keeps thin histories low.
 	 */
 	size_t k = n < PRED_DISP_WINDOW ? n : PRED_DISP_WINDOW;
-	double cv = pred__robust_cv(d + n - k, k, PRED_PRIOR_CV);
+	double cv = pred__robust_cv(bt.d + n - k, k, PRED_PRIOR_CV);
 	double p_model = pred__p_within20(cv * sqrt(1.0 + 1.0 / (double)n));
 	double p = p_model;
-	if (positions > 0)
-		p = ((double)hits[best] + 2.0 * p_model) / ((double)positions + 2.0);
+	if (bt.positions > 0)
+		p = ((double)bt.hits[best] + 2.0 * p_model) /
+			((double)bt.positions + 2.0);
 	p = 0.5 * (p + p_model);
 	double conf = p * (double)n / ((double)n + 1.0);
 
@@ -334,4 +408,10 @@ int pred_estimate(const struct pred_history *h, const struct pred_context *ctx,
 	out->n_history = n;
 	out->similarity = 1.0;
 	return PRED_OK;
+}
+
+int pred_estimate(const struct pred_history *h, const struct pred_context *ctx,
+		  struct pred_estimate *out)
+{
+	return pred__estimate_policy(h, ctx, PRED_POL_SELECT, out);
 }

@@ -20,6 +20,38 @@ double pred__robust_cv(const double *v, size_t n, double prior);
 /* P(|error| <= 20 %) for a normal error with this relative spread. */
 double pred__p_within20(double cv);
 
+/*
+ * Estimation policies (estimate.c): how a key's estimate is made from its
+ * own passed runs. PRED_POL_SELECT is the per-key choice among the
+ * backtested candidates (pred_estimate, with the spike guard); the others
+ * are one simple estimator each, on all the kept runs: the mean of the
+ * last 3, the median, an EWMA (0.3) and the last value. model.c picks one
+ * per source by the policies' own online errors on that source's runs.
+ */
+enum pred_policy {
+	PRED_POL_SELECT,
+	PRED_POL_MEAN3,
+	PRED_POL_MEDIAN,
+	PRED_POL_EWMA,
+	PRED_POL_LAST,
+	PRED_POLICIES
+};
+
+struct pred_history;
+struct pred_context;
+struct pred_estimate;
+
+/* Each policy's estimate (before any context factor) from h's passed
+ * runs into base[]. PRED_OK, or PRED_ENODATA without passed runs. */
+int pred__policy_bases(const struct pred_history *h,
+		       double base[PRED_POLICIES]);
+
+/* pred_estimate() with the given policy; PRED_EINVAL for an unknown
+ * one. */
+int pred__estimate_policy(const struct pred_history *h,
+			  const struct pred_context *ctx, int policy,
+			  struct pred_estimate *out);
+
 /* String -> u32 map (strmap.c). Zero-initialize; strings are copied. */
 struct strmap_slot {
 	char *s;        /* owned; NULL: empty */

@@ -51,6 +51,15 @@ struct posting {
 				  build-context factor */
 #endif
 
+#ifndef PRED_POL_MIN_RUNS
+#define PRED_POL_MIN_RUNS 50   /* runs of a source before its record may
+				  choose another estimation policy */
+#endif
+#ifndef PRED_POL_MARGIN
+#define PRED_POL_MARGIN 0.01   /* and only when it beats the per-key
+				  selection by this share of its loss */
+#endif
+
 struct source {
 	double recent[SOURCE_RING];
 	size_t n;       /* total pushed */
@@ -59,6 +68,12 @@ struct source {
 	 * that had a factor to apply. */
 	double ctx_gain;
 	size_t ctx_n;
+	/* Each estimation policy's online error on this source's runs:
+	 * before a passed run joins its key's history, what every policy
+	 * would have predicted from that history is scored against it (the
+	 * absolute error in seconds, as the MAE counts it). pol_n runs. */
+	double pol_loss[PRED_POLICIES];
+	size_t pol_n;
 };
 
 struct context {
@@ -335,6 +350,27 @@ static void source_push(struct source *s, double d)
 	s->n++;
 }
 
+/*
+ * The estimation policy of a source's keys: the per-key selection until
+ * the source has PRED_POL_MIN_RUNS scored runs; then the policy with the
+ * lowest online error on them, if it beats the per-key selection's by
+ * more than PRED_POL_MARGIN (a near tie keeps the selection, which the
+ * CI data was tuned with). NULL (a key not seen yet): the selection.
+ */
+static int source_policy(const struct source *so)
+{
+	if (!so || so->pol_n < PRED_POL_MIN_RUNS)
+		return PRED_POL_SELECT;
+	int best = PRED_POL_SELECT;
+	for (int p = 0; p < PRED_POLICIES; p++)
+		if (so->pol_loss[p] < so->pol_loss[best])
+			best = p;
+	if (so->pol_loss[best] >
+	    (1.0 - PRED_POL_MARGIN) * so->pol_loss[PRED_POL_SELECT])
+		return PRED_POL_SELECT;
+	return best;
+}
+
 int pred_model_record(struct pred_model *m, const char *key,
 		      const char *context, enum pred_outcome outcome,
 		      double duration_sec, int64_t end_ms)
@@ -359,6 +395,14 @@ int pred_model_record_shaped(struct pred_model *m, const char *key,
 			return rc;
 	}
 	struct entry *en = &m->entries[e];
+	double bases[PRED_POLICIES];
+	if (outcome == PRED_PASSED && duration_sec > 0 &&
+	    pred__policy_bases(&en->hist, bases) == PRED_OK) {
+		struct source *so = &m->srcs[en->source];
+		for (int p = 0; p < PRED_POLICIES; p++)
+			so->pol_loss[p] += fabs(bases[p] - duration_sec);
+		so->pol_n++;
+	}
 	if (outcome == PRED_PASSED && context && *context &&
 	    en->hist.n_passed > 0) {
 		struct pred_estimate est;
@@ -513,14 +557,16 @@ int pred_model_predict(struct pred_model *m, const char *key,
 	    (!so || so->ctx_n < PRED_CTX_MIN_RUNS || so->ctx_gain > 0))
 		ctx.n = context_ratios(context_find(m, context), buf);
 
-	if (have &&
-	    pred_estimate(&m->entries[e].hist, &ctx, out) == PRED_OK)
+	if (have && pred__estimate_policy(&m->entries[e].hist, &ctx,
+					  source_policy(so), out) == PRED_OK)
 		return PRED_OK;
 
 	double sim = 0;
 	long s = m->n_entries ? most_similar(m, key, &sim) : -1;
 	if (s >= 0 && sim >= m->lim.min_similarity &&
-	    pred_estimate(&m->entries[s].hist, &ctx, out) == PRED_OK) {
+	    pred__estimate_policy(&m->entries[s].hist, &ctx,
+				  source_policy(&m->srcs[m->entries[s].source]),
+				  out) == PRED_OK) {
 		out->basis = PRED_BASIS_SIMILAR;
 		out->similarity = sim;
 		out->confidence *= SIMILAR_CONF_SCALE * sim;

@@ -18,7 +18,10 @@ on a shape it was not tuned on. Fixed seeds: the output is reproducible.
   bimodal  20 jobs of 10-60 s, 100 builds; each run is fast or slow
            (2-4x) at random with a per-job share, plus 10 % noise.
 
-Usage: tools/gen-ci-synthetic.py OUTDIR   (writes OUTDIR/<name>.csv)
+Usage: tools/gen-ci-synthetic.py [--seed N] OUTDIR
+  writes OUTDIR/<name>.csv. Without --seed the seeds are 17..20 (the
+  files the first round measured); --seed N uses N*100 + 0..3, so other
+  seeds give held-out datasets of the same shapes.
 """
 import csv
 import math
@@ -96,14 +99,19 @@ def bimodal(rng):
 
 
 def main():
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    base = 17
+    if len(args) == 3 and args[0] == "--seed":
+        base = int(args[1]) * 100
+        args = args[2:]
+    if len(args) != 1:
         sys.exit(__doc__)
-    out = sys.argv[1]
+    out = args[0]
     os.makedirs(out, exist_ok=True)
     for seed, (name, fn) in enumerate([("stable", stable), ("drift", drift),
                                        ("shifts", shifts),
                                        ("bimodal", bimodal)]):
-        write(os.path.join(out, name + ".csv"), fn(random.Random(17 + seed)))
+        write(os.path.join(out, name + ".csv"), fn(random.Random(base + seed)))
 
 
 if __name__ == "__main__":
