@@ -98,6 +98,11 @@ int proto_intent_encode(const struct proto_intent *in, struct proto_buf *b)
 	case PROTO_INTENT_CREATE:
 	case PROTO_INTENT_PATCH:
 		return put_update(b, &in->u);
+	case PROTO_INTENT_CREATE_EVENT:
+		rc = put_update(b, &in->u);
+		if (rc)
+			return rc;
+		/* fallthrough */
 	case PROTO_INTENT_EVENT:
 		rc = put_str(b, in->ev.type);
 		rc = rc ? rc : put_str(b, in->ev.data_json);
@@ -265,6 +270,9 @@ int proto_intent_decode(const void *buf, size_t len,
 	case PROTO_INTENT_PATCH:
 		get_update(&r, &out->u);
 		break;
+	case PROTO_INTENT_CREATE_EVENT:
+		get_update(&r, &out->u);
+		/* fallthrough */
 	case PROTO_INTENT_EVENT:
 		out->ev.type = get_str(&r);
 		out->ev.data_json = get_str(&r);

@@ -27,6 +27,9 @@ enum proto_intent_op {
 	PROTO_INTENT_DELETE = 4, /* id */
 	PROTO_INTENT_EXPIRE = 5, /* id, completed_at: delete it only if it is
 				  * still finished at that time */
+	PROTO_INTENT_CREATE_EVENT = 6, /* id, u, ev: a create (or upsert)
+				  * and its event, applied together as one
+				  * change (a webhook delivery) */
 };
 
 /*
@@ -37,8 +40,8 @@ struct proto_intent {
 	enum proto_intent_op op;
 	int64_t now;                 /* the origin's clock, ms since epoch */
 	char *id;                    /* NULL only for a create without id */
-	struct proto_race_update u;  /* CREATE, PATCH */
-	struct proto_event ev;       /* EVENT */
+	struct proto_race_update u;  /* CREATE, PATCH, CREATE_EVENT */
+	struct proto_event ev;       /* EVENT, CREATE_EVENT */
 	int64_t completed_at;        /* EXPIRE */
 };
 

@@ -251,10 +251,12 @@ static void write_change(struct srv_ctx *srv, struct hook_change *c,
 				"dismiss finished ones or raise --max-races");
 		return;
 	}
-	srv_write_create(srv->wp, rq, &c->update);
 	if (c->has_event) {
-		srv_write_event(srv->wp, NULL, c->update.id, &c->event);
+		/* One log entry in cluster mode (docs/CLUSTER.md). */
+		srv_write_create_event(srv->wp, rq, &c->update, &c->event);
 		c->has_event = 0; /* taken */
+	} else {
+		srv_write_create(srv->wp, rq, &c->update);
 	}
 }
 

@@ -143,6 +143,7 @@ static void set_change(struct srv_write *wp, struct batch_entry *e,
 	e->prev_source = prev_source;
 	e->prev_state = prev_state;
 	e->op = op;
+	e->changed = changed;
 	if (op == PROTO_DELTA_CREATE || changed) {
 		e->res.seq = next_seq(wp);
 		e->delta = op == PROTO_DELTA_UPDATE
@@ -478,6 +479,69 @@ void srv_write_set_sequencer(struct srv_write *wp,
 		memset(&wp->sequencer, 0, sizeof(wp->sequencer));
 }
 
+void srv_write_create_event(struct srv_write *wp, struct srv_requester *rq,
+			    const struct proto_race_update *u,
+			    struct proto_event *ev)
+{
+	if (sequenced(wp)) {
+		struct proto_intent in = {.op = PROTO_INTENT_CREATE_EVENT,
+					  .id = u->id, .u = *u, .ev = *ev};
+
+		submit(wp, rq, &in);
+		proto_event_fini(ev);
+		return;
+	}
+	srv_write_create(wp, rq, u);
+	srv_write_event(wp, NULL, u->id, ev);
+}
+
+/*
+ * Applies a CREATE_EVENT entry: the create, then the event folded into
+ * the create's change (same seq, one delta with both), since a log
+ * entry makes at most one change. When the create changed nothing or
+ * failed, the event is a change of its own (or a 404) at that seq.
+ */
+static void apply_create_event(struct srv_write *wp, struct srv_requester *rq,
+			       struct proto_intent *in)
+{
+	size_t n = wp->acc->n_entries;
+	struct batch_entry *e;
+	struct srv_table_entry *te;
+	uint32_t changed = 0;
+	int64_t now = now_of(wp);
+
+	srv_write_create(wp, rq, &in->u);
+	e = wp->acc->n_entries == n + 1 ? &wp->acc->entries[n] : NULL;
+	te = srv_table_get(&wp->table, in->id);
+	if (!e || !e->delta || e->res.status >= 400 || !te) {
+		srv_write_event(wp, NULL, in->id, &in->ev);
+		return;
+	}
+	if (proto_race_add_event(te->race, &in->ev, &changed)) {
+		proto_event_fini(&in->ev);
+		e->res.status = 500; /* fails the whole batch */
+		return;
+	}
+	free(e->delta);
+	free(e->full);
+	e->full = NULL;
+	e->changed |= changed;
+	if (e->op == PROTO_DELTA_UPDATE) {
+		e->delta = encode_update(e->res.seq, now, te->race, e->changed,
+					 te->track, &e->delta_len);
+		if (e->changed & (PROTO_F_STATE | PROTO_F_SOURCE))
+			e->full = encode_delta(e->res.seq, now,
+					       PROTO_DELTA_CREATE, te->race->id,
+					       te->race, 0, &e->full_len);
+	} else {
+		e->delta = encode_delta(e->res.seq, now, e->op, te->race->id,
+					te->race, 0, &e->delta_len);
+	}
+	if (!e->delta || (e->changed & (PROTO_F_STATE | PROTO_F_SOURCE) &&
+			  e->op == PROTO_DELTA_UPDATE && !e->full))
+		e->res.status = 500; /* fails the whole batch */
+}
+
 int srv_write_apply(struct srv_write *wp, struct srv_requester *rq,
 		    struct proto_intent *in, uint64_t seq)
 {
@@ -503,6 +567,9 @@ int srv_write_apply(struct srv_write *wp, struct srv_requester *rq,
 		break;
 	case PROTO_INTENT_EXPIRE:
 		expire_one(wp, rq, in->id, in->completed_at);
+		break;
+	case PROTO_INTENT_CREATE_EVENT:
+		apply_create_event(wp, rq, in);
 		break;
 	}
 	wp->at_set = 0;

@@ -158,6 +158,18 @@ void srv_write_delete(struct srv_write *wp, struct srv_requester *rq,
 		     const char *id);
 
 /*
+ * A create (or upsert) of u->id (which must be set) and then its event,
+ * as a webhook delivery maps to: one result for rq, the create's (its
+ * body is the race before the event). Single node: the two writes in
+ * one loop turn, so one commit, as two changes. Cluster mode: one
+ * intent, so one log entry, applied as one change carrying both (one
+ * seq), so a node never holds the create without its event.
+ */
+void srv_write_create_event(struct srv_write *wp, struct srv_requester *rq,
+			    const struct proto_race_update *u,
+			    struct proto_event *ev);
+
+/*
  * 1 when writes are waiting to be committed or committing. A reader that
  * must not see uncommitted state calls srv_write_wait() and reads in
  * rq->resume, which comes once every write queued before it is committed

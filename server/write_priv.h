@@ -29,6 +29,7 @@ struct batch_entry {
 	enum proto_state state;
 	enum proto_state prev_state;
 	enum proto_delta_op op;
+	uint32_t changed;           /* PROTO_F_* the delta carries */
 };
 
 /*

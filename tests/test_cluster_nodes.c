@@ -749,3 +749,63 @@ Test(cluster_nodes, a_node_whose_commit_failed_applies_those_entries_again_not_l
 	json_object_put(rest(srv[1].port, "GET", body, NULL, &st));
 	cr_assert_eq(st, 200);
 }
+
+/* A GitLab delivery whose job is running: a create plus its event. */
+Test(cluster_nodes, a_webhook_create_and_its_event_are_one_entry)
+{
+	char path[1024], *req;
+	const char *flags[] = {"--nats", nats.url, "--nats-stream", "RBW",
+			       "--nats-replicas", "1", "--node", "w0",
+			       "--no-sync", "--gitlab-secret", "s3cret", NULL};
+	const char *flags1[] = {"--nats", nats.url, "--nats-stream", "RBW",
+				"--nats-replicas", "1", "--node", "w1",
+				"--no-sync", "--gitlab-secret", "s3cret", NULL};
+	struct http_response r;
+	json_object *o, *ev;
+	char id[256];
+	long len;
+	int n, st;
+	FILE *f;
+
+	cr_assert_eq(server_start(&srv[0], flags), 0);
+	cr_assert_eq(server_start(&srv[1], flags1), 0);
+	snprintf(path, sizeof(path), "%s/gitlab/job_running.json",
+		 HOOKS_FIXTURES);
+	f = fopen(path, "rb");
+	cr_assert(f, "%s", path);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	req = malloc((size_t)len + 512);
+	cr_assert(req);
+	n = snprintf(req, 512, "POST /hooks/gitlab HTTP/1.1\r\n"
+		     "Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+		     "Content-Length: %ld\r\nX-Gitlab-Event: Job Hook\r\n"
+		     "X-Gitlab-Token: s3cret\r\n\r\n", len);
+	cr_assert_eq(fread(req + n, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	cr_assert_eq(http_raw(srv[0].port, req, (size_t)n + (size_t)len, &r),
+		     0);
+	free(req);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	o = json_tokener_parse(r.body);
+	http_response_free(&r);
+	cr_assert_not_null(o);
+	snprintf(id, sizeof(id), "/race/%s", json_object_get_string(
+		json_object_object_get(o, "id")));
+	json_object_put(o);
+	/* One entry: the stream's first, on both nodes. */
+	cr_assert_eq(same_seq(2), 1, "the create and its event are seq 1");
+	for (int i = 0; i < 2; i++) {
+		json_object *c = cluster_health(srv[i].port, &st);
+
+		cr_assert_eq(jint(c, "applied_seq"), 1);
+		json_object_put(c);
+		o = rest(srv[i].port, "GET", id, NULL, &st);
+		cr_assert_eq(st, 200);
+		cr_assert(json_object_object_get_ex(o, "events", &ev));
+		cr_assert_eq(json_object_array_length(ev), 1,
+			     "node %d has the event", i);
+		json_object_put(o);
+	}
+}

@@ -70,6 +70,37 @@ Test(intent, a_patch_keeps_every_field_of_the_update)
 	free(p);
 }
 
+Test(intent, a_create_with_its_event_round_trips_as_one_intent)
+{
+	struct proto_intent in = {.op = PROTO_INTENT_CREATE_EVENT, .now = 7,
+				  .id = "gh-1",
+				  .ev = {"step", "{\"name\":\"build\"}", 43}};
+	struct proto_intent out;
+	size_t len;
+	char *p;
+
+	in.u.set = PROTO_F_ID | PROTO_F_SOURCE | PROTO_F_TITLE;
+	in.u.id = "gh-1";
+	in.u.source = "github";
+	in.u.title = "CI #1";
+	p = encode(&in, &len);
+	cr_assert_eq(proto_intent_decode(p, len, &out), PROTO_OK);
+	cr_assert_eq(out.op, PROTO_INTENT_CREATE_EVENT);
+	cr_assert_eq(out.now, 7);
+	cr_assert_str_eq(out.id, "gh-1");
+	cr_assert_str_eq(out.u.title, "CI #1");
+	cr_assert_str_eq(out.u.source, "github");
+	cr_assert_str_eq(out.ev.type, "step");
+	cr_assert_str_eq(out.ev.data_json, "{\"name\":\"build\"}");
+	cr_assert_eq(out.ev.timestamp, 43);
+	proto_intent_fini(&out);
+	/* Cut anywhere, it is not an intent. */
+	for (size_t k = 2; k < len; k++)
+		cr_assert_eq(proto_intent_decode(p, k, &out), PROTO_EINVAL,
+			     "cut at %zu", k);
+	free(p);
+}
+
 Test(intent, events_deletes_and_expiries_round_trip)
 {
 	struct proto_intent ev = {.op = PROTO_INTENT_EVENT, .now = 1,

@@ -306,3 +306,77 @@ Test(apply, expiry_becomes_an_intent_that_deletes_only_the_same_finish)
 	cr_assert_null(srv_write_get(fx.wp, "b"));
 	cr_assert_eq(fx.ch[fx.n_ch - 1].seq, 3);
 }
+
+/* A webhook's create and event: one intent, one entry, one change. */
+Test(apply, a_create_with_its_event_is_one_entry_and_one_change)
+{
+	struct wf_requester r;
+	struct proto_race_update u = {0};
+	struct proto_event ev = {strdup("step"), NULL, 5};
+	const struct proto_race *race;
+
+	wf_requester_init(&r, &fx);
+	u.set = PROTO_F_ID | PROTO_F_SOURCE | PROTO_F_TITLE;
+	u.id = "h";
+	u.source = "github";
+	u.title = "CI";
+	srv_write_create_event(fx.wp, &r.rq, &u, &ev);
+	cr_assert_eq(lg.n, 1, "one intent");
+	cr_assert_eq(apply_to(fx.wp, 0, 7, 1), 0);
+	srv_write_flush(fx.wp);
+	cr_assert_eq(r.n, 1);
+	cr_assert_eq(r.a[0].status, 201);
+	cr_assert_eq(r.a[0].seq, 7);
+	cr_assert_eq(fx.n_ch, 1, "one change");
+	cr_assert_eq(fx.ch[0].seq, 7);
+	race = srv_write_get(fx.wp, "h");
+	cr_assert_not_null(race);
+	cr_assert_eq(race->n_events, 1, "with its event");
+	cr_assert_eq(store_seq(fx.st), 7);
+
+	/* A later delivery for the same race: one update change. */
+	ev = (struct proto_event){strdup("step2"), NULL, 6};
+	u.title = "CI again";
+	srv_write_create_event(fx.wp, &r.rq, &u, &ev);
+	cr_assert_eq(apply_to(fx.wp, 1, 9, 1), 0);
+	srv_write_flush(fx.wp);
+	cr_assert_eq(r.n, 2);
+	cr_assert_eq(r.a[1].status, 200);
+	cr_assert_eq(r.a[1].seq, 9);
+	cr_assert_eq(fx.n_ch, 2);
+	cr_assert_eq(fx.ch[1].seq, 9);
+	race = srv_write_get(fx.wp, "h");
+	cr_assert_eq(race->n_events, 2);
+	cr_assert_str_eq(race->title, "CI again");
+
+	/* Both are in LMDB. */
+	wf_close(&fx);
+	wf_reopen(&fx);
+	race = srv_write_get(fx.wp, "h");
+	cr_assert_not_null(race);
+	cr_assert_eq(race->n_events, 2);
+	cr_assert_str_eq(race->title, "CI again");
+	cr_assert_eq(srv_write_seq(fx.wp), 9);
+}
+
+/* Without a sequencer (single node): two changes in one commit. */
+Test(apply, single_node_a_create_with_its_event_is_two_changes)
+{
+	struct wf_requester r;
+	struct proto_race_update u = {0};
+	struct proto_event ev = {strdup("step"), NULL, 5};
+
+	srv_write_set_sequencer(fx.wp, NULL);
+	wf_requester_init(&r, &fx);
+	u.set = PROTO_F_ID | PROTO_F_SOURCE | PROTO_F_TITLE;
+	u.id = "h";
+	u.source = "github";
+	u.title = "CI";
+	srv_write_create_event(fx.wp, &r.rq, &u, &ev);
+	srv_write_flush(fx.wp);
+	cr_assert_eq(r.n, 1);
+	cr_assert_eq(r.a[0].status, 201);
+	cr_assert_eq(fx.n_ch, 2);
+	cr_assert_eq(fx.ch[1].seq, fx.ch[0].seq + 1);
+	cr_assert_eq(srv_write_get(fx.wp, "h")->n_events, 1);
+}
