@@ -251,6 +251,10 @@ static void compare(const char *name, enum which w,
 
 enum decode_kind { D_PATCH, D_CREATE, D_EVENT, D_WS, D_STRICT };
 
+/* 1: decode with the json-c reference decoders instead of what the
+ * server calls (the direct scanner, json-c for what it declines). */
+static int decode_ref;
+
 static void decode_once(enum decode_kind k, const char *body, size_t len)
 {
 	struct proto_race_update u;
@@ -261,9 +265,10 @@ static void decode_once(enum decode_kind k, const char *body, size_t len)
 	switch (k) {
 	case D_PATCH:
 	case D_CREATE:
-		rc = proto_json_decode_update(body, len, k == D_PATCH ?
-					      PROTO_JSON_PATCH :
-					      PROTO_JSON_CREATE, &u, NULL);
+		rc = (decode_ref ? proto_json_decode_update_json :
+				   proto_json_decode_update)(
+			body, len, k == D_PATCH ? PROTO_JSON_PATCH :
+			PROTO_JSON_CREATE, &u, NULL);
 		proto_race_update_fini(&u);
 		break;
 	case D_EVENT:
@@ -271,7 +276,9 @@ static void decode_once(enum decode_kind k, const char *body, size_t len)
 		proto_event_fini(&ev);
 		break;
 	case D_WS:
-		rc = proto_client_msg_decode(body, len, T0, &m, NULL);
+		rc = (decode_ref ? proto_client_msg_decode_json :
+				   proto_client_msg_decode)(body, len, T0, &m,
+							    NULL);
 		proto_client_msg_fini(&m);
 		break;
 	case D_STRICT:
@@ -299,7 +306,8 @@ static void time_decode(const char *name, enum decode_kind k,
 		t = (now_ns() - t) / iters;
 		best = t < best ? t : best;
 	}
-	printf("decode %-22s %5zu B %8.0f ns\n", name, len, best);
+	printf("decode %-22s %5zu B %8.0f ns%s\n", name, len, best,
+	       decode_ref ? "  (json-c)" : "");
 }
 
 static void decodes(int iters)
@@ -321,10 +329,14 @@ static void decodes(int iters)
 		"{\"type\":\"patch\",\"req\":12,\"id\":\"gh-raceboard-1234\","
 		"\"changes\":{\"progress\":40,\"eta_sec\":75}}";
 
-	time_decode("patch body", D_PATCH, patch_body, iters);
-	time_decode("create body", D_CREATE, create_body, iters);
+	/* The server's decoders, then the json-c reference alone. */
+	for (decode_ref = 0; decode_ref < 2; decode_ref++) {
+		time_decode("patch body", D_PATCH, patch_body, iters);
+		time_decode("create body", D_CREATE, create_body, iters);
+		time_decode("ws patch message", D_WS, ws_patch, iters);
+	}
+	decode_ref = 0;
 	time_decode("event body", D_EVENT, event_body, iters);
-	time_decode("ws patch message", D_WS, ws_patch, iters);
 #ifdef PROTO_CODEC_STRICT_SYNTAX
 	time_decode("create: RFC 8259 check", D_STRICT, create_body, iters);
 	time_decode("patch: RFC 8259 check", D_STRICT, patch_body, iters);

@@ -14,7 +14,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-"update client_msg delta_apply record"}
+targets=${*:-"update client_msg delta_apply record update_scan"}
 out=${FUZZ_OUT:-build-fuzz}
 cc=${CLANG:-clang}
 

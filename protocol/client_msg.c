@@ -260,9 +260,9 @@ static int decode_body(json_object *o, const char *type, int64_t now,
 	return PROTO_EINVAL;
 }
 
-int proto_client_msg_decode(const char *buf, size_t len, int64_t now,
-			    struct proto_client_msg *out,
-			    struct proto_json_error *err)
+int proto_client_msg_decode_json(const char *buf, size_t len, int64_t now,
+				 struct proto_client_msg *out,
+				 struct proto_json_error *err)
 {
 	json_object *o = proto_json_parse(buf, len, err), *v;
 	const char *type;
@@ -298,4 +298,16 @@ int proto_client_msg_decode(const char *buf, size_t len, int64_t now,
 		memcpy(out->req, req, sizeof(req));
 	}
 	return rc;
+}
+
+int proto_client_msg_decode(const char *buf, size_t len, int64_t now,
+			    struct proto_client_msg *out,
+			    struct proto_json_error *err)
+{
+	/* The producers' patches and creates in their usual form take the
+	 * direct scanner (update_scan.c); everything else, every error
+	 * included, goes through json-c, the reference. */
+	if (proto_client_msg_decode_direct(buf, len, out) == PROTO_OK)
+		return PROTO_OK;
+	return proto_client_msg_decode_json(buf, len, now, out, err);
 }

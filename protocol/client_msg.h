@@ -60,6 +60,22 @@ int proto_client_msg_decode(const char *buf, size_t len, int64_t now,
 			    struct proto_client_msg *out,
 			    struct proto_json_error *err);
 
+/*
+ * The two decoders behind proto_client_msg_decode(), for tests and
+ * fuzzing. proto_client_msg_decode_direct() (update_scan.c) reads a
+ * "patch" or "create" message in its plain form in one pass, without
+ * json-c, and returns PROTO_JSON_DECLINED (*out zeroed, nothing owned)
+ * for anything else, every invalid message included;
+ * proto_client_msg_decode_json() is the json-c decoder and the
+ * reference: where the direct one answers PROTO_OK, both give the same
+ * message.
+ */
+int proto_client_msg_decode_direct(const char *buf, size_t len,
+				   struct proto_client_msg *out);
+int proto_client_msg_decode_json(const char *buf, size_t len, int64_t now,
+				 struct proto_client_msg *out,
+				 struct proto_json_error *err);
+
 /* Frees what a decoded message owns. NULL is a no-op. */
 void proto_client_msg_fini(struct proto_client_msg *m);
 

@@ -54,11 +54,37 @@ int proto_json_update_from_object(json_object *obj, enum proto_json_mode mode,
 				  struct proto_race_update *out,
 				  struct proto_json_error *err);
 
-/* proto_json_parse() followed by proto_json_update_from_object(). */
+/*
+ * Decodes a create or patch request body of `len` bytes, with the
+ * contract of proto_json_update_from_object(). A body in the plain form
+ * producers send goes through the direct scanner (update_scan.c), the
+ * rest (every invalid body included) through the json-c decoder, so the
+ * result and any error are the json-c decoder's.
+ */
 int proto_json_decode_update(const char *buf, size_t len,
 			     enum proto_json_mode mode,
 			     struct proto_race_update *out,
 			     struct proto_json_error *err);
+
+/*
+ * The two decoders behind proto_json_decode_update(), for tests and
+ * fuzzing. proto_json_decode_update_json() is proto_json_parse()
+ * followed by proto_json_update_from_object(): the reference.
+ * proto_json_decode_update_direct() reads known keys (each once, null
+ * meaning absent), strings in well-formed UTF-8 and canonical integers
+ * in one pass and returns PROTO_OK, or PROTO_JSON_DECLINED (*out zeroed,
+ * nothing owned) for anything else, every body the reference refuses
+ * included (and when out of memory). Where it answers PROTO_OK, the
+ * reference gives the same update.
+ */
+#define PROTO_JSON_DECLINED 1
+int proto_json_decode_update_direct(const char *buf, size_t len,
+				    enum proto_json_mode mode,
+				    struct proto_race_update *out);
+int proto_json_decode_update_json(const char *buf, size_t len,
+				  enum proto_json_mode mode,
+				  struct proto_race_update *out,
+				  struct proto_json_error *err);
 
 /*
  * Decodes an event: {"type": string, "data": any JSON, "timestamp"?}.

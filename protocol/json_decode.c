@@ -345,10 +345,10 @@ int proto_json_update_from_object(json_object *obj, enum proto_json_mode mode,
 	return rc;
 }
 
-int proto_json_decode_update(const char *buf, size_t len,
-			     enum proto_json_mode mode,
-			     struct proto_race_update *out,
-			     struct proto_json_error *err)
+int proto_json_decode_update_json(const char *buf, size_t len,
+				  enum proto_json_mode mode,
+				  struct proto_race_update *out,
+				  struct proto_json_error *err)
 {
 	json_object *obj = proto_json_parse(buf, len, err);
 	int rc;

@@ -46,7 +46,7 @@ int proto_scan_word(struct proto_scan *c, const char *w, size_t n)
 /* Finds the end of a string whose opening quote is next. Raw control
  * characters and escapes other than json-c's two-character ones and
  * \uXXXX decline. */
-static int scan_string(struct proto_scan *c, struct proto_slice *out)
+int proto_scan_string(struct proto_scan *c, struct proto_slice *out)
 {
 	if (!proto_scan_take(c, '"'))
 		return DECLINED;
@@ -173,7 +173,7 @@ int proto_scan_dup_string(struct proto_scan *c, size_t max, char **out)
 	int rc;
 
 	*out = NULL;
-	if (scan_string(c, &sl) != PROTO_OK)
+	if (proto_scan_string(c, &sl) != PROTO_OK)
 		return DECLINED;
 	*out = malloc(sl.n + 1);
 	if (!*out)
@@ -194,7 +194,7 @@ static int short_string(struct proto_scan *c, char buf[TEXT_MAX])
 	struct proto_slice sl;
 	size_t n;
 
-	if (scan_string(c, &sl) != PROTO_OK || sl.n >= TEXT_MAX)
+	if (proto_scan_string(c, &sl) != PROTO_OK || sl.n >= TEXT_MAX)
 		return DECLINED;
 	return proto_scan_unescape(&sl, buf, &n);
 }
@@ -311,7 +311,8 @@ int proto_scan_unit(struct proto_scan *c, double *out)
  * and writes everything else raw). */
 static int canonical_string(struct proto_scan *c, struct proto_slice *out)
 {
-	if (c->p == c->end || *c->p != '"' || scan_string(c, out) != PROTO_OK)
+	if (c->p == c->end || *c->p != '"' ||
+	    proto_scan_string(c, out) != PROTO_OK)
 		return DECLINED;
 	for (size_t k = 0; k < out->n; k++)
 		if (out->s[k] == '/' ||
@@ -402,7 +403,7 @@ int proto_scan_members(struct proto_scan *c, void *ctx,
 	if (proto_scan_take(c, '}'))
 		return PROTO_OK;
 	do {
-		if (scan_string(c, &key) != PROTO_OK ||
+		if (proto_scan_string(c, &key) != PROTO_OK ||
 		    !proto_scan_take(c, ':'))
 			return DECLINED;
 		proto_scan_ws(c);

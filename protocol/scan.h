@@ -36,6 +36,11 @@ int proto_scan_take(struct proto_scan *c, char ch);
 /* 1 when the text continues with the n bytes of `w` (then consumed). */
 int proto_scan_word(struct proto_scan *c, const char *w, size_t n);
 
+/* Takes a string (after whitespace) without decoding it: *out is the
+ * text between the quotes. Raw control characters and escapes other than
+ * json-c's two-character ones and \uXXXX decline; the \u digits are
+ * checked by proto_scan_unescape(), the UTF-8 by no one (the caller). */
+int proto_scan_string(struct proto_scan *c, struct proto_slice *out);
 /* Decodes a string's escapes into d, which has room for sl->n bytes
  * (decoding never grows it), NUL-terminated; *len without the NUL. */
 int proto_scan_unescape(const struct proto_slice *sl, char *d, size_t *len);
