@@ -62,9 +62,11 @@
  * the rest of a pass takes (see share()). */
 #define WRITE_SHARE 2
 
-/* A subscriber queued this long is woken in the next pass, with every
- * other one queued (see share()). */
+/* A subscriber queued this long, or this far behind (a fraction of the
+ * ring), is woken in the next pass, with every other one queued (see
+ * share()). */
 #define SWEEP_MS 50
+#define LAG_FRACTION 8
 
 struct hub_msg {
 	uint64_t seq;
@@ -104,6 +106,8 @@ struct srv_hub {
 	int pump_left;              /* it left some queued (for this pass) */
 	int64_t pass_write_ns;      /* writes noted since the last pump */
 	unsigned wq_len;            /* subscribers in the wake queue */
+	uint64_t lag;               /* deltas the furthest behind of those
+				     * with some pending, at the last publish */
 	struct srv_sub *wq_head, *wq_tail;  /* the wake queue, oldest first */
 	const struct srv_cfg *cfg;
 	struct hub_msg *ring;
@@ -254,16 +258,20 @@ static int64_t thread_cpu_ns(void)
  * (WRITE_SHARE + 1) of the thread however busy the producers are, and a
  * stop-and-wait producer is read, committed and answered between small
  * slices, so the deltas it sends meanwhile share the next frames. Every
- * one when the slice is 0, or once the oldest has waited SWEEP_MS (a
- * load the writes cannot keep up with: one pass, the fewest poll()s per
- * frame).
+ * one when the slice is 0, once the oldest has waited SWEEP_MS, or while
+ * a subscriber with deltas pending is 1/LAG_FRACTION of the ring behind
+ * (armed ones too: a socket the client drains slowly): a load the writes cannot keep up
+ * with gets one pass (the fewest poll()s per frame), and the producers
+ * are read once per round over the subscribers again, which is what
+ * holds them back before subscribers fall out of the ring.
  */
 static unsigned share(const struct srv_hub *hub, int64_t now,
 		      int64_t cpu)
 {
 	int64_t budget = (int64_t)hub->cfg->ws_slice_us * 1000, other, n;
 
-	if (!budget || now - hub->wq_head->queued_at >= SWEEP_MS * 1000)
+	if (!budget || now - hub->wq_head->queued_at >= SWEEP_MS * 1000 ||
+	    hub->lag >= hub->cap / LAG_FRACTION)
 		return UINT_MAX;
 	if (hub->pump_left) {
 		other = cpu - hub->pump_cpu - hub->pass_write_ns;
@@ -419,10 +427,15 @@ void srv_hub_publish(void *arg, const struct srv_change *ch)
 	for (size_t i = 0; i < 2; i++)
 		if (hub->snap[i].frame && hub->snap[i].seq + 1 < hub->lo)
 			srv_frame_unref(&hub->snap[i].frame);
-	for (struct srv_sub *s = hub->subs; s; s = s->next)
+	hub->lag = 0;
+	for (struct srv_sub *s = hub->subs; s; s = s->next) {
 		if (!s->armed && !s->queued &&
 		    (!m->data || view(s, m, &ignored)))
 			wake_soon(hub, s);
+		if ((s->armed || s->queued) && s->cursor <= hub->hi &&
+		    hub->hi - s->cursor > hub->lag)
+			hub->lag = hub->hi - s->cursor;
+	}
 }
 
 void srv_hub_link(struct srv_hub *hub, struct srv_sub *sub)
