@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "predict.h"
+
 /* Median of v[0..n-1] (n > 0; only the last 128 count); v is not changed. */
 double pred__median(const double *v, size_t n);
 
@@ -36,6 +38,8 @@ enum pred_policy {
 	PRED_POL_LAST,
 	PRED_POLICIES
 };
+_Static_assert(PRED_POLICIES == PRED_HIST_POLICIES,
+	       "a history records every policy");
 
 struct pred_history;
 struct pred_context;

@@ -69,11 +69,14 @@ struct source {
 	double ctx_gain;
 	size_t ctx_n;
 	/* Each estimation policy's online error on this source's runs:
+	 * the sum of its keys' policy records (pred_history_add_scored:
 	 * before a passed run joins its key's history, what every policy
-	 * would have predicted from that history is scored against it (the
-	 * absolute error in seconds, as the MAE counts it). pol_n runs. */
-	double pol_loss[PRED_POLICIES];
-	size_t pol_n;
+	 * would have predicted from that history is scored against it, the
+	 * absolute error in ms). The records are stored with the histories,
+	 * so a reloaded model (a restart, another cluster node) has the
+	 * same sums and picks the same policy. pol_n runs. */
+	uint64_t pol_loss[PRED_POLICIES];
+	uint64_t pol_n;
 };
 
 struct context {
@@ -365,10 +368,21 @@ static int source_policy(const struct source *so)
 	for (int p = 0; p < PRED_POLICIES; p++)
 		if (so->pol_loss[p] < so->pol_loss[best])
 			best = p;
-	if (so->pol_loss[best] >
-	    (1.0 - PRED_POL_MARGIN) * so->pol_loss[PRED_POL_SELECT])
+	if ((double)so->pol_loss[best] >
+	    (1.0 - PRED_POL_MARGIN) * (double)so->pol_loss[PRED_POL_SELECT])
 		return PRED_POL_SELECT;
 	return best;
+}
+
+/* Adds (sign 1) or takes out (-1) a key's policy record from its
+ * source's sums. */
+static void source_record(struct source *so, const struct pred_history *h,
+			  int sign)
+{
+	for (int p = 0; p < PRED_POLICIES; p++)
+		so->pol_loss[p] = sign > 0 ? so->pol_loss[p] + h->pol_loss_ms[p]
+					   : so->pol_loss[p] - h->pol_loss_ms[p];
+	so->pol_n = sign > 0 ? so->pol_n + h->pol_n : so->pol_n - h->pol_n;
 }
 
 int pred_model_record(struct pred_model *m, const char *key,
@@ -395,14 +409,6 @@ int pred_model_record_shaped(struct pred_model *m, const char *key,
 			return rc;
 	}
 	struct entry *en = &m->entries[e];
-	double bases[PRED_POLICIES];
-	if (outcome == PRED_PASSED && duration_sec > 0 &&
-	    pred__policy_bases(&en->hist, bases) == PRED_OK) {
-		struct source *so = &m->srcs[en->source];
-		for (int p = 0; p < PRED_POLICIES; p++)
-			so->pol_loss[p] += fabs(bases[p] - duration_sec);
-		so->pol_n++;
-	}
 	if (outcome == PRED_PASSED && context && *context &&
 	    en->hist.n_passed > 0) {
 		struct pred_estimate est;
@@ -422,8 +428,10 @@ int pred_model_record_shaped(struct pred_model *m, const char *key,
 				return PRED_ENOMEM;  /* the new entry stays, empty */
 		}
 	}
-	int rc = pred_history_add_shaped(&en->hist, outcome, duration_sec,
+	source_record(&m->srcs[en->source], &en->hist, -1);
+	int rc = pred_history_add_scored(&en->hist, outcome, duration_sec,
 					 end_ms, shape);
+	source_record(&m->srcs[en->source], &en->hist, 1);
 	if (rc == PRED_OK && outcome == PRED_PASSED)
 		source_push(&m->srcs[en->source], duration_sec);
 	return rc;
@@ -440,7 +448,9 @@ int pred_model_load(struct pred_model *m, const char *key,
 		if (rc)
 			return rc;
 	}
+	source_record(&m->srcs[m->entries[e].source], &m->entries[e].hist, -1);
 	m->entries[e].hist = *h;
+	source_record(&m->srcs[m->entries[e].source], h, 1);
 	for (size_t i = 0; i < h->n_passed; i++)
 		source_push(&m->srcs[m->entries[e].source],
 			    h->passed[i].duration_sec);

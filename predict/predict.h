@@ -99,7 +99,11 @@ enum pred_outcome {
 
 #define PRED_HIST_PASSED_MAX 50    /* passed runs kept per key */
 #define PRED_HIST_OTHER_MAX 10     /* failed/canceled runs kept per key */
-#define PRED_HIST_VERSION 2         /* written when shapes are kept; 1 else */
+#define PRED_HIST_VERSION 3         /* written with a policy record; 2 with
+					shapes only; 1 else */
+/* Estimation policies whose online errors a history records (see
+ * pred_history_add_scored; model.c picks a source's policy by them). */
+#define PRED_HIST_POLICIES 5
 /*
  * Progress shapes: for the last PRED_SHAPE_RUNS passed runs that reported
  * progress, the share of the run's duration at which progress first
@@ -109,9 +113,11 @@ enum pred_outcome {
 #define PRED_SHAPE_MARKS 13
 #define PRED_SHAPE_RUNS 10
 extern const int pred_shape_marks[PRED_SHAPE_MARKS];
-/* Largest encoding: header + both rings at 13 bytes per run + shapes. */
+/* Largest encoding: header + both rings at 13 bytes per run + shapes +
+ * the policy record (u32 count, u64 per policy). */
 #define PRED_HIST_ENCODED_MAX (4 + 13 * (PRED_HIST_PASSED_MAX + \
-	PRED_HIST_OTHER_MAX) + 2 * PRED_SHAPE_MARKS * PRED_SHAPE_RUNS)
+	PRED_HIST_OTHER_MAX) + 2 * PRED_SHAPE_MARKS * PRED_SHAPE_RUNS + \
+	4 + 8 * PRED_HIST_POLICIES)
 
 struct pred_run {
 	int64_t end_ms;       /* when the run finished */
@@ -131,6 +137,12 @@ struct pred_history {
 	size_t n_other;
 	uint16_t shape[PRED_SHAPE_RUNS][PRED_SHAPE_MARKS];  /* oldest first */
 	size_t n_shape;
+	/* The policy record (pred_history_add_scored): passed runs scored,
+	 * and each policy's summed absolute error on them, in ms. Stored
+	 * with the history, so a reload (a restart, another cluster node)
+	 * chooses the same policies as the model that recorded it. */
+	uint64_t pol_n;
+	uint64_t pol_loss_ms[PRED_HIST_POLICIES];
 };
 
 /* Zeroes a history. */
@@ -151,6 +163,17 @@ int pred_history_add(struct pred_history *h, enum pred_outcome outcome,
  * ignore it. Returns as pred_history_add, h unchanged on failure.
  */
 int pred_history_add_shaped(struct pred_history *h, enum pred_outcome outcome,
+			    double duration_sec, int64_t end_ms,
+			    const uint16_t *shape);
+
+/*
+ * pred_history_add_shaped(), and for a passed run first scores what each
+ * estimation policy predicts from h's passed runs against it, into the
+ * policy record (pol_n, pol_loss_ms). The model and server/learn.c add
+ * runs this way, so the record stored with a history is the one the
+ * model chose by. Returns as pred_history_add, h unchanged on failure.
+ */
+int pred_history_add_scored(struct pred_history *h, enum pred_outcome outcome,
 			    double duration_sec, int64_t end_ms,
 			    const uint16_t *shape);
 

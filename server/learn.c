@@ -188,7 +188,7 @@ static void queue_finish(struct srv_learn *l, const char *key,
 	p->end_ms = end_ms;
 	memcpy(p->shape, shape, sizeof(p->shape));
 	if (!p->key || (context && !p->context) ||
-	    pred_history_add_shaped(&p->hist, outcome, duration, end_ms,
+	    pred_history_add_scored(&p->hist, outcome, duration, end_ms,
 				    shape) != PRED_OK ||
 	    pred_history_encode(&p->hist, p->data, sizeof(p->data),
 				&p->len) != PRED_OK) {

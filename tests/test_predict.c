@@ -157,6 +157,36 @@ Test(history, bad_version_and_truncation_are_rejected)
 	cr_assert_eq(pred_history_encode(&h, buf, 3, &len), PRED_ELIMIT);
 }
 
+Test(history, the_policy_record_is_scored_and_stored)
+{
+	struct pred_history h, back;
+	uint8_t buf[PRED_HIST_ENCODED_MAX];
+	size_t len;
+	pred_history_init(&h);
+	cr_assert_eq(pred_history_add_scored(&h, PRED_PASSED, 10, 1, NULL),
+		     PRED_OK);
+	cr_assert_eq(h.pol_n, 0, "nothing to predict the first run from");
+	cr_assert_eq(pred_history_add_scored(&h, PRED_PASSED, 12.5, 2, NULL),
+		     PRED_OK);
+	cr_assert_eq(pred_history_add_scored(&h, PRED_FAILED, 3, 3, NULL),
+		     PRED_OK);
+	cr_assert_eq(h.pol_n, 1, "passed runs only");
+	/* Every policy predicts 10 s from one run of 10 s: 2.5 s off. */
+	for (int p = 0; p < PRED_HIST_POLICIES; p++)
+		cr_assert_eq(h.pol_loss_ms[p], 2500);
+	cr_assert_eq(pred_history_add_scored(&h, PRED_PASSED, -1, 4, NULL),
+		     PRED_EINVAL);
+	cr_assert_eq(h.pol_n, 1, "a refused run is not scored");
+	cr_assert_eq(pred_history_encode(&h, buf, sizeof buf, &len), PRED_OK);
+	cr_assert_eq(buf[0], PRED_HIST_VERSION);
+	cr_assert_eq(len, 4 + 13 * 3 + 4 + 8 * PRED_HIST_POLICIES);
+	cr_assert_eq(pred_history_decode(buf, len, &back), PRED_OK);
+	cr_assert_eq(memcmp(&h, &back, sizeof h), 0);
+	cr_assert_eq(pred_history_decode(buf, len - 1, &back), PRED_EINVAL);
+	memset(buf + 4 + 13 * 3, 0, 4);  /* a record of no runs */
+	cr_assert_eq(pred_history_decode(buf, len, &back), PRED_EINVAL);
+}
+
 Test(history, rings_are_bounded_and_outcomes_kept_apart)
 {
 	struct pred_history h;
@@ -484,6 +514,65 @@ Test(model, a_source_gets_the_policy_its_own_runs_favour)
 	cr_assert_leq(bimodal, 1.03, "bimodal: %.3fx the best baseline",
 		      bimodal);
 	cr_assert_leq(drift, 1.01, "drift: %.3fx the best baseline", drift);
+}
+
+/*
+ * The ETA a create stores (server/learn.c srv_learn_predict) must be a
+ * function of the stored histories: a restarted node, or a cluster node
+ * rebuilt from another's data directory (docs/CLUSTER.md), reloads them
+ * with pred_model_load() and must predict what a node that kept running
+ * predicts, or the same create entry stores different ETAs on different
+ * nodes. Bimodal runs, where the source's record of policy errors
+ * switches its keys away from the per-key selection.
+ */
+Test(model, a_reloaded_model_predicts_what_the_live_one_does)
+{
+	struct pred_model *live = pred_model_new(NULL);
+	struct pred_model *again = pred_model_new(NULL);
+	uint64_t s = 17;
+	double lv[SYN_KEYS];
+	char title[32];
+	int differ = 0;
+	cr_assert_not_null(live);
+	cr_assert_not_null(again);
+	for (int k = 0; k < SYN_KEYS; k++)
+		lv[k] = 60 + 600 * lcg(&s);
+	for (int b = 0; b < SYN_BUILDS; b++)
+		for (int k = 0; k < SYN_KEYS; k++) {
+			double u = lcg(&s);
+			double d = lv[k] * (u < 0.4 ? 3 : 1) *
+				   (0.9 + 0.2 * lcg(&s));
+			snprintf(title, sizeof title, "job %c", 'a' + k);
+			cr_assert_eq(pred_model_record(live,
+				     key_of("syn", title, NULL, 0), NULL,
+				     PRED_PASSED, d, (int64_t)b * 1000),
+				     PRED_OK);
+		}
+	for (int k = 0; k < SYN_KEYS; k++) {
+		snprintf(title, sizeof title, "job %c", 'a' + k);
+		const char *key = key_of("syn", title, NULL, 0);
+		const struct pred_history *h = pred_model_history(live, key);
+		cr_assert_not_null(h);
+		cr_assert_eq(pred_model_load(again, key, h), PRED_OK);
+	}
+	for (int k = 0; k < SYN_KEYS; k++) {
+		struct pred_estimate a, b;
+		snprintf(title, sizeof title, "job %c", 'a' + k);
+		const char *key = key_of("syn", title, NULL, 0);
+		cr_assert_eq(pred_model_predict(live, key, NULL, &a), PRED_OK);
+		cr_assert_eq(pred_model_predict(again, key, NULL, &b), PRED_OK);
+		if (a.total_sec != b.total_sec ||
+		    a.confidence != b.confidence) {
+			cr_log_warn("%s: live %.3f s (%.2f), reloaded %.3f s "
+				    "(%.2f)", title, a.total_sec, a.confidence,
+				    b.total_sec, b.confidence);
+			differ++;
+		}
+	}
+	pred_model_free(live);
+	pred_model_free(again);
+	cr_expect_eq(differ, 0, "%d of %d keys predict differently after a "
+		     "reload of the same histories", differ, SYN_KEYS);
 }
 
 Test(model, load_and_limits)
@@ -814,7 +903,7 @@ Test(shape, history_keeps_the_last_shapes_and_encodes_them)
 	cr_assert_eq(h.shape[0][0], 4000, "the oldest three were dropped");
 	cr_assert_eq(h.shape[PRED_SHAPE_RUNS - 1][1], 13001);
 	cr_assert_eq(pred_history_encode(&h, buf, sizeof buf, &len), PRED_OK);
-	cr_assert_eq(buf[0], PRED_HIST_VERSION);
+	cr_assert_eq(buf[0], 2, "shapes, no policy record: version 2 bytes");
 	cr_assert_eq(len, 4 + 13 * (h.n_passed + h.n_other) +
 		     2 * PRED_SHAPE_MARKS * PRED_SHAPE_RUNS);
 	cr_assert_eq(pred_history_decode(buf, len, &back), PRED_OK);
