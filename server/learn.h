@@ -87,6 +87,15 @@ const struct srv_learn_put *srv_learn_seal(struct srv_learn *l, size_t *n);
  * them (their batch failed). */
 void srv_learn_settle(struct srv_learn *l, int committed);
 
+/*
+ * Writes what snprintf("%.6g") prints for x rounded to a multiple of
+ * 10^-decimals (0..4) the way progress_prediction rounds it, into buf
+ * (at least 24 bytes), and returns its length; returns 0 (buf
+ * unspecified) when the rounded value has more than 6 digits or is not
+ * finite, where the caller must use printf. Exposed for the tests.
+ */
+size_t srv_learn_format_rounded(double x, int decimals, char *buf);
+
 /* Largest progress_prediction object srv_learn_progress_write() makes. */
 #define SRV_LEARN_PROGRESS_MAX 192
 

@@ -5,9 +5,13 @@
  * is told, in which order, what is published, and what survives.
  */
 #include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "delta.h"
+#include "learn.h"
 #include "support/write_fixture.h"
 
 static struct wf_fixture fx;
@@ -182,4 +186,60 @@ Test(write, a_failed_commit_answers_every_write_and_undoes_them)
 	cr_assert_eq(srv_write_seq(fx.wp), seq, "its seqs are given back");
 	cr_assert_eq(store_seq(fx.st), seq);
 	cr_assert_eq(fx.last_seq, seq, "nothing of it was published");
+}
+
+/* progress_prediction's numbers are written without printf (issue 15):
+ * srv_learn_format_rounded() must print exactly what %.6g printed for
+ * the rounded value, or decline (0) so that printf still does. */
+static void expect_g6(double x, int decimals)
+{
+	static const double units[] = {1, 0.1, 0.01, 0.001, 0.0001};
+	char ref[64], got[64];
+	size_t n = srv_learn_format_rounded(x, decimals, got);
+
+	snprintf(ref, sizeof ref, "%.6g",
+		 round(x / units[decimals]) * units[decimals]);
+	if (n)
+		cr_assert(n == strlen(ref) && !strcmp(got, ref),
+			  "x=%.17g decimals=%d: %s, printf %s", x, decimals,
+			  got, ref);
+	else
+		cr_assert(!(fabs(round(x / units[decimals])) < 1e6),
+			  "x=%.17g decimals=%d declined", x, decimals);
+}
+
+Test(write, progress_prediction_numbers_print_as_printf_g6,
+     .timeout = 120)
+{
+	static const double special[] = {
+		0.0, -0.0, -0.004, 0.004, 0.005, -0.005, 0.015, 1e-9, -1e-9,
+		999999.994, 9999.995, 9999.994, 99.99995, 99.99994, 1e6, -1e6,
+		1e300, -1e300, 0.1 + 0.2, 57.0 * 0.01, 0.57, 1.0 / 3, 2.0 / 3,
+	};
+	uint64_t r = 0x2545f4914f6cdd1du;
+
+	for (int d = 0; d <= 4; d++) {
+		for (size_t i = 0; i < sizeof special / sizeof *special; i++)
+			expect_g6(special[i], d);
+		expect_g6(NAN, d);
+		expect_g6(INFINITY, d);
+		expect_g6(-INFINITY, d);
+	}
+	for (int d = 2; d <= 4; d += 2) {
+		double unit = d == 2 ? 0.01 : 0.0001;
+
+		for (int n = -30000; n <= 30000; n++) {
+			expect_g6(n * unit, d);
+			expect_g6((n + 0.5) * unit, d);
+		}
+	}
+	for (int i = 0; i < 200000; i++) {
+		/* Magnitudes from 1e-6 to 1e7, both signs. */
+		double x;
+
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		x = (double)(r >> 11) / 9007199254740992.0;
+		x = pow(10, -6 + 13 * x) * (r & 1 ? -1 : 1);
+		expect_g6(x, r >> 1 & 1 ? 2 : 4);
+	}
 }
