@@ -49,16 +49,34 @@ static int is_ip_literal(const char *host)
 	       inet_pton(AF_INET6, host, addr) == 1;
 }
 
+/* Whether verify result v means the issuer is not trusted here, which a
+ * CA file fixes (a name mismatch or an expired certificate it does not). */
+static int untrusted_issuer(long v)
+{
+	return v == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+	       v == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+	       v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+	       v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+	       v == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE ||
+	       v == X509_V_ERR_CERT_UNTRUSTED;
+}
+
 /* Says in `why` what the handshake refused, from the verify result or
  * the error queue. */
-static void tls_why(SSL *ssl, char *why, size_t cap)
+static void tls_why(SSL *ssl, const char *host, char *why, size_t cap)
 {
 	long v = SSL_get_verify_result(ssl);
 	unsigned long e = ERR_peek_last_error();
 
-	if (v != X509_V_OK)
+	if (untrusted_issuer(v))
 		snprintf(why, cap, "%s (trust its CA with --cacert FILE or "
 			 "RACEBOARD_CACERT)", X509_verify_cert_error_string(v));
+	else if (v == X509_V_ERR_HOSTNAME_MISMATCH ||
+		 v == X509_V_ERR_IP_ADDRESS_MISMATCH)
+		snprintf(why, cap, "%s (the certificate is not for %s)",
+			 X509_verify_cert_error_string(v), host);
+	else if (v != X509_V_OK)
+		snprintf(why, cap, "%s", X509_verify_cert_error_string(v));
 	else if (e)
 		ERR_error_string_n(e, why, cap);
 	else
@@ -103,7 +121,7 @@ static int start_tls(struct cli_conn *c, const struct cli_url *u,
 		int err = SSL_get_error(c->ssl, ret), rc;
 
 		if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
-			tls_why(c->ssl, why, cap);
+			tls_why(c->ssl, u->host, why, cap);
 			return CLI_ETLS;
 		}
 		rc = wait_tls(c, ret, deadline_ms);
