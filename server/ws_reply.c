@@ -6,6 +6,7 @@
  * durable. A producer that pipelines too far is paused (rx flow control)
  * until its replies drain. Service thread only.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,21 +118,54 @@ void srv_ws_push_error(struct ws_pss *pss, const char *req, int status,
 		srv_ws_push_reply(pss, buf, len);
 }
 
+/* Appends n bytes of s at p; returns the end. */
+static char *put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* Appends v in decimal at p; returns the end. */
+static char *put_u64(char *p, uint64_t v)
+{
+	char d[20];
+	size_t n = 0;
+
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = d[--n];
+	return p;
+}
+
 /* Builds an ack around the reply body the write path encoded (no
  * re-encode). */
 static void push_ack(struct ws_pss *pss, const struct pending *p,
 		     const struct srv_result *res)
 {
 	char ts[PROTO_TIME_BUFSZ], head[PROTO_REQ_MAX + PROTO_ID_MAX + 160];
+	char *h = head;
 	size_t hn, n;
 	char *buf;
 
-	hn = (size_t)snprintf(head, sizeof(head),
-			      "{\"type\":\"ack\"%s%s,\"seq\":%llu,"
-			      "\"server_time\":\"%s\",",
-			      p->req[0] ? ",\"req\":" : "", p->req,
-			      (unsigned long long)res->seq,
-			      proto_time_format(srv_now_ms(), ts));
+	/* By hand: snprintf was ~3 % of the server's instructions per
+	 * pipelined write (issue 15). Fits: req <= PROTO_REQ_MAX, an
+	 * id-free head, 20 digits, a timestamp. */
+	h = put(h, "{\"type\":\"ack\"", 13);
+	if (p->req[0]) {
+		h = put(h, ",\"req\":", 7);
+		h = put(h, p->req, strlen(p->req));
+	}
+	h = put(h, ",\"seq\":", 7);
+	h = put_u64(h, res->seq);
+	h = put(h, ",\"server_time\":\"", 16);
+	proto_time_format(srv_now_ms(), ts);
+	h = put(h, ts, strlen(ts));
+	h = put(h, "\",", 2);
+	*h = '\0';
+	hn = (size_t)(h - head);
 	if (p->is_delete) {
 		/* ids are [A-Za-z0-9._:-]: no escaping needed */
 		n = hn + strlen(p->id) + 10;
