@@ -68,6 +68,11 @@
 #define SWEEP_MS 50
 #define LAG_FRACTION 8
 
+/* A round (the queue a publish leaves) this short goes in one pass: a
+ * round over so few costs less than the passes slicing it would add to
+ * its last delta. */
+#define WAKE_ALL_BELOW 128
+
 struct hub_msg {
 	uint64_t seq;
 	int op;                     /* enum proto_delta_op */
@@ -106,6 +111,7 @@ struct srv_hub {
 	int pump_left;              /* it left some queued (for this pass) */
 	int64_t pass_write_ns;      /* writes noted since the last pump */
 	unsigned wq_len;            /* subscribers in the wake queue */
+	unsigned round_len;         /* wq_len as the last publish left it */
 	uint64_t lag;               /* deltas the furthest behind of those
 				     * with some pending, at the last publish */
 	struct srv_sub *wq_head, *wq_tail;  /* the wake queue, oldest first */
@@ -270,7 +276,8 @@ static unsigned share(const struct srv_hub *hub, int64_t now,
 {
 	int64_t budget = (int64_t)hub->cfg->ws_slice_us * 1000, other, n;
 
-	if (!budget || now - hub->wq_head->queued_at >= SWEEP_MS * 1000 ||
+	if (!budget || hub->round_len < WAKE_ALL_BELOW ||
+	    now - hub->wq_head->queued_at >= SWEEP_MS * 1000 ||
 	    hub->lag >= hub->cap / LAG_FRACTION)
 		return UINT_MAX;
 	if (hub->pump_left) {
@@ -436,6 +443,7 @@ void srv_hub_publish(void *arg, const struct srv_change *ch)
 		    hub->hi - s->cursor > hub->lag)
 			hub->lag = hub->hi - s->cursor;
 	}
+	hub->round_len = hub->wq_len;
 }
 
 void srv_hub_link(struct srv_hub *hub, struct srv_sub *sub)
