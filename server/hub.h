@@ -18,8 +18,10 @@
  * context): a publish only queues the subscribers it concerns, and a
  * zero-delay timer wakes them at the start of the next pass, oldest
  * first, as many as fit in a time slice (--ws-slice-us, at the measured
- * cost of a write; more while producers keep the passes busy, and all of
- * them once the oldest waited 50 ms); the rest in the following passes.
+ * cost of a write; more while producers keep the passes busy; all of
+ * them once the oldest waited 50 ms, while one is 1/8 of the ring
+ * behind, or when a round has fewer than 128); the rest in the
+ * following passes.
  * lws writes to every socket woken before a pass's poll() in that pass,
  * in connection order, so the slice is what lets a producer's request,
  * its commit and its answer through between writes, and the deltas
