@@ -311,27 +311,6 @@ Test(cluster_faults, a_node_reaches_the_stream_end_after_a_nats_member_missed_wr
 		    "behind with nothing arriving)" : " without following again");
 }
 
-/* Whether the server's log holds `what`, waiting up to ms for it. */
-static int log_has(const struct server_proc *s, const char *what, int ms)
-{
-	int64_t end = now_ms() + ms;
-	static char buf[65536];
-
-	for (;;) {
-		FILE *f = fopen(s->log_path, "r");
-		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-		if (f)
-			fclose(f);
-		buf[n] = '\0';
-		if (strstr(buf, what))
-			return 1;
-		if (now_ms() >= end)
-			return 0;
-		sleep_ms(20);
-	}
-}
-
 /*
  * Started together with NATS: one member of three is up, so JetStream
  * has no meta leader ("JetStream system temporarily unavailable"). The
@@ -350,13 +329,13 @@ Test(cluster_faults, a_node_started_before_jetstream_has_a_leader_comes_up_when_
 	nats_stop(&nc[1]);
 	nats_stop(&nc[2]);
 	cr_assert_eq(server_spawn(&srv[0], extra), 0);
-	cr_assert(log_has(&srv[0], "waiting for NATS", 30000),
+	cr_assert(server_log_has(&srv[0], "waiting for NATS", 30000),
 		  "the node says it waits (see %s)", srv[0].log_path);
 	cr_assert_eq(nats_restart(&nc[1]), 0);
 	cr_assert_eq(nats_restart(&nc[2]), 0);
 	cr_assert_eq(server_wait_ready(&srv[0], 90000), 0,
 		     "the node comes up once JetStream has a leader");
-	cr_assert(log_has(&srv[0], "NATS answered after", 0));
+	cr_assert(server_log_has(&srv[0], "NATS answered after", 0));
 	/* The new stream may still be electing its own leader. */
 	t0 = now_ms();
 	while (st != 201) {

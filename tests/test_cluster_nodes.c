@@ -499,27 +499,6 @@ Test(cluster_nodes, a_resume_from_the_delta_log_skips_seqs_that_changed_nothing)
 	ws_close(&v.c);
 }
 
-/* Whether the server's log holds `what`, waiting up to ms for it. */
-static int log_has(const struct server_proc *s, const char *what, int ms)
-{
-	int64_t end = now_ms() + ms;
-	char buf[65536];
-
-	for (;;) {
-		FILE *f = fopen(s->log_path, "r");
-		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-		if (f)
-			fclose(f);
-		buf[n] = '\0';
-		if (strstr(buf, what))
-			return 1;
-		if (now_ms() >= end)
-			return 0;
-		nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
-	}
-}
-
 Test(cluster_nodes, a_node_started_before_nats_comes_up_once_nats_does)
 {
 	const char *args[] = {"--nats", nats.url, "--nats-stream", "RBS",
@@ -531,13 +510,13 @@ Test(cluster_nodes, a_node_started_before_nats_comes_up_once_nats_does)
 	nats_stop(&nats);
 	cr_assert_eq(server_spawn(&srv[0], args), 0);
 	/* It waits, saying why, instead of exiting. */
-	cr_assert(log_has(&srv[0], "waiting for NATS", 20000),
+	cr_assert(server_log_has(&srv[0], "waiting for NATS", 20000),
 		  "the node says it waits for NATS");
-	cr_assert(log_has(&srv[0], "cannot connect to NATS", 0));
+	cr_assert(server_log_has(&srv[0], "cannot connect to NATS", 0));
 	cr_assert_eq(nats_restart(&nats), 0);
 	cr_assert_eq(server_wait_ready(&srv[0], 30000), 0,
 		     "the node comes up once NATS does");
-	cr_assert(log_has(&srv[0], "NATS answered after", 0));
+	cr_assert(server_log_has(&srv[0], "NATS answered after", 0));
 	o = rest(srv[0].port, "POST", "/race",
 		 "{\"id\":\"a\",\"source\":\"cmd\",\"title\":\"t\"}", &st);
 	json_object_put(o);
@@ -619,7 +598,7 @@ Test(cluster_nodes, a_node_whose_missed_entries_were_purged_says_it_has_a_gap)
 	purge_stream("RBP");
 	cr_assert_eq(server_restart(&srv[1], node_args[1]), 0,
 		     "a node with a gap still starts, to say so");
-	cr_assert(log_has(&srv[1], "entries 2 to 3 are no longer in the "
+	cr_assert(server_log_has(&srv[1], "entries 2 to 3 are no longer in the "
 			  "stream", 10000), "the log names the gap");
 
 	c = cluster_health(srv[1].port, &st);
@@ -716,7 +695,7 @@ Test(cluster_nodes, a_node_whose_commit_failed_applies_those_entries_again_not_l
 		cr_assert_eq(st, 201, "node 0 takes write %d", n);
 		cr_assert_lt(++n, 2000, "node 1's store never filled up");
 	}
-	cr_assert(log_has(&srv[1], "commit of "
+	cr_assert(server_log_has(&srv[1], "commit of "
 			  "", 10000), "node 1 says it applies them again");
 	/* A small write after the ones node 1 could not store: applying
 	 * it there would serve a state with a hole. */

@@ -150,6 +150,52 @@ void server_kill(struct server_proc *s)
 	s->pid = 0;
 }
 
+/* The whole log, NUL-terminated (caller frees), or NULL. */
+static char *read_log(const struct server_proc *s)
+{
+	FILE *f = fopen(s->log_path, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if (!f)
+		return NULL;
+	do {
+		if (cap - len < 4096) {
+			char *p = realloc(buf, cap = cap ? 2 * cap : 65536);
+
+			if (!p)
+				break;
+			buf = p;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+int server_log_has(const struct server_proc *s, const char *what, int ms)
+{
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		char *log = read_log(s);
+		int found = log && strstr(log, what);
+
+		free(log);
+		if (found)
+			return 1;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - start.tv_sec) * 1000 +
+		    (now.tv_nsec - start.tv_nsec) / 1000000 >= ms)
+			return 0;
+		sleep_ms(20);
+	}
+}
+
 void server_cleanup(struct server_proc *s)
 {
 	char cmd[400];

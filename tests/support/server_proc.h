@@ -52,6 +52,9 @@ int server_listening(const struct server_proc *s, char (*out)[64], int max);
  * most 20 s); returns its exit code, its output in out, or -1. */
 int server_run_once(const char *const *args, char *out, size_t cap);
 
+/* Whether the server's log holds `what`, polling up to ms for it. */
+int server_log_has(const struct server_proc *s, const char *what, int ms);
+
 /* Removes the temp dir. */
 void server_cleanup(struct server_proc *s);
 
