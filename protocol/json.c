@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "rfc3339.h"
+#include "scan.h"
 
 /* Longer than any RFC 3339 date-time a producer plausibly sends (the
  * fraction may have many digits), short enough to bound the work. */
@@ -84,37 +85,18 @@ int proto_codec_utf8_valid(const char *buf, size_t len)
 	}
 	return 1;
 }
-/* The value of four hex digits at p, or -1. */
-static long hex4(const char *p)
-{
-	long v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		int c = (unsigned char)p[i], d;
-
-		d = c >= '0' && c <= '9' ? c - '0' :
-		    c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-		    c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-		if (d < 0)
-			return -1;
-		v = v << 4 | d;
-	}
-	return v;
-}
 
 /* The code point of the escaped surrogate pair "\uHHHH\uLLLL" at p
  * (12 bytes available), or 0 when there is none. */
-static unsigned long escaped_pair(const char *p)
+static unsigned escaped_pair(const char *p)
 {
-	long hi = hex4(p + 2), lo;
+	unsigned hi, lo;
 
-	if (hi < 0xd800 || hi > 0xdbff || p[6] != '\\' || p[7] != 'u')
+	if (!proto_scan_hex4(p + 2, &hi) || hi < 0xd800 || hi > 0xdbff ||
+	    p[6] != '\\' || p[7] != 'u' || !proto_scan_hex4(p + 8, &lo) ||
+	    lo < 0xdc00 || lo > 0xdfff)
 		return 0;
-	lo = hex4(p + 8);
-	if (lo < 0xdc00 || lo > 0xdfff)
-		return 0;
-	return 0x10000 + ((unsigned long)(hi - 0xd800) << 10) +
-	       (unsigned long)(lo - 0xdc00);
+	return 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
 }
 
 /*
@@ -137,7 +119,7 @@ static char *utf8_for_misread_pairs(const char *buf, size_t len,
 	while (i < len) {
 		const char *bs = memchr(buf + i, '\\', len - i);
 		size_t at = bs ? (size_t)(bs - buf) : len, step;
-		unsigned long cp;
+		unsigned cp;
 
 		if (out)
 			memcpy(out + n, buf + i, at - i);
@@ -147,7 +129,7 @@ static char *utf8_for_misread_pairs(const char *buf, size_t len,
 			break;
 		cp = len - at >= 12 && buf[at + 1] == 'u' ?
 		     escaped_pair(buf + at) : 0;
-		if (cp && (cp & 0xffff) >= 0xd800 && (cp & 0xffff) <= 0xdfff) {
+		if (cp && (cp & 0xf800) == 0xd800) {
 			if (!out) {
 				out = malloc(len); /* 12 escape bytes become 4 */
 				if (!out) {
@@ -156,10 +138,7 @@ static char *utf8_for_misread_pairs(const char *buf, size_t len,
 				}
 				memcpy(out, buf, n);
 			}
-			out[n++] = (char)(0xf0 | cp >> 18);
-			out[n++] = (char)(0x80 | (cp >> 12 & 0x3f));
-			out[n++] = (char)(0x80 | (cp >> 6 & 0x3f));
-			out[n++] = (char)(0x80 | (cp & 0x3f));
+			n += proto_scan_put_utf8(out + n, cp);
 			i += 12;
 			continue;
 		}

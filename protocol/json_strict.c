@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "scan.h"
+
 /* Nesting the check itself can follow: one bit per level in a uint64_t.
  * json-c's own depth limit (PROTO_JSON_MAX_DEPTH) is lower and decides. */
 #define STRICT_MAX_DEPTH 64
@@ -30,27 +32,6 @@ static void skip_ws(struct cursor *c)
 	while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' ||
 				 *c->p == '\n' || *c->p == '\r'))
 		c->p++;
-}
-
-static int hex4(const unsigned char *p, unsigned *out)
-{
-	unsigned v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		unsigned char h = p[i];
-
-		v <<= 4;
-		if (h >= '0' && h <= '9')
-			v |= h - '0';
-		else if (h >= 'a' && h <= 'f')
-			v |= h - 'a' + 10;
-		else if (h >= 'A' && h <= 'F')
-			v |= h - 'A' + 10;
-		else
-			return 0;
-	}
-	*out = v;
-	return 1;
 }
 
 /* One escape after the backslash at c->p; 0 when it is not one RFC 8259
@@ -72,7 +53,8 @@ static int escape(struct cursor *c)
 	default:
 		return 0;
 	}
-	if (c->end - c->p < 6 || !hex4(c->p + 2, &u))
+	if (c->end - c->p < 6 ||
+	    !proto_scan_hex4((const char *)c->p + 2, &u))
 		return 0;
 	c->p += 6;
 	if (u >= 0xdc00 && u <= 0xdfff)
@@ -80,7 +62,8 @@ static int escape(struct cursor *c)
 	if (u < 0xd800 || u > 0xdbff)
 		return 1;
 	if (c->end - c->p < 6 || c->p[0] != '\\' || c->p[1] != 'u' ||
-	    !hex4(c->p + 2, &lo) || lo < 0xdc00 || lo > 0xdfff)
+	    !proto_scan_hex4((const char *)c->p + 2, &lo) || lo < 0xdc00 ||
+	    lo > 0xdfff)
 		return 0;
 	c->p += 6;
 	return 1;

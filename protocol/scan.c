@@ -70,7 +70,7 @@ int proto_scan_string(struct proto_scan *c, struct proto_slice *out)
 	return PROTO_OK;
 }
 
-static int hex4(const char *s, unsigned *out)
+int proto_scan_hex4(const char *s, unsigned *out)
 {
 	unsigned v = 0;
 
@@ -91,7 +91,7 @@ static int hex4(const char *s, unsigned *out)
 	return 1;
 }
 
-static size_t put_utf8(char *d, unsigned cp)
+size_t proto_scan_put_utf8(char *d, unsigned cp)
 {
 	if (cp < 0x80) {
 		d[0] = (char)cp;
@@ -144,21 +144,22 @@ int proto_scan_unescape(const struct proto_slice *sl, char *d, size_t *len)
 		case 'u': break;
 		default: d[n++] = s[-1]; continue;  /* " \ / */
 		}
-		if (end - s < 4 || !hex4(s, &cp) || cp == 0)
+		if (end - s < 4 || !proto_scan_hex4(s, &cp) || cp == 0)
 			return DECLINED;
 		s += 4;
 		if (cp >= 0xdc00 && cp <= 0xdfff)
 			return DECLINED;
 		if (cp >= 0xd800 && cp <= 0xdbff) {
 			if (end - s < 6 || s[0] != '\\' || s[1] != 'u' ||
-			    !hex4(s + 2, &lo) || lo < 0xdc00 || lo > 0xdfff)
+			    !proto_scan_hex4(s + 2, &lo) || lo < 0xdc00 ||
+			    lo > 0xdfff)
 				return DECLINED;
 			s += 6;
 			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 			if ((cp & 0xf800) == 0xd800)
 				return DECLINED;
 		}
-		n += put_utf8(d + n, cp);
+		n += proto_scan_put_utf8(d + n, cp);
 	}
 	d[n] = '\0';
 	*len = n;

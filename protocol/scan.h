@@ -41,6 +41,10 @@ int proto_scan_word(struct proto_scan *c, const char *w, size_t n);
  * json-c's two-character ones and \uXXXX decline; the \u digits are
  * checked by proto_scan_unescape(), the UTF-8 by no one (the caller). */
 int proto_scan_string(struct proto_scan *c, struct proto_slice *out);
+/* Reads four hex digits at s into *out; 0 when one is not a hex digit. */
+int proto_scan_hex4(const char *s, unsigned *out);
+/* Writes code point cp (a scalar value) as UTF-8 at d; returns 1 to 4. */
+size_t proto_scan_put_utf8(char *d, unsigned cp);
 /* Decodes a string's escapes into d, which has room for sl->n bytes
  * (decoding never grows it), NUL-terminated; *len without the NUL. */
 int proto_scan_unescape(const struct proto_slice *sl, char *d, size_t *len);
