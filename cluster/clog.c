@@ -18,6 +18,7 @@
 
 #include <nats/nats.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,11 @@ struct clu_log {
 	uint64_t gen;
 	uint64_t last;        /* the last sequence delivered this follow */
 	struct follow *follows;
-	volatile int connected;
+	/* Written by the library's threads (the connection callbacks), read
+	 * by any thread: atomic, since volatile orders nothing between
+	 * threads (ThreadSanitizer reported the service thread's read in
+	 * clu_log_connected() racing with on_disconnected()). */
+	atomic_int connected;
 	int closed;           /* the library's last callback ran (lock) */
 };
 
@@ -87,7 +92,7 @@ static void on_disconnected(natsConnection *nc, void *closure)
 {
 	struct clu_log *log = closure;
 	(void)nc;
-	log->connected = 0;
+	atomic_store(&log->connected, 0);
 	if (log->h.link)
 		log->h.link(log->h.ctx, 0);
 }
@@ -96,7 +101,7 @@ static void on_reconnected(natsConnection *nc, void *closure)
 {
 	struct clu_log *log = closure;
 	(void)nc;
-	log->connected = 1;
+	atomic_store(&log->connected, 1);
 	if (log->h.link)
 		log->h.link(log->h.ctx, 1);
 }
@@ -240,7 +245,7 @@ static int connect_nats(struct clu_log *log, const struct clu_log_cfg *cfg,
 		snprintf(why, whylen, "cannot connect to NATS at %s: %s",
 			 cfg->urls, natsStatus_GetText(s));
 	else
-		log->connected = 1;
+		atomic_store(&log->connected, 1);
 out:
 	natsOptions_Destroy(opts);
 	free(buf);
@@ -461,7 +466,7 @@ int clu_log_bounds(struct clu_log *log, uint64_t *first, uint64_t *last)
 
 int clu_log_connected(const struct clu_log *log)
 {
-	return log->connected;
+	return atomic_load(&log->connected);
 }
 
 const char *clu_log_origin_prefix(const struct clu_log *log)
