@@ -3,6 +3,7 @@
 #   make test  install what is missing, build with ASan+UBSan, run every test
 #
 # Other targets: make build (release-ish build in build/), make demo,
+# make test-tsan (the server's threads under ThreadSanitizer),
 # make test-web (the page's unit and browser tests), make test-openapi
 # (docs/openapi.yaml against the server), make deb (the Debian package,
 # into DEB_BUILD), make test-deploy (HTTPS through nginx, and the package
@@ -12,12 +13,13 @@
 BUILD ?= build
 TEST_BUILD ?= build-test
 VALGRIND_BUILD ?= build-valgrind
+TSAN_BUILD ?= build-tsan
 WEB_BUILD ?= build-web
 DEB_BUILD ?= build-deb
 DEMO_PORT ?= 7777
 SERVER_FLAGS ?=
 
-.PHONY: all deps build run test test-web test-openapi test-deploy deb demo cluster clean
+.PHONY: all deps build run test test-tsan test-web test-openapi test-deploy deb demo cluster clean
 
 all: build
 
@@ -45,9 +47,17 @@ test: deps $(TEST_BUILD)/build.ninja
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		meson test -C $(TEST_BUILD) --print-errorlogs $(TEST_ARGS)
 	./tests/valgrind-server.sh $(VALGRIND_BUILD)
+	$(MAKE) test-tsan
 	$(MAKE) test-openapi
 	$(MAKE) test-web
 	$(MAKE) test-deploy
+
+# The integration suites that drive the server's threads (REST, WS, acks,
+# pipelining, slow subscribers, cluster mode) against a server built with
+# ThreadSanitizer in TSAN_BUILD; any TSan report fails it (about 1 minute
+# on 2 cores). TSAN_TESTS picks other suites (meson test names).
+test-tsan: deps $(TEST_BUILD)/build.ninja
+	./tests/tsan-server.sh $(TSAN_BUILD) $(TEST_BUILD) $(TSAN_TESTS)
 
 # docs/openapi.yaml against real replies of the server (tests/openapi/:
 # Ajv, JSON Schema 2020-12), so the description cannot drift.
@@ -108,4 +118,4 @@ demo: build
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) $(WEB_BUILD) $(VALGRIND_BUILD) build-fuzz \
-		$(DEB_BUILD)
+		$(DEB_BUILD) $(TSAN_BUILD)
