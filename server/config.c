@@ -67,6 +67,9 @@ static const char usage[] =
 	"      --ws-slice-us US    time one service pass spends writing to\n"
 	"                          subscribers before it reads producers again;\n"
 	"                          0: all of them in one pass (default 250)\n"
+	"      --ws-threads N      threads serving WebSocket connections apart\n"
+	"                          from the one serving HTTP: 1, or 0 for one\n"
+	"                          thread serving both (default 1)\n"
 	"      --ws-max-queued-mb MB  memory that frames waiting for subscribers\n"
 	"                          may hold in all; over it the slowest are closed\n"
 	"                          [RACEBOARD_SERVER__WS_MAX_QUEUED_MB] (default 128)\n"
@@ -173,6 +176,7 @@ void srv_cfg_defaults(struct srv_cfg *cfg)
 	cfg->ws_max_conns = 4096;
 	cfg->ws_backlog = 8192;
 	cfg->ws_slice_us = SRV_CFG_WS_SLICE_US;
+	cfg->ws_threads = 1;
 	cfg->ws_max_queued = (size_t)128 * 1024 * 1024;
 	cfg->subscribe_deadline_sec = 30;
 	strcpy(cfg->predict_context_key, "build");
@@ -227,6 +231,7 @@ enum {
 	OPT_WEB_ROOT = 1000, OPT_MAX_BODY, OPT_MAX_RACES, OPT_FINISHED_TTL,
 	OPT_MAX_STORE_MB, OPT_PORT_FILE, OPT_NO_SYNC, OPT_DELTA_LOG,
 	OPT_HEARTBEAT, OPT_WS_MAX_CONNS, OPT_WS_BACKLOG, OPT_WS_SLICE_US,
+	OPT_WS_THREADS,
 	OPT_SUB_DEADLINE,
 	OPT_ALLOW_ORIGIN, OPT_ALLOW_ORIGINS, OPT_ALLOW_HOST, OPT_ALLOW_HOSTS,
 	OPT_TOKEN, OPT_TOKEN_FOR_READS, OPT_INSECURE, OPT_HTTP_TIMEOUT,
@@ -436,6 +441,10 @@ static int apply(struct srv_cfg *cfg, int opt, const char *name,
 		rc = parse_u64(val, 0, 1000000, &v);
 		cfg->ws_slice_us = (unsigned)v;
 		break;
+	case OPT_WS_THREADS:
+		rc = parse_u64(val, 0, 1, &v);
+		cfg->ws_threads = (unsigned)v;
+		break;
 	case OPT_WS_MAX_QUEUED_MB:
 		rc = parse_u64(val, 1, 1024 * 1024, &v);
 		cfg->ws_max_queued = (size_t)v * 1024 * 1024;
@@ -602,6 +611,7 @@ int srv_cfg_parse(struct srv_cfg *cfg, int argc, char **argv,
 		{"ws-max-conns", required_argument, NULL, OPT_WS_MAX_CONNS},
 		{"ws-backlog", required_argument, NULL, OPT_WS_BACKLOG},
 		{"ws-slice-us", required_argument, NULL, OPT_WS_SLICE_US},
+		{"ws-threads", required_argument, NULL, OPT_WS_THREADS},
 		{"ws-max-queued-mb", required_argument, NULL,
 		 OPT_WS_MAX_QUEUED_MB},
 		{"subscribe-deadline", required_argument, NULL, OPT_SUB_DEADLINE},

@@ -38,6 +38,7 @@ struct srv_cfg {
 	unsigned ws_backlog;      /* recent deltas kept in memory for fan-out */
 	unsigned ws_slice_us;     /* subscriber writes per service pass, in
 	                           * time; 0: every queued one at once */
+	unsigned ws_threads;      /* fan-out threads for WebSockets: 0 or 1 */
 	size_t ws_max_queued;     /* bytes of frames subscribers hold in all;
 	                           * over it the slowest are closed */
 	int subscribe_deadline_sec; /* a silent WebSocket client is closed */

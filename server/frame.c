@@ -2,6 +2,7 @@
  * frame.c - shared outgoing messages (see frame.h). Service thread only.
  */
 #include "frame.h"
+#include "loop.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -56,27 +57,28 @@ void srv_frame_unref(struct srv_frame **fp)
 
 /*
  * lws_write() puts the frame header (2-10 bytes for a server) in the
- * LWS_PRE bytes just before the payload. For the first piece those are
- * the frame's own headroom; for a later piece they are text that other
- * sessions may still have to send. So they are saved and put back. That
- * is sound because, by the time lws_write() returns, lws has handed the
- * header and payload to send() and copied any unsent remainder into its
- * own buflist; it keeps no pointer into the caller's buffer, and on the
- * server side it never masks (writes) the payload (lws v4.1.6,
- * rops_write_role_protocol_ws() and lws_issue_raw()). One service thread
- * means no other session can look at the frame in between.
+ * LWS_PRE bytes just before the payload, and the text is shared with
+ * sessions on the other service thread, which may be sending it at this
+ * moment. So the piece is copied to this thread's own buffer first, and
+ * sent from there without the server lock: the send is where the time
+ * goes (loopback TCP charges the sender for the receiver's work), and
+ * the other thread answers producers meanwhile (loop.h). The copy costs
+ * far less than the send. By the time lws_write() returns, lws has
+ * handed the bytes to send() and copied any unsent remainder into its
+ * own buflist; it keeps no pointer into the caller's buffer (lws v4.1.6,
+ * rops_write_role_protocol_ws() and lws_issue_raw()).
  */
 int srv_frame_write(struct srv_frame *f, struct lws *wsi, size_t off,
 		    size_t n, enum lws_write_protocol wp)
 {
-	unsigned char *p = (unsigned char *)f->buf + LWS_PRE + off;
-	unsigned char saved[LWS_PRE];
+	static _Thread_local unsigned char piece[LWS_PRE + SRV_FRAME_PIECE];
 	int rc;
 
-	if (off)
-		memcpy(saved, p - LWS_PRE, LWS_PRE);
-	rc = lws_write(wsi, p, n, wp);
-	if (off)
-		memcpy(p - LWS_PRE, saved, LWS_PRE);
+	if (n > SRV_FRAME_PIECE)
+		return -1;
+	memcpy(piece + LWS_PRE, f->buf + LWS_PRE + off, n);
+	srv_lock_yield();
+	rc = lws_write(wsi, piece + LWS_PRE, n, wp);
+	srv_lock_resume();
 	return rc < (int)n ? -1 : 0;
 }

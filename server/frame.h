@@ -12,13 +12,17 @@
  * whoever makes it: the hub counts every frame it hands to subscribers,
  * so the bytes they hold in total can be capped (--ws-max-queued-mb).
  *
- * Service thread only: the reference count is a plain integer.
+ * Under the server lock (loop.h): the reference count is a plain integer.
  */
 #ifndef RACEBOARD_SERVER_FRAME_H
 #define RACEBOARD_SERVER_FRAME_H
 
 #include <libwebsockets.h>
 #include <stddef.h>
+
+/* The most srv_frame_write() sends at once (ws.c sends larger frames in
+ * pieces of this size). */
+#define SRV_FRAME_PIECE (64 * 1024)
 
 /* Bytes held by the live frames of one owner; the frames keep it. */
 struct srv_frame_acct {
@@ -58,10 +62,12 @@ struct srv_frame *srv_frame_ref(struct srv_frame *f);
 void srv_frame_unref(struct srv_frame **fp);
 
 /*
- * Writes text bytes [off, off + n) of `f` on `wsi` as one WebSocket
- * frame or fragment of type `wp` (LWS_WRITE_TEXT / CONTINUATION, with
- * LWS_WRITE_NO_FIN when more follows). Only from that wsi's writable
- * callback. lws may keep a copy of what the socket did not take (it is
+ * Writes text bytes [off, off + n) of `f` (n at most SRV_FRAME_PIECE)
+ * on `wsi` as one WebSocket frame or fragment of type `wp`
+ * (LWS_WRITE_TEXT / CONTINUATION, with LWS_WRITE_NO_FIN when more
+ * follows). Only from that wsi's writable callback. It lets go of the
+ * server lock while it sends (srv_lock_yield()): hold a reference to f,
+ * and expect the state behind the lock to have moved on after. lws may keep a copy of what the socket did not take (it is
  * then choked, see lws_partial_buffered()); it keeps no pointer into `f`.
  * Returns 0, or -1 when the connection must close.
  */

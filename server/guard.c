@@ -405,6 +405,32 @@ static void untrack(struct srv_guard *g, struct lws *wsi)
 	free(c);
 }
 
+struct srv_guard_hold *srv_guard_hold(struct srv_guard *g, int fd)
+{
+	unsigned char a[16];
+	struct peer *p = NULL;
+
+	if (!g)
+		return NULL;
+	if (!peer_addr(fd, a) && (p = peer_get(g, a, 1)))
+		p->conns++;
+	g->connections++;
+	return (struct srv_guard_hold *)p;
+}
+
+void srv_guard_unhold(struct srv_guard *g, struct srv_guard_hold *h)
+{
+	struct peer *p = (struct peer *)h;
+
+	if (!g)
+		return;
+	if (p) {
+		p->conns--;
+		peer_put(g, p);
+	}
+	g->connections--;
+}
+
 int srv_guard_rate_ok(struct srv_guard *g, struct lws *wsi)
 {
 	struct conn *c = lws_get_opaque_user_data(wsi);

@@ -107,6 +107,16 @@ int srv_guard_ws_upgrade(struct srv_guard *g, struct lws *wsi);
 /* 1 when the connection's upgrade request carried the bearer token. */
 int srv_guard_conn_authed(struct lws *wsi);
 
+/*
+ * Counts an accepted connection against --max-connections and
+ * --max-conns-per-ip while it is on its way to a context (route.h),
+ * before lws tracks it; srv_guard_unhold() gives that back just before
+ * it is adopted (and counted again) or closed. NULL g: a no-op.
+ */
+struct srv_guard_hold;
+struct srv_guard_hold *srv_guard_hold(struct srv_guard *g, int fd);
+void srv_guard_unhold(struct srv_guard *g, struct srv_guard_hold *h);
+
 /* 1 when one more request or message on this connection is within
  * --rate-limit (it is counted); 0 when over (counted as a rejection). */
 int srv_guard_rate_ok(struct srv_guard *g, struct lws *wsi);

@@ -18,6 +18,7 @@
 #include "guard.h"
 #include "hdr.h"
 #include "hooks_http.h"
+#include "loop.h"
 #include "http.h"
 #include "routes.h"
 #include "util.h"
@@ -66,6 +67,7 @@ struct http_pss {
 	const char *content_type; /* NULL: application/json */
 
 	struct srv_hook_headers *hook; /* below /hooks: its headers (owned) */
+	struct srv_post post;     /* lws calls from the other thread */
 	int head;                 /* a HEAD: GET's reply without its body */
 	int64_t started_us;       /* for the access log's duration */
 	int64_t started_ms;       /* the body must be in by http_timeout */
@@ -91,7 +93,8 @@ static struct http_pss *pss_of(struct srv_requester *rq)
 static void hold_input(struct http_pss *pss, int hold)
 {
 	if (pss->held != hold && lws_get_network_wsi(pss->wsi) == pss->wsi) {
-		lws_rx_flow_control(pss->wsi, !hold);
+		srv_post_wsi(&pss->post, pss->wsi,
+			     hold ? SRV_OP_RX_OFF : SRV_OP_RX_ON);
 		pss->held = hold;
 	}
 }
@@ -112,7 +115,7 @@ static void complete(struct srv_requester *rq, struct srv_result *res)
 	if (pss->hook)
 		srv_hooks_answered(pss->srv, pss->hook, pss->status);
 	hold_input(pss, 0);
-	lws_callback_on_writable(pss->wsi);
+	srv_post_wsi(&pss->post, pss->wsi, SRV_OP_WRITABLE);
 }
 
 static void dispatch(struct http_pss *pss, int resumed)
@@ -602,6 +605,7 @@ static void release(struct http_pss *pss, struct lws *wsi)
 
 	if (!pss)
 		return;
+	srv_post_drop(&pss->post);
 	srv = lws_context_user(lws_get_context(wsi));
 	if (pss->rq.queued && srv && srv->wp)
 		srv_write_forget(srv->wp, &pss->rq);

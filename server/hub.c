@@ -34,6 +34,7 @@
 
 #include "delta.h"
 #include "json.h"
+#include "loop.h"
 #include "rfc3339.h"
 #include "util.h"
 
@@ -102,9 +103,12 @@ struct shared_snapshot {
 
 struct srv_hub {
 	struct srv_write *wp;
-	struct lws_context *ctx;    /* set: wake-ups are paced */
-	int attached;               /* srv_hub_attach() minus detach */
+	struct lws_context *ctx;    /* set: wake-ups are paced, by a timer
+				     * on this context (the last attached) */
+	struct lws_context *attached[SRV_LOOPS_MAX]; /* srv_hub_attach() */
+	unsigned n_attached;
 	lws_sorted_usec_list_t pump_sul;
+	struct srv_post pump_post;  /* the timer, from another thread */
 	int pump_scheduled;
 	int64_t write_ns;           /* a woken subscriber's write, averaged */
 	int64_t pump_cpu;           /* this thread's CPU ns at the last pump */
@@ -214,7 +218,7 @@ static void wake(struct srv_hub *hub, struct srv_sub *sub)
 	sub->armed = 1;
 	hub->stats.wakes++;
 	if (sub->wsi) /* NULL: a subscriber without a connection (tests) */
-		lws_callback_on_writable(sub->wsi);
+		srv_post_wsi(&sub->post, sub->wsi, SRV_OP_WRITABLE);
 }
 
 static void wq_remove(struct srv_hub *hub, struct srv_sub *sub)
@@ -242,7 +246,8 @@ static void schedule_pump(struct srv_hub *hub)
 		hub->pump_scheduled = 1;
 		/* 1 us: lws runs it at the start of the next service pass,
 		 * before that pass's poll(). */
-		lws_sul_schedule(hub->ctx, 0, &hub->pump_sul, pump_cb, 1);
+		srv_post_sul(&hub->pump_post, hub->ctx, &hub->pump_sul,
+			     pump_cb, 1);
 	}
 }
 
@@ -350,19 +355,35 @@ static void wake_soon(struct srv_hub *hub, struct srv_sub *sub)
 
 void srv_hub_attach(struct srv_hub *hub, struct lws_context *ctx)
 {
-	hub->attached++;
+	if (hub->n_attached < SRV_LOOPS_MAX)
+		hub->attached[hub->n_attached++] = ctx;
 	hub->ctx = ctx;
 }
 
-void srv_hub_detach(struct srv_hub *hub)
+void srv_hub_detach(struct srv_hub *hub, struct lws_context *ctx)
 {
-	if (hub->attached && --hub->attached)
+	unsigned i = 0;
+
+	while (i < hub->n_attached && hub->attached[i] != ctx)
+		i++;
+	if (i == hub->n_attached)
 		return;
-	if (hub->ctx)
-		lws_sul_cancel(&hub->pump_sul);
+	memmove(&hub->attached[i], &hub->attached[i + 1],
+		(hub->n_attached - i - 1) * sizeof(hub->attached[0]));
+	hub->n_attached--;
+	if (ctx != hub->ctx)
+		return;
+	/* Called on the thread that services ctx (or destroys it). */
+	lws_sul_cancel(&hub->pump_sul);
+	srv_post_drop(&hub->pump_post);
 	hub->pump_scheduled = 0;
-	hub->ctx = NULL;
-	/* The context is going away: no wake-ups through it any more. */
+	hub->ctx = hub->n_attached ? hub->attached[hub->n_attached - 1]
+				   : NULL;
+	if (hub->ctx) {
+		schedule_pump(hub);
+		return;
+	}
+	/* The last context is going away: no wake-ups through it any more. */
 	while (hub->wq_head)
 		wq_remove(hub, hub->wq_head);
 }

@@ -29,7 +29,9 @@
  * a 25 ms bound was tried and bought nothing: docs/PERFORMANCE.md,
  * issue 15.)
  *
- * Service thread only.
+ * Under the server lock (loop.h): publishes come from the main thread,
+ * the timer and most subscribers live on the fan-out thread, and every
+ * lws call for a subscriber goes through srv_post_wsi().
  */
 #ifndef RACEBOARD_SERVER_HUB_H
 #define RACEBOARD_SERVER_HUB_H
@@ -40,6 +42,7 @@
 
 #include "client_msg.h"
 #include "config.h"
+#include "loop.h"
 #include "write.h"
 #include "frame.h"
 
@@ -58,6 +61,7 @@ struct srv_sub {
 	struct srv_sub *wq_next, *wq_prev;
 	int queued;
 	int64_t queued_at;           /* us (lws_now_usecs()), when queued */
+	struct srv_post post;        /* lws calls for wsi from another thread */
 };
 
 /* Counters for /health and the benchmarks. */
@@ -85,15 +89,18 @@ void srv_hub_free(struct srv_hub *hub);
 /*
  * Defers wake-ups through `ctx` (borrowed): from now on publish queues
  * subscribers and a zero-delay timer on ctx wakes them at the start of
- * the next service pass. Without it (tests without a context) every publish wakes every
- * subscriber it concerns at once. Calls nest: each attach needs a detach.
+ * the next service pass of ctx's thread. Without it (tests without a
+ * context) every publish wakes every subscriber it concerns at once.
+ * Each context's WebSocket protocol attaches its own; the last one
+ * attached runs the timer (the fan-out thread's, loop.h).
  */
 void srv_hub_attach(struct srv_hub *hub, struct lws_context *ctx);
 
-/* Undoes srv_hub_attach(); the last one cancels the timer and empties
- * the queue without waking anyone, so call it while ctx is being
- * destroyed (ws.c does at PROTOCOL_DESTROY, after every session closed). */
-void srv_hub_detach(struct srv_hub *hub);
+/* Undoes srv_hub_attach(ctx); when ctx ran the timer, the one attached
+ * before it takes over, and the last one cancels the timer and empties
+ * the queue without waking anyone. Call it while ctx is being destroyed
+ * (ws.c does at PROTOCOL_DESTROY, after every session closed). */
+void srv_hub_detach(struct srv_hub *hub, struct lws_context *ctx);
 
 /* Tells the hub how long one woken subscriber's writable callback took
  * (ns), so that a pass wakes as many as its slice has room for. */

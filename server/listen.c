@@ -18,6 +18,8 @@
 
 #include "guard.h"
 #include "h1_gate.h"
+#include "route.h"
+#include "server.h"
 
 /* Connections taken per wake-up, so one busy listener cannot starve the
  * rest of the loop; poll() says again if more are waiting. */
@@ -258,16 +260,16 @@ static void accept_resume(lws_sorted_usec_list_t *sul)
  * The listening socket is readable: accept what is waiting and hand each
  * connection to lws, as its own listener does (lib/roles/listen in 4.1.6):
  * protocols[0] may refuse it (FILTER_NETWORK_CONNECTION, the guard's
- * caps), Nagle goes off, then it is adopted as an HTTP connection.
+ * caps), Nagle goes off, then it is adopted as an HTTP connection, by
+ * the fan-out thread when it opens a WebSocket.
  */
 static int accept_some(struct listener *ls, struct lws *wsi)
 {
 	struct lws_vhost *vh = lws_get_vhost(wsi);
+	struct srv_ctx *srv = lws_context_user(lws_get_context(wsi));
 	int lfd = (int)lws_get_socket_fd(wsi), one = 1;
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		lws_sock_file_fd_type d;
-		struct lws *conn;
 		int fd = accept(lfd, NULL, NULL);
 
 		if (fd < 0) {
@@ -290,17 +292,9 @@ static int accept_some(struct listener *ls, struct lws *wsi)
 			close(fd);
 			continue;
 		}
-		d.sockfd = fd;
 		/* A closed connection's watch must not outlive its fd. */
 		srv_h1_gate_watch(fd, NULL);
-		/* On failure lws has closed fd already. */
-		conn = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_SOCKET |
-						  LWS_ADOPT_HTTP, d, NULL, NULL);
-		if (!conn)
-			lwsl_info("%s: adopt failed\n", __func__);
-		else if (srv_h1_gate_watch(fd, conn))
-			lwsl_warn("%s: out of memory: pipelined requests on "
-				  "this connection are not ordered\n", __func__);
+		srv_route(srv, vh, fd);
 	}
 	return 0;
 }

@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,10 @@
 #include "hooks_http.h"
 #include "http.h"
 #include "hub.h"
+#include "h1_gate.h"
 #include "listen.h"
+#include "loop.h"
+#include "route.h"
 #include "routes.h"
 #include "server.h"
 #include "store.h"
@@ -78,6 +83,71 @@ static const lws_retry_bo_t idle_policy = {
 	.secs_since_valid_ping = 30,
 	.secs_since_valid_hangup = 70,
 };
+
+/* The fan-out thread (loop.h): its context serves the WebSocket
+ * connections listen.c hands it, until main() sets stop. */
+struct fanout {
+	struct lws_context *ctx;
+	struct srv_loops *loops;
+	pthread_t thread;
+	int started;
+	atomic_int stop;
+};
+
+static void *fanout_main(void *arg)
+{
+	struct fanout *fo = arg;
+
+	srv_lock_enter(fo->loops);
+	srv_h1_gate_init();
+	while (!atomic_load(&fo->stop))
+		if (lws_service(fo->ctx, 0) < 0)
+			break;
+	srv_lock_leave(fo->loops);
+	return NULL;
+}
+
+/* Starts the fan-out thread; the caller holds the lock, so the thread
+ * serves nothing before the caller's first wait. Signals stay with the
+ * main thread. Returns 0 or -1. */
+static int fanout_start(struct fanout *fo, struct srv_ctx *srv)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&fo->thread, NULL, fanout_main, fo);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc)
+		return -1;
+	fo->started = 1;
+	srv->fanout = srv_loops_add(srv->loops, fo->ctx, fo->thread);
+	srv->router = srv_router_new(srv, &srv->loops->loop[0],
+				     lws_get_vhost_by_name(srv->lws, "default"),
+				     srv->fanout,
+				     lws_get_vhost_by_name(fo->ctx, "default"));
+	if (!srv->router)
+		lwsl_warn("cannot route connections to the fan-out thread: "
+			  "the main thread serves them all\n");
+	return 0;
+}
+
+/* Stops the fan-out thread (the caller holds the lock) and makes the
+ * caller the owner of its context, to destroy it. */
+static void fanout_stop(struct fanout *fo, struct srv_ctx *srv)
+{
+	if (!fo->started)
+		return;
+	atomic_store(&fo->stop, 1);
+	lws_cancel_service(fo->ctx);
+	srv_lock_leave(srv->loops);
+	pthread_join(fo->thread, NULL);
+	srv_lock_enter(srv->loops);
+	fo->started = 0;
+	srv_loop_adopt_by_caller(srv->fanout);
+	srv_loop_run_queue(&srv->loops->loop[0]);
+}
 
 /* Lets the server hold many subscribers: lws sizes its tables from it. */
 static void raise_fd_limit(void)
@@ -154,7 +224,9 @@ int main(int argc, char **argv)
 	struct lws_http_mount mounts[SRV_API_MOUNTS + 1];
 	char web_root[PATH_MAX];
 	struct store_opts sopts = {0};
-	struct lws_protocols protocols[7];
+	struct lws_protocols protocols[8], ws_protocols[6];
+	struct srv_loops loops;
+	struct fanout fo = {0};
 	struct srv_listen lsn = {0};
 	struct lws_vhost *vh;
 	char msg[512], where[SRV_LISTEN_MAX * 64];
@@ -187,6 +259,12 @@ int main(int argc, char **argv)
 			"trusted" : "");
 		return rc == -2 ? 2 : 1;
 	}
+
+	/* This thread holds the server lock from here on, except while it
+	 * waits (loop.h). */
+	srv_loops_init(&loops);
+	srv_lock_enter(&loops);
+	srv.loops = &loops;
 
 	if (!realpath(cfg.web_root, web_root)) {
 		lwsl_err("web root %s: %s\n", cfg.web_root, strerror(errno));
@@ -256,7 +334,18 @@ int main(int argc, char **argv)
 		.name = "raceboard-cluster", .callback = srv_cluster_callback,
 		.user = srv.cluster,
 	};
-	memset(&protocols[6], 0, sizeof(protocols[6]));
+	/* It runs the lws calls the other thread queued (loop.h). */
+	protocols[6] = srv_loop_protocol;
+	memset(&protocols[7], 0, sizeof(protocols[7]));
+	/* The fan-out thread's context serves the same requests, but takes
+	 * no wake-ups of the write path, the listener or the cluster. */
+	ws_protocols[0] = protocols[0];
+	ws_protocols[1] = srv_http_protocol;
+	ws_protocols[2] = srv_ws_protocol;
+	ws_protocols[3] = srv_loop_protocol;
+	ws_protocols[4] = srv_route_protocol;
+	memset(&ws_protocols[5], 0, sizeof(ws_protocols[5]));
+
 	raise_fd_limit();
 
 	memset(&info, 0, sizeof(info));
@@ -281,6 +370,16 @@ int main(int argc, char **argv)
 	if (!srv.lws) {
 		lwsl_err("cannot create the lws context\n");
 		goto done;
+	}
+	srv_loops_add(&loops, srv.lws, pthread_self());
+	if (cfg.ws_threads) {
+		info.protocols = ws_protocols;
+		fo.ctx = lws_create_context(&info);
+		fo.loops = &loops;
+		if (!fo.ctx) {
+			lwsl_err("cannot create the fan-out lws context\n");
+			goto done;
+		}
 	}
 	vh = lws_get_vhost_by_name(srv.lws, "default");
 	if (!vh || srv_listen_attach(&lsn, vh)) {
@@ -312,25 +411,37 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	if (fo.ctx && fanout_start(&fo, &srv)) {
+		lwsl_err("cannot start the fan-out thread\n");
+		goto done;
+	}
 	while (!stop_requested)
 		if (lws_service(srv.lws, 0) < 0)
 			break;
 	lwsl_user("shutting down\n");
+	/* No WebSocket write may arrive after the flush. */
+	fanout_stop(&fo, &srv);
 	srv_cluster_stop(srv.cluster);
 	srv_write_flush(srv.wp);
 	status = 0;
 done:
+	fanout_stop(&fo, &srv);
 	srv_cluster_stop(srv.cluster); /* before the context goes */
+	if (fo.ctx)
+		lws_context_destroy(fo.ctx);
 	if (srv.wp)
 		srv_write_detach(srv.wp);
 	if (srv.lws)
 		lws_context_destroy(srv.lws);
 	srv_cluster_free(srv.cluster);
 	srv_write_free(srv.wp); /* may still publish: the hub goes after */
+	srv_router_free(srv.router); /* after the contexts: they used it */
 	srv_hub_free(srv.hub);
 	srv_guard_free(srv.guard);
 	srv_hooks_free(srv.hooks);
 	store_close(srv.store);
 	srv_listen_close(&lsn);
+	srv_lock_leave(&loops);
+	srv_loops_fini(&loops);
 	return status;
 }

@@ -133,6 +133,9 @@ static void render(FILE *f, const struct srv_metrics *m,
 	      m->connections);
 	counter(f, "raceboard_connections_total", "TCP connections accepted.",
 		m->connections_total);
+	counter(f, "raceboard_fanout_connections_total",
+		"TCP connections served by the fan-out thread.",
+		m->fanout_connections_total);
 	gauge(f, "raceboard_ws_connections", "Open WebSocket connections.",
 	      m->ws_connections);
 	counter(f, "raceboard_ws_connections_total",

@@ -60,6 +60,8 @@ struct srv_metrics {
 	uint64_t commit_failures;
 	uint64_t connections_total;   /* TCP connections accepted */
 	unsigned connections;         /* open now */
+	uint64_t fanout_connections_total; /* of those, handed to the
+					    * fan-out thread (loop.h) */
 	uint64_t ws_connections_total;
 	unsigned ws_connections;      /* open now */
 	uint64_t ws_messages;         /* inbound messages decoded */

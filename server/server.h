@@ -3,7 +3,7 @@
  * lws_context_user(): what main() built, and nothing else.
  *
  * main() owns one struct srv_ctx for the life of the process (STYLE R8:
- * no mutable globals). Service thread only. The modules it points at have
+ * no mutable globals). Under the server lock (loop.h). The modules it points at have
  * headers of their own; this one names them without including them, so
  * any module may include it without a cycle.
  */
@@ -18,6 +18,9 @@ struct srv_cluster;
 struct srv_guard;
 struct srv_hooks;
 struct srv_hub;
+struct srv_loop;
+struct srv_loops;
+struct srv_router;
 struct srv_write;
 struct store;
 
@@ -26,7 +29,10 @@ struct srv_ctx {
 	struct store *store;
 	struct srv_write *wp;         /* the write path (write.h) */
 	struct srv_hub *hub;          /* the fan-out the write path feeds */
-	struct lws_context *lws;
+	struct lws_context *lws;      /* the main thread's */
+	struct srv_loops *loops;      /* the service threads (loop.h) */
+	struct srv_loop *fanout;      /* the fan-out thread; NULL: none */
+	struct srv_router *router;    /* new connections to it (route.h) */
 	struct srv_guard *guard;      /* admission and access checks */
 	struct srv_metrics metrics;   /* counters for GET /metrics */
 	struct srv_hooks *hooks;      /* webhook deliveries seen */

@@ -668,6 +668,7 @@ void srv_write_detach(struct srv_write *wp)
 		return;
 	srv_write__drain(wp);
 	lws_sul_cancel(&wp->flush_sul);
+	srv_post_drop(&wp->flush_post);
 	lws_sul_cancel(&wp->expiry_sul);
 	wp->flush_scheduled = 0;
 	wp->ctx = NULL;

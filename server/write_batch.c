@@ -20,6 +20,7 @@
 
 #include "write_priv.h"
 #include "learn.h"
+#include "loop.h"
 #include "metrics.h"
 #include "record.h"
 #include "util.h"
@@ -39,8 +40,8 @@ static void arm_flush(struct srv_write *wp)
 {
 	if (wp->ctx && !wp->flush_scheduled) {
 		wp->flush_scheduled = 1;
-		lws_sul_schedule(wp->ctx, 0, &wp->flush_sul,
-				 srv_write__flush_cb, 1);
+		srv_post_sul(&wp->flush_post, wp->ctx, &wp->flush_sul,
+			     srv_write__flush_cb, 1);
 	}
 }
 

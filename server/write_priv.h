@@ -11,6 +11,7 @@
 #include <libwebsockets.h>
 #include <pthread.h>
 
+#include "loop.h"
 #include "write.h"
 #include "delta.h"
 #include "expiry.h"
@@ -97,6 +98,7 @@ struct srv_write {
 
 	struct lws_context *ctx;
 	lws_sorted_usec_list_t flush_sul;
+	struct srv_post flush_post;   /* flush_sul, from the fan-out thread */
 	lws_sorted_usec_list_t expiry_sul;
 	int flush_scheduled;
 

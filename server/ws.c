@@ -43,7 +43,7 @@
  * the protocol's tx_packet_size is PIECE: a piece is one send(), and lws
  * copies only what a full socket did not take.
  */
-#define PIECE (64 * 1024)
+#define PIECE SRV_FRAME_PIECE
 /* A writable callback writes at most this many times, each write after
  * the first only while the socket still takes more (R13): a subscriber
  * gets a whole 256 KiB batch in one pass, and one slow socket cannot hold
@@ -105,7 +105,7 @@ static void cull(struct ws_vhd *vhd, struct ws_pss *pss)
 	pss->big_off = 0;
 	release(pss);
 	pss->culled = 1;
-	lws_set_timeout(pss->wsi, PENDING_TIMEOUT_LAGGING, LWS_TO_KILL_ASYNC);
+	srv_post_wsi(&pss->sub.post, pss->wsi, SRV_OP_KILL);
 }
 
 /*
@@ -154,7 +154,7 @@ static void set_big(struct ws_pss *pss, struct srv_frame *f)
 		pss->big = f;
 		pss->big_off = 0;
 	}
-	lws_callback_on_writable(pss->wsi);
+	srv_ws_want_write(pss);
 }
 
 /* Sends the snapshot now (no write may be pending) and goes live. */
@@ -170,7 +170,7 @@ static void start_snapshot(struct ws_pss *pss)
 	if (!f) {
 		pss->close_status = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
 		pss->close_reason = "out of memory";
-		lws_callback_on_writable(pss->wsi);
+		srv_ws_want_write(pss);
 		return;
 	}
 	set_big(pss, f);
@@ -405,21 +405,21 @@ static int on_receive(struct ws_pss *pss, const char *in, size_t len)
 	return 0;
 }
 
-/* Writes the next piece of pss->big. Returns -1 to close, else 0. */
+/*
+ * Writes the next piece of pss->big. Returns -1 to close, else 0. The
+ * session's state moves on before the write, which lets go of the
+ * server lock (srv_frame_write()): what the main thread queues for this
+ * session meanwhile (a snapshot, the next frame) lands behind it.
+ */
 static int send_big(struct ws_pss *pss)
 {
-	struct srv_frame *f = pss->big;
-	size_t left = f->len - pss->big_off;
+	struct srv_frame *f = srv_frame_ref(pss->big);
+	size_t off = pss->big_off, left = f->len - off;
 	size_t n = left > PIECE ? PIECE : left;
-	int flags = pss->big_off ? LWS_WRITE_CONTINUATION : LWS_WRITE_TEXT;
+	int flags = off ? LWS_WRITE_CONTINUATION : LWS_WRITE_TEXT, rc;
 
 	if (n < left)
 		flags |= LWS_WRITE_NO_FIN;
-	if (srv_frame_write(f, pss->wsi, pss->big_off, n,
-			    (enum lws_write_protocol)flags))
-		return -1;
-	if (lws_partial_buffered(pss->wsi))
-		hold(pss, n);
 	pss->big_off += n;
 	if (pss->big_off == f->len) {
 		srv_frame_unref(&pss->big);
@@ -427,6 +427,13 @@ static int send_big(struct ws_pss *pss)
 		pss->big_off = 0;
 		pss->next_big = NULL;
 	}
+	rc = srv_frame_write(f, pss->wsi, off, n,
+			     (enum lws_write_protocol)flags);
+	srv_frame_unref(&f);
+	if (rc)
+		return -1;
+	if (lws_partial_buffered(pss->wsi))
+		hold(pss, n);
 	return 0;
 }
 
@@ -543,7 +550,7 @@ static int on_writable(struct ws_pss *pss)
 	if (pss->big || pss->replies || pss->close_status ||
 	    pss->heartbeat_due) {
 		pss->sub.armed = 1;
-		lws_callback_on_writable(pss->wsi);
+		srv_ws_want_write(pss);
 	} else if (pss->sub_state == SUB_LIVE) {
 		/* Deltas published since: the hub wakes it again in its
 		 * turn, so that they share a frame with what comes next. */
@@ -577,7 +584,8 @@ static void send_hello(struct ws_pss *pss)
 static int on_established(struct ws_vhd *vhd, struct ws_pss *pss,
 			  struct lws *wsi)
 {
-	if (vhd->n_sessions >= vhd->srv->cfg->ws_max_conns) {
+	/* Every context's sessions count (loop.h). */
+	if (vhd->srv->metrics.ws_connections >= vhd->srv->cfg->ws_max_conns) {
 		srv_metrics_reject(&vhd->srv->metrics, SRV_REJ_WS_CONNS);
 		return -1; /* admission control, as Mosquitto does */
 	}
@@ -601,6 +609,7 @@ static int on_established(struct ws_vhd *vhd, struct ws_pss *pss,
 
 static void on_closed(struct ws_vhd *vhd, struct ws_pss *pss)
 {
+	srv_post_drop(&pss->sub.post);
 	if (!pss->vhd)
 		return; /* refused at ESTABLISHED: never linked */
 	srv_hub_unlink(vhd->hub, &pss->sub);
@@ -655,11 +664,11 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 		    !p->close_status) {
 			p->close_status = LWS_CLOSE_STATUS_POLICY_VIOLATION;
 			p->close_reason = "no subscribe or write in time";
-			lws_callback_on_writable(p->wsi);
+			srv_ws_want_write(p);
 		} else if (p->sub_state == SUB_LIVE &&
 			   now - p->last_tx >= cfg->heartbeat_sec * 1000LL) {
 			p->heartbeat_due = 1;
-			lws_callback_on_writable(p->wsi);
+			srv_ws_want_write(p);
 		}
 	}
 	srv_hub_expire(vhd->hub, now);
@@ -705,7 +714,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (!vhd)
 			return 0;
 		lws_sul_cancel(&vhd->tick);
-		srv_hub_detach(vhd->hub);
+		srv_hub_detach(vhd->hub, vhd->ctx);
 		vhd->hub = NULL; /* main() frees it */
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:

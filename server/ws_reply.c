@@ -22,6 +22,11 @@
  * is closed (1008) rather than allowed to grow the server's memory. */
 #define REPLIES_MAX 8192
 
+void srv_ws_want_write(struct ws_pss *pss)
+{
+	srv_post_wsi(&pss->sub.post, pss->wsi, SRV_OP_WRITABLE);
+}
+
 struct ws_pss *srv_ws_pss_of(struct srv_requester *rq)
 {
 	return lws_container_of(rq, struct ws_pss, rq);
@@ -37,7 +42,7 @@ void srv_ws_push_reply(struct ws_pss *pss, char *buf, size_t len)
 			pss->close_status = LWS_CLOSE_STATUS_POLICY_VIOLATION;
 			pss->close_reason = "replies are not being read";
 		}
-		lws_callback_on_writable(pss->wsi);
+		srv_ws_want_write(pss);
 		return;
 	}
 	r = malloc(sizeof(*r));
@@ -54,7 +59,7 @@ void srv_ws_push_reply(struct ws_pss *pss, char *buf, size_t len)
 		pss->replies_tail = &r->next;
 		pss->n_replies++;
 	}
-	lws_callback_on_writable(pss->wsi);
+	srv_ws_want_write(pss);
 }
 
 /* Queues a frame built from a json-c object (taken). */
@@ -195,7 +200,7 @@ static void resume_reading(struct ws_pss *pss)
 	if (pss->rx_paused &&
 	    pss->n_inflight + pss->n_replies < INFLIGHT_LOW) {
 		pss->rx_paused = 0;
-		lws_rx_flow_control(pss->wsi, 1);
+		srv_post_wsi(&pss->sub.post, pss->wsi, SRV_OP_RX_ON);
 	}
 }
 
@@ -257,7 +262,7 @@ static struct pending *push_pending(struct ws_pss *pss)
 	if (!pss->rx_paused &&
 	    pss->n_inflight + pss->n_replies >= INFLIGHT_HIGH) {
 		pss->rx_paused = 1;
-		lws_rx_flow_control(pss->wsi, 0);
+		srv_post_wsi(&pss->sub.post, pss->wsi, SRV_OP_RX_OFF);
 	}
 	return p;
 }

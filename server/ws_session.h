@@ -2,7 +2,10 @@
  * ws_session.h - the WebSocket session shared by ws.c (the lws protocol:
  * subscriptions, frames out, lifecycle) and ws_reply.c (the queue of
  * replies and the producer writes waiting for their acks). Private to
- * those two files. Service thread only.
+ * those two files. Under the server lock: a session lives on the thread
+ * that accepted it (the fan-out thread, loop.h), but write-path answers
+ * and hub wake-ups reach it from the main thread; every lws call they
+ * cause goes through srv_post_wsi().
  */
 #ifndef RACEBOARD_SERVER_WS_SESSION_H
 #define RACEBOARD_SERVER_WS_SESSION_H
@@ -79,6 +82,9 @@ struct ws_vhd {
 	struct lws_context *ctx;
 	lws_sorted_usec_list_t tick;
 };
+
+/* Asks for a writable callback, from whichever thread (loop.h). */
+void srv_ws_want_write(struct ws_pss *pss);
 
 /* The session that embeds requester `rq`. */
 struct ws_pss *srv_ws_pss_of(struct srv_requester *rq);
