@@ -3,15 +3,20 @@
  *
  * lws waits for its sockets with poll() (lib/plat/unix/unix-service.c in
  * 4.1.6), so this file defines poll() for the process, as h1_gate.c does
- * recv(): on a service thread, a wait lets go of the server lock and
- * takes it back after. lws also asks one socket whether it would block
- * (poll of one descriptor, no timeout: lws_send_pipe_choked()) from
- * inside callbacks that rely on the lock; that call keeps it.
+ * recv(): on a service thread, lws's wait lets go of the server lock and
+ * takes it back after. Only lws's: a poll() called from elsewhere (the
+ * NATS client waits for its socket in one, holding its own mutexes)
+ * keeps the lock, or the two lock orders would cross; so does lws's
+ * question whether one socket would block (one descriptor, no timeout:
+ * lws_send_pipe_choked()), asked from inside callbacks that rely on it.
  */
-#define _GNU_SOURCE /* ppoll() */
+#define _GNU_SOURCE /* ppoll(), dl_iterate_phdr() */
 #undef _FORTIFY_SOURCE /* glibc's fortified poll() would clash below */
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <poll.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "loop.h"
@@ -22,10 +27,37 @@
 static _Thread_local struct srv_loops *held;
 static _Thread_local int yielded;
 
+/* Where libwebsockets' code is mapped: its poll() calls are the waits. */
+static uintptr_t lws_lo, lws_hi;
+
+static int find_lws(struct dl_phdr_info *info, size_t size, void *base)
+{
+	(void)size;
+	if ((void *)info->dlpi_addr != base)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			lws_lo = info->dlpi_addr + ph->p_vaddr;
+			lws_hi = lws_lo + ph->p_memsz;
+		}
+	}
+	return 1;
+}
+
 void srv_loops_init(struct srv_loops *ls)
 {
+	void *sym = dlsym(RTLD_DEFAULT, "lws_service");
+	Dl_info di;
+
 	memset(ls, 0, sizeof(*ls));
 	pthread_mutex_init(&ls->lock, NULL);
+	if (!lws_hi && sym && dladdr(sym, &di))
+		dl_iterate_phdr(find_lws, di.dli_fbase);
+	if (!lws_hi)
+		lwsl_warn("libwebsockets not found in memory: the service "
+			  "threads will not overlap\n");
 }
 
 void srv_loops_fini(struct srv_loops *ls)
@@ -107,6 +139,7 @@ void srv_lock_resume(void)
 int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	struct srv_loops *ls = held;
+	uintptr_t from = (uintptr_t)__builtin_return_address(0);
 	struct timespec ts, *tp = NULL;
 	int rc, e;
 
@@ -115,7 +148,8 @@ int poll(struct pollfd *fds, nfds_t n, int timeout)
 		ts.tv_nsec = (long)(timeout % 1000) * 1000000L;
 		tp = &ts;
 	}
-	if (!ls || yielded || (n <= 1 && !timeout))
+	if (!ls || yielded || (n <= 1 && !timeout) || from < lws_lo ||
+	    from >= lws_hi)
 		return ppoll(fds, n, tp, NULL);
 	pthread_mutex_unlock(&ls->lock);
 	rc = ppoll(fds, n, tp, NULL);

@@ -564,7 +564,7 @@ Test(ws, a_stalled_subscriber_neither_blocks_others_nor_grows_memory)
 	cr_assert_eq(mf.resets, 0, "the reader never fell behind");
 	assert_model_matches_server(&mf);
 	rss_end = server_rss_kb(&srv);
-	cr_assert_lt(rss_end, rss_mid + 4 * 1024,
+	cr_assert(!server_rss_meaningful() || rss_end < rss_mid + 4 * 1024,
 		     "memory does not grow with the stalled backlog: "
 		     "%ld kB at half way, %ld kB at the end", rss_mid, rss_end);
 

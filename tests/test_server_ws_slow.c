@@ -235,7 +235,8 @@ Test(ws_slow, stalled_subscribers_share_their_snapshot)
 	rss = settled_rss_kb();
 	cr_log_info("%d stalled subscribers: RSS %ld kB over the start, "
 		    "%lld closed", SUBS, rss - rss0, slow_closes());
-	cr_assert_leq(rss - rss0, CAP_MB * 1024 + SLACK_KB,
+	cr_assert(!server_rss_meaningful() ||
+		  rss - rss0 <= CAP_MB * 1024 + SLACK_KB,
 		      "%d stalled subscribers cost %ld kB (cap %d MB)", SUBS,
 		      rss - rss0, CAP_MB);
 	cr_assert_eq(slow_closes(), 0, "sharing needs no closing");
@@ -292,7 +293,8 @@ Test(ws_slow, over_the_cap_the_slowest_subscribers_are_closed_first)
 	rss = settled_rss_kb();
 	cr_log_info("%d stalled subscribers: RSS %ld kB over the start, "
 		    "%lld closed", SUBS, rss - rss0, slow_closes());
-	cr_assert_leq(rss - rss0, CAP_MB * 1024 + SLACK_KB,
+	cr_assert(!server_rss_meaningful() ||
+		  rss - rss0 <= CAP_MB * 1024 + SLACK_KB,
 		      "%d stalled subscribers cost %ld kB (cap %d MB)", SUBS,
 		      rss - rss0, CAP_MB);
 	counted = slow_closes();

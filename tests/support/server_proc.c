@@ -209,6 +209,11 @@ void server_cleanup(struct server_proc *s)
 	}
 }
 
+int server_rss_meaningful(void)
+{
+	return !getenv("RACEBOARD_RSS_UNRELIABLE");
+}
+
 long server_rss_kb(const struct server_proc *s)
 {
 	char path[64], line[256];

@@ -40,6 +40,13 @@ void server_kill(struct server_proc *s);
 /* The server's resident memory in kB (VmRSS), or -1. */
 long server_rss_kb(const struct server_proc *s);
 
+/* 0 when the server's RSS says nothing about its own memory use: under
+ * ThreadSanitizer (tests/tsan-server.sh sets RACEBOARD_RSS_UNRELIABLE),
+ * whose allocator keeps freed memory in per-thread caches and whose
+ * shadow memory grows with every address touched. Memory assertions
+ * are then skipped. */
+int server_rss_meaningful(void);
+
 /*
  * The addresses the server listens on, as the kernel has them: its own
  * sockets (by inode, from /proc/PID/fd) in LISTEN state in its network
