@@ -36,7 +36,7 @@ else
 	set --
 fi
 [ $# -gt 0 ] || set -- test_server_rest test_server_ws test_server_acks \
-	test_server_pipeline test_server_ws_slow test_cluster_nodes
+	test_server_pipeline test_server_ws_slow test_server_route test_cluster_nodes
 
 if [ ! -f "$test_build/build.ninja" ]; then
 	echo "tsan-server.sh: no $test_build (make test sets it up)" >&2
