@@ -16,11 +16,14 @@
  * request stays in the kernel and lws sees it as fresh input once it is
  * ready for it, the one case 4.1.6 gets right.
  *
- * Service thread only: other threads' recv() calls pass straight through.
- * The fd table is indexed by descriptor and grows to the highest one
- * watched; every connection the service thread reads with recv() was
- * accepted by listen.c, which watches it first, so a reused descriptor
- * never inherits a stale watch.
+ * Service threads only: other threads' recv() calls pass straight
+ * through. The fd table is indexed by descriptor and sized once, before
+ * the service threads start, to the descriptor limit: it never moves, so
+ * the two service threads (loop.h) read their own connections' entries
+ * without a lock, even while lws reads outside the server lock. Every
+ * connection a service thread reads with recv() was accepted by
+ * listen.c, which watches it first, so a reused descriptor never
+ * inherits a stale watch.
  */
 /* glibc's fortified recv() is an inline wrapper that would clash with
  * the definition below. */
@@ -138,23 +141,21 @@ void srv_h1_gate_init(void)
 	on_service_thread = 1;
 }
 
+int srv_h1_gate_setup(size_t max_fds)
+{
+	if (gates)
+		return 0;
+	gates = calloc(max_fds, sizeof(*gates));
+	if (!gates)
+		return -1;
+	gates_n = max_fds;
+	return 0;
+}
+
 int srv_h1_gate_watch(int fd, struct lws *wsi)
 {
-	if (fd < 0)
+	if (fd < 0 || (size_t)fd >= gates_n)
 		return -1;
-	if ((size_t)fd >= gates_n) {
-		size_t n = gates_n ? gates_n : 64;
-		struct gate *g;
-
-		while (n <= (size_t)fd)
-			n *= 2;
-		g = realloc(gates, n * sizeof(*g));
-		if (!g)
-			return -1;
-		memset(g + gates_n, 0, (n - gates_n) * sizeof(*g));
-		gates = g;
-		gates_n = n;
-	}
 	memset(&gates[fd], 0, sizeof(gates[fd]));
 	gates[fd].wsi = wsi;
 	gates[fd].mode = wsi ? GATE_HEAD : GATE_OFF;

@@ -48,13 +48,19 @@ struct srv_h1_scan {
 size_t srv_h1_scan_feed(struct srv_h1_scan *s, const char *p, size_t n,
 			int *done);
 
-/* Marks the calling thread as the one that runs the lws service loop:
- * only its recv() calls are gated. Call once, before serving. */
+/* Sizes the table for descriptors below max_fds (once, before any
+ * service thread runs). Returns 0, or -1 when out of memory. */
+int srv_h1_gate_setup(size_t max_fds);
+
+/* Marks the calling thread as one that runs an lws service loop: only
+ * service threads' recv() calls are gated. Call once per thread, before
+ * serving. */
 void srv_h1_gate_init(void);
 
 /* Watches the connection on fd, just adopted into lws as wsi; a NULL
- * wsi ends any watch on fd (service thread). Returns 0, or -1 when out of
- * memory (the connection then goes unwatched, as lws alone serves it). */
+ * wsi ends any watch on fd (under the server lock). Returns 0, or -1
+ * when fd is beyond the table (the connection then goes unwatched, as
+ * lws alone serves it). */
 int srv_h1_gate_watch(int fd, struct lws *wsi);
 
 #endif

@@ -73,6 +73,7 @@ struct http_pss {
 	int64_t started_ms;       /* the body must be in by http_timeout */
 	int has_origin;           /* sent Origin: the reply varies by it */
 	int held;                 /* input held until the answer (HTTP/1) */
+	int h1;                   /* an HTTP/1 connection, not an h2 stream */
 	int preflight;            /* a CORS preflight answer */
 	char cors_origin[SRV_CFG_NAME_MAX]; /* a listed origin: gets ACAO */
 };
@@ -92,7 +93,7 @@ static struct http_pss *pss_of(struct srv_requester *rq)
  */
 static void hold_input(struct http_pss *pss, int hold)
 {
-	if (pss->held != hold && lws_get_network_wsi(pss->wsi) == pss->wsi) {
+	if (pss->held != hold && pss->h1) {
 		srv_post_wsi(&pss->post, pss->wsi,
 			     hold ? SRV_OP_RX_OFF : SRV_OP_RX_ON);
 		pss->held = hold;
@@ -267,6 +268,9 @@ static int on_request(struct http_pss *pss, struct lws *wsi)
 	size_t cap;
 	char *end;
 
+	/* Read here, on the connection's own thread: complete() may run on
+	 * the other one (loop.h), where lws's fields are not ours to read. */
+	pss->h1 = lws_get_network_wsi(wsi) == wsi;
 	pss->rq.complete = complete;
 	pss->rq.resume = resume;
 	pss->wsi = wsi;
@@ -607,7 +611,7 @@ static void release(struct http_pss *pss, struct lws *wsi)
 		return;
 	srv_post_drop(&pss->post);
 	srv = lws_context_user(lws_get_context(wsi));
-	if (pss->rq.queued && srv && srv->wp)
+	if ((pss->rq.queued || pss->rq.owed_listed) && srv && srv->wp)
 		srv_write_forget(srv->wp, &pss->rq);
 	free(pss->body);
 	free(pss->resp);

@@ -327,8 +327,10 @@ static void pump_cb(lws_sorted_usec_list_t *sul)
 {
 	struct srv_hub *hub = lws_container_of(sul, struct srv_hub, pump_sul);
 
+	srv_lock();
 	hub->pump_scheduled = 0;
 	pump(hub);
+	srv_unlock();
 }
 
 /* Wakes `sub` now, or (paced) queues it for a later pass. */

@@ -18,6 +18,7 @@
 
 #include "guard.h"
 #include "h1_gate.h"
+#include "loop.h"
 #include "route.h"
 #include "server.h"
 
@@ -253,7 +254,9 @@ static void accept_resume(lws_sorted_usec_list_t *sul)
 {
 	struct listener *ls = lws_container_of(sul, struct listener, resume);
 
+	srv_lock();
 	lws_rx_flow_control(ls->wsi, 1);
+	srv_unlock();
 }
 
 /*

@@ -1,63 +1,21 @@
 /*
  * loop.c - the service threads and the server lock (loop.h says why).
- *
- * lws waits for its sockets with poll() (lib/plat/unix/unix-service.c in
- * 4.1.6), so this file defines poll() for the process, as h1_gate.c does
- * recv(): on a service thread, lws's wait lets go of the server lock and
- * takes it back after. Only lws's: a poll() called from elsewhere (the
- * NATS client waits for its socket in one, holding its own mutexes)
- * keeps the lock, or the two lock orders would cross; so does lws's
- * question whether one socket would block (one descriptor, no timeout:
- * lws_send_pipe_choked()), asked from inside callbacks that rely on it.
  */
-#define _GNU_SOURCE /* ppoll(), dl_iterate_phdr() */
-#undef _FORTIFY_SOURCE /* glibc's fortified poll() would clash below */
-#include <dlfcn.h>
-#include <errno.h>
-#include <link.h>
-#include <poll.h>
-#include <stdint.h>
 #include <string.h>
 
 #include "loop.h"
 #include "server.h"
 
-/* The lock this thread holds as a service thread (NULL: none), and
- * whether it let go of it for a moment (srv_lock_yield()). */
-static _Thread_local struct srv_loops *held;
-static _Thread_local int yielded;
-
-/* Where libwebsockets' code is mapped: its poll() calls are the waits. */
-static uintptr_t lws_lo, lws_hi;
-
-static int find_lws(struct dl_phdr_info *info, size_t size, void *base)
-{
-	(void)size;
-	if ((void *)info->dlpi_addr != base)
-		return 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-			lws_lo = info->dlpi_addr + ph->p_vaddr;
-			lws_hi = lws_lo + ph->p_memsz;
-		}
-	}
-	return 1;
-}
+/* The lock this thread takes as a service thread (NULL: none), and how
+ * deep in nested callbacks it holds it (lws calls callbacks from inside
+ * calls made by callbacks, adoption for one). */
+static _Thread_local struct srv_loops *mine;
+static _Thread_local unsigned depth;
 
 void srv_loops_init(struct srv_loops *ls)
 {
-	void *sym = dlsym(RTLD_DEFAULT, "lws_service");
-	Dl_info di;
-
 	memset(ls, 0, sizeof(*ls));
 	pthread_mutex_init(&ls->lock, NULL);
-	if (!lws_hi && sym && dladdr(sym, &di))
-		dl_iterate_phdr(find_lws, di.dli_fbase);
-	if (!lws_hi)
-		lwsl_warn("libwebsockets not found in memory: the service "
-			  "threads will not overlap\n");
 }
 
 void srv_loops_fini(struct srv_loops *ls)
@@ -65,8 +23,46 @@ void srv_loops_fini(struct srv_loops *ls)
 	pthread_mutex_destroy(&ls->lock);
 }
 
-struct srv_loop *srv_loops_add(struct srv_loops *ls, struct lws_context *ctx,
-			       pthread_t thread)
+void srv_loop_thread(struct srv_loops *ls)
+{
+	mine = ls;
+	depth = 0;
+}
+
+void srv_lock(void)
+{
+	if (mine && !depth++)
+		pthread_mutex_lock(&mine->lock);
+}
+
+void srv_unlock(void)
+{
+	if (mine && !--depth)
+		pthread_mutex_unlock(&mine->lock);
+}
+
+/* A yield lets go of every level at once and takes them all back. */
+static _Thread_local unsigned yielded_depth;
+
+void srv_lock_yield(void)
+{
+	if (mine && depth) {
+		yielded_depth = depth;
+		depth = 0;
+		pthread_mutex_unlock(&mine->lock);
+	}
+}
+
+void srv_lock_resume(void)
+{
+	if (mine && yielded_depth) {
+		pthread_mutex_lock(&mine->lock);
+		depth = yielded_depth;
+		yielded_depth = 0;
+	}
+}
+
+struct srv_loop *srv_loops_add(struct srv_loops *ls, struct lws_context *ctx)
 {
 	struct srv_loop *l;
 
@@ -74,7 +70,7 @@ struct srv_loop *srv_loops_add(struct srv_loops *ls, struct lws_context *ctx,
 		return NULL;
 	l = &ls->loop[ls->n++];
 	l->ctx = ctx;
-	l->thread = thread;
+	l->running = 0;
 	l->head = NULL;
 	l->tail = &l->head;
 	l->all = ls;
@@ -96,9 +92,15 @@ static void unlink_post(struct srv_post *p)
 
 static void run_queue(struct srv_loop *l);
 
-void srv_loop_adopt_by_caller(struct srv_loop *l)
+void srv_loop_run_here(struct srv_loop *l)
 {
 	l->thread = pthread_self();
+	l->running = 1;
+}
+
+void srv_loop_adopt_by_caller(struct srv_loop *l)
+{
+	srv_loop_run_here(l);
 	run_queue(l);
 }
 
@@ -106,57 +108,6 @@ void srv_loop_run_queue(struct srv_loop *l)
 {
 	if (srv_loop_here(l))
 		run_queue(l);
-}
-
-void srv_lock_enter(struct srv_loops *ls)
-{
-	pthread_mutex_lock(&ls->lock);
-	held = ls;
-}
-
-void srv_lock_leave(struct srv_loops *ls)
-{
-	held = NULL;
-	pthread_mutex_unlock(&ls->lock);
-}
-
-void srv_lock_yield(void)
-{
-	if (held && !yielded) {
-		yielded = 1;
-		pthread_mutex_unlock(&held->lock);
-	}
-}
-
-void srv_lock_resume(void)
-{
-	if (yielded) {
-		pthread_mutex_lock(&held->lock);
-		yielded = 0;
-	}
-}
-
-int poll(struct pollfd *fds, nfds_t n, int timeout)
-{
-	struct srv_loops *ls = held;
-	uintptr_t from = (uintptr_t)__builtin_return_address(0);
-	struct timespec ts, *tp = NULL;
-	int rc, e;
-
-	if (timeout >= 0) {
-		ts.tv_sec = timeout / 1000;
-		ts.tv_nsec = (long)(timeout % 1000) * 1000000L;
-		tp = &ts;
-	}
-	if (!ls || yielded || (n <= 1 && !timeout) || from < lws_lo ||
-	    from >= lws_hi)
-		return ppoll(fds, n, tp, NULL);
-	pthread_mutex_unlock(&ls->lock);
-	rc = ppoll(fds, n, tp, NULL);
-	e = errno;
-	pthread_mutex_lock(&ls->lock);
-	errno = e;
-	return rc;
 }
 
 struct srv_loop *srv_loop_of_ctx(struct lws_context *ctx)
@@ -177,7 +128,7 @@ struct srv_loop *srv_loop_of(struct lws *wsi)
 
 int srv_loop_here(const struct srv_loop *l)
 {
-	return pthread_equal(l->thread, pthread_self());
+	return l->running && pthread_equal(l->thread, pthread_self());
 }
 
 static void do_ops(struct lws *wsi, unsigned ops)

@@ -12,12 +12,12 @@
  * docs/PERFORMANCE.md.
  *
  * Both threads use the same table, write path, hub, metrics and guard,
- * under one lock. A service thread holds it for everything it does
- * except waiting in poll() and sending frame bytes it has copied
- * (srv_lock_yield()): the modules behind the lock keep their one-thread
- * code, and the two threads overlap where the time goes, in the kernel.
- * lws calls poll() through this module, which lets go of the lock around
- * a wait (loop.c).
+ * under one lock, taken by every lws callback and timer of ours (main.c
+ * wraps the protocols' callbacks) and let go of while a frame's bytes,
+ * copied first, are sent (srv_lock_yield()). lws itself runs outside it:
+ * each context's state belongs to its own thread, so the threads overlap
+ * in lws's parsing, polling and system calls, where the time goes, and
+ * the modules behind the lock keep their one-thread code.
  *
  * What a thread must not do is call lws on a connection or timer of the
  * other context: lws has no locks of its own. srv_post_wsi() and
@@ -57,7 +57,8 @@ struct srv_post {
 
 struct srv_loop {
 	struct lws_context *ctx;
-	pthread_t thread;               /* the thread that services ctx */
+	pthread_t thread;               /* the thread that services ctx, */
+	int running;                    /* once it runs (under the lock) */
 	struct srv_post *head, **tail;  /* queued calls, under the lock */
 	struct srv_loops *all;
 };
@@ -75,11 +76,14 @@ void srv_loops_init(struct srv_loops *ls);
 void srv_loops_fini(struct srv_loops *ls);
 
 /*
- * Adds the context that `thread` services (before it serves anything)
- * and returns its loop, or NULL when SRV_LOOPS_MAX are there.
+ * Adds a context (before anything else may touch it) and returns its
+ * loop, or NULL when SRV_LOOPS_MAX are there. Calls for it are queued
+ * until the thread that services it calls srv_loop_run_here().
  */
-struct srv_loop *srv_loops_add(struct srv_loops *ls, struct lws_context *ctx,
-			       pthread_t thread);
+struct srv_loop *srv_loops_add(struct srv_loops *ls, struct lws_context *ctx);
+
+/* The calling thread services `l` from now on (under the lock). */
+void srv_loop_run_here(struct srv_loop *l);
 
 /* Hands `l` to the calling thread: its own thread has stopped, and this
  * one now destroys its context. Runs the calls still queued for it. */
@@ -89,18 +93,19 @@ void srv_loop_adopt_by_caller(struct srv_loop *l);
  * (main() after the loop ends: nothing queued is left behind). */
 void srv_loop_run_queue(struct srv_loop *l);
 
-/*
- * The calling thread takes the lock and becomes a service thread of
- * `ls`: from now on its waits in poll() let go of the lock. Undone by
- * srv_lock_leave().
- */
-void srv_lock_enter(struct srv_loops *ls);
-void srv_lock_leave(struct srv_loops *ls);
+/* Makes the calling thread a service thread of `ls` (before it serves
+ * anything): srv_lock() then takes ls's lock. */
+void srv_loop_thread(struct srv_loops *ls);
+
+/* Takes and gives back the server lock; nested calls count. No-ops on a
+ * thread that is not a service thread. */
+void srv_lock(void);
+void srv_unlock(void);
 
 /* Around a system call that touches nothing behind the lock (a send of
  * bytes the caller copied): the other service thread may run meanwhile,
  * so whatever the caller read under the lock may have changed after. A
- * no-op on a thread that is not a service thread. */
+ * no-op when the lock is not held. */
 void srv_lock_yield(void);
 void srv_lock_resume(void);
 

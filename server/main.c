@@ -76,6 +76,28 @@ static int guard_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	return srv_guard_callback(wsi, (int)reason, user, in, len);
 }
 
+/* Every callback of ours runs under the server lock; lws itself does
+ * not (loop.h). */
+#define LOCKED(name, fn)						\
+	static int name(struct lws *wsi, enum lws_callback_reasons reason, \
+			void *user, void *in, size_t len)		\
+	{								\
+		int rc;							\
+									\
+		srv_lock();						\
+		rc = (fn)(wsi, reason, user, in, len);			\
+		srv_unlock();						\
+		return rc;						\
+	}
+LOCKED(locked_guard, guard_callback)
+LOCKED(locked_http, srv_http_protocol.callback)
+LOCKED(locked_ws, srv_ws_protocol.callback)
+LOCKED(locked_write, srv_write_callback)
+LOCKED(locked_listen, srv_listen_protocol.callback)
+LOCKED(locked_cluster, srv_cluster_callback)
+LOCKED(locked_loop, srv_loop_protocol.callback)
+LOCKED(locked_route, srv_route_protocol.callback)
+
 
 /* lws sends a PING after this much silence and drops a peer that stays
  * silent; a PONG or any traffic counts as alive. */
@@ -89,6 +111,7 @@ static const lws_retry_bo_t idle_policy = {
 struct fanout {
 	struct lws_context *ctx;
 	struct srv_loops *loops;
+	struct srv_loop *loop;
 	pthread_t thread;
 	int started;
 	atomic_int stop;
@@ -98,31 +121,31 @@ static void *fanout_main(void *arg)
 {
 	struct fanout *fo = arg;
 
-	srv_lock_enter(fo->loops);
+	srv_loop_thread(fo->loops);
 	srv_h1_gate_init();
+	srv_lock();
+	srv_loop_run_here(fo->loop);
+	srv_unlock();
 	while (!atomic_load(&fo->stop))
 		if (lws_service(fo->ctx, 0) < 0)
 			break;
-	srv_lock_leave(fo->loops);
+	if (!atomic_load(&fo->stop)) {
+		/* Its connections would hang: stop the server instead. */
+		lwsl_err("the fan-out thread's service loop failed\n");
+		kill(getpid(), SIGTERM);
+	}
 	return NULL;
 }
 
-/* Starts the fan-out thread; the caller holds the lock, so the thread
- * serves nothing before the caller's first wait. Signals stay with the
- * main thread. Returns 0 or -1. */
+/* Starts the fan-out thread. Signals stay with the main thread. Returns
+ * 0 or -1. */
 static int fanout_start(struct fanout *fo, struct srv_ctx *srv)
 {
 	sigset_t all, old;
 	int rc;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&fo->thread, NULL, fanout_main, fo);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc)
-		return -1;
-	fo->started = 1;
-	srv->fanout = srv_loops_add(srv->loops, fo->ctx, fo->thread);
+	/* Its context is this thread's until the thread runs. */
+	fo->loop = srv->fanout = srv_loops_add(srv->loops, fo->ctx);
 	srv->router = srv_router_new(srv, &srv->loops->loop[0],
 				     lws_get_vhost_by_name(srv->lws, "default"),
 				     srv->fanout,
@@ -130,20 +153,25 @@ static int fanout_start(struct fanout *fo, struct srv_ctx *srv)
 	if (!srv->router)
 		lwsl_warn("cannot route connections to the fan-out thread: "
 			  "the main thread serves them all\n");
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&fo->thread, NULL, fanout_main, fo);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc)
+		return -1;
+	fo->started = 1;
 	return 0;
 }
 
-/* Stops the fan-out thread (the caller holds the lock) and makes the
- * caller the owner of its context, to destroy it. */
+/* Stops the fan-out thread and makes the caller the owner of its
+ * context, to destroy it. */
 static void fanout_stop(struct fanout *fo, struct srv_ctx *srv)
 {
 	if (!fo->started)
 		return;
 	atomic_store(&fo->stop, 1);
 	lws_cancel_service(fo->ctx);
-	srv_lock_leave(srv->loops);
 	pthread_join(fo->thread, NULL);
-	srv_lock_enter(srv->loops);
 	fo->started = 0;
 	srv_loop_adopt_by_caller(srv->fanout);
 	srv_loop_run_queue(&srv->loops->loop[0]);
@@ -158,6 +186,18 @@ static void raise_fd_limit(void)
 		rl.rlim_cur = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+/* The pipelining gate's table, for every descriptor the process may
+ * open (h1_gate.h). */
+static int gate_setup(void)
+{
+	struct rlimit rl;
+	size_t n = (size_t)1 << 20;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < n)
+		n = (size_t)rl.rlim_cur;
+	return srv_h1_gate_setup(n);
 }
 
 /* Writes the bound port to a file, atomically (tests wait for it). */
@@ -260,10 +300,9 @@ int main(int argc, char **argv)
 		return rc == -2 ? 2 : 1;
 	}
 
-	/* This thread holds the server lock from here on, except while it
-	 * waits (loop.h). */
+	/* This thread serves the main context (loop.h). */
 	srv_loops_init(&loops);
-	srv_lock_enter(&loops);
+	srv_loop_thread(&loops);
 	srv.loops = &loops;
 
 	if (!realpath(cfg.web_root, web_root)) {
@@ -318,35 +357,44 @@ int main(int argc, char **argv)
 	mounts[SRV_API_MOUNTS].origin_protocol = LWSMPRO_FILE;
 
 	protocols[0] = (struct lws_protocols){
-		.name = "http", .callback = guard_callback,
+		.name = "http", .callback = locked_guard,
 	};
 	protocols[1] = srv_http_protocol;
+	protocols[1].callback = locked_http;
 	protocols[2] = srv_ws_protocol;
+	protocols[2].callback = locked_ws;
 	/* No connection uses it: it takes the write path's wake-ups
 	 * (LWS_CALLBACK_EVENT_WAIT_CANCELLED reaches every protocol). */
 	protocols[3] = (struct lws_protocols){
-		.name = "raceboard-write", .callback = srv_write_callback,
+		.name = "raceboard-write", .callback = locked_write,
 		.user = srv.wp,
 	};
 	protocols[4] = srv_listen_protocol;
+	protocols[4].callback = locked_listen;
 	/* Cluster mode: the log's entries arrive the same way. */
 	protocols[5] = (struct lws_protocols){
-		.name = "raceboard-cluster", .callback = srv_cluster_callback,
+		.name = "raceboard-cluster", .callback = locked_cluster,
 		.user = srv.cluster,
 	};
 	/* It runs the lws calls the other thread queued (loop.h). */
 	protocols[6] = srv_loop_protocol;
+	protocols[6].callback = locked_loop;
 	memset(&protocols[7], 0, sizeof(protocols[7]));
 	/* The fan-out thread's context serves the same requests, but takes
 	 * no wake-ups of the write path, the listener or the cluster. */
 	ws_protocols[0] = protocols[0];
-	ws_protocols[1] = srv_http_protocol;
-	ws_protocols[2] = srv_ws_protocol;
-	ws_protocols[3] = srv_loop_protocol;
+	ws_protocols[1] = protocols[1];
+	ws_protocols[2] = protocols[2];
+	ws_protocols[3] = protocols[6];
 	ws_protocols[4] = srv_route_protocol;
+	ws_protocols[4].callback = locked_route;
 	memset(&ws_protocols[5], 0, sizeof(ws_protocols[5]));
 
 	raise_fd_limit();
+	if (gate_setup()) {
+		lwsl_err("out of memory\n");
+		goto done;
+	}
 
 	memset(&info, 0, sizeof(info));
 	/* A server vhost without a listener of its own: listen.c's sockets
@@ -371,7 +419,7 @@ int main(int argc, char **argv)
 		lwsl_err("cannot create the lws context\n");
 		goto done;
 	}
-	srv_loops_add(&loops, srv.lws, pthread_self());
+	srv_loop_run_here(srv_loops_add(&loops, srv.lws));
 	if (cfg.ws_threads) {
 		info.protocols = ws_protocols;
 		fo.ctx = lws_create_context(&info);
@@ -441,7 +489,6 @@ done:
 	srv_hooks_free(srv.hooks);
 	store_close(srv.store);
 	srv_listen_close(&lsn);
-	srv_lock_leave(&loops);
 	srv_loops_fini(&loops);
 	return status;
 }

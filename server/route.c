@@ -158,9 +158,11 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
 	struct srv_router *r = lws_container_of(sul, struct srv_router,
 						 sweep);
 	lws_usec_t now = lws_now_usecs();
-	struct conn *c = r->waiting, *next;
+	struct conn *c, *next;
 
+	srv_lock();
 	r->sweep_armed = 0;
+	c = r->waiting;
 	for (; c; c = next) {
 		next = c->next;
 		if (now - c->since >= ROUTE_WAIT_MS * LWS_US_PER_MS)
@@ -171,6 +173,7 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
 		lws_sul_schedule(r->ws_loop->ctx, 0, &r->sweep, sweep_cb,
 				 SWEEP_US);
 	}
+	srv_unlock();
 }
 
 /* Fan-out thread: some waiting connections have bytes (or closed). */

@@ -23,6 +23,7 @@ struct srv_loops;
 struct srv_router;
 struct srv_write;
 struct store;
+struct ws_all;
 
 struct srv_ctx {
 	const struct srv_cfg *cfg;
@@ -33,6 +34,7 @@ struct srv_ctx {
 	struct srv_loops *loops;      /* the service threads (loop.h) */
 	struct srv_loop *fanout;      /* the fan-out thread; NULL: none */
 	struct srv_router *router;    /* new connections to it (route.h) */
+	struct ws_all *ws_all;        /* every WebSocket session (ws.c) */
 	struct srv_guard *guard;      /* admission and access checks */
 	struct srv_metrics metrics;   /* counters for GET /metrics */
 	struct srv_hooks *hooks;      /* webhook deliveries seen */

@@ -22,7 +22,9 @@ static void expiry_cb(lws_sorted_usec_list_t *sul)
 	struct srv_write *wp = lws_container_of(sul, struct srv_write,
 						 expiry_sul);
 
+	srv_lock();
 	srv_write_expire(wp, srv_now_ms());
+	srv_unlock();
 	lws_sul_schedule(wp->ctx, 0, &wp->expiry_sul, expiry_cb,
 			 EXPIRY_PERIOD_US);
 }

@@ -32,8 +32,10 @@ void srv_write__flush_cb(lws_sorted_usec_list_t *sul)
 	struct srv_write *wp = lws_container_of(sul, struct srv_write,
 						 flush_sul);
 
+	srv_lock();
 	wp->flush_scheduled = 0;
 	kick(wp);
+	srv_unlock();
 }
 
 static void arm_flush(struct srv_write *wp)

@@ -60,7 +60,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul);
 /* What subscribers hold in total: the hub's frames and lws's copies. */
 static size_t queued(const struct ws_vhd *vhd)
 {
-	return srv_hub_queued_bytes(vhd->hub) + vhd->lws_held;
+	return srv_hub_queued_bytes(vhd->hub) + vhd->all->lws_held;
 }
 
 /* lws copies what the socket did not take of a write (at most that
@@ -68,13 +68,13 @@ static size_t queued(const struct ws_vhd *vhd)
  * until then. */
 static void hold(struct ws_pss *pss, size_t n)
 {
-	pss->vhd->lws_held += n - pss->lws_held;
+	pss->vhd->all->lws_held += n - pss->lws_held;
 	pss->lws_held = n;
 }
 
 static void release(struct ws_pss *pss)
 {
-	pss->vhd->lws_held -= pss->lws_held;
+	pss->vhd->all->lws_held -= pss->lws_held;
 	pss->lws_held = 0;
 }
 
@@ -120,12 +120,12 @@ static void enforce_cap(struct ws_vhd *vhd)
 	size_t q = queued(vhd), cap = vhd->srv->cfg->ws_max_queued;
 	unsigned n = 0;
 
-	if (q > vhd->trim_peak)
-		vhd->trim_peak = q;
+	if (q > vhd->all->trim_peak)
+		vhd->all->trim_peak = q;
 	while (q > cap) {
 		struct ws_pss *worst = NULL;
 
-		for (struct ws_pss *p = vhd->sessions; p; p = p->next)
+		for (struct ws_pss *p = vhd->all->sessions; p; p = p->next)
 			if (!p->culled && (p->big || p->next_big || p->lws_held) &&
 			    (!worst || slower(p, worst)))
 				worst = p;
@@ -600,9 +600,9 @@ static int on_established(struct ws_vhd *vhd, struct ws_pss *pss,
 	pss->vhd = vhd;
 	pss->replies_tail = &pss->replies;
 	pss->connected_at = pss->last_tx = srv_now_ms();
-	pss->next = vhd->sessions;
-	vhd->sessions = pss;
-	vhd->n_sessions++;
+	pss->next = vhd->all->sessions;
+	vhd->all->sessions = pss;
+	vhd->all->n_sessions++;
 	send_hello(pss);
 	return 0;
 }
@@ -616,14 +616,14 @@ static void on_closed(struct ws_vhd *vhd, struct ws_pss *pss)
 	srv_guard_sub_release(vhd->srv->guard, pss->wsi);
 	vhd->srv->metrics.ws_connections--;
 	proto_filter_fini(&pss->sub.filter);
-	if (pss->rq.queued)
+	if (pss->rq.queued || pss->rq.owed_listed)
 		srv_write_forget(vhd->srv->wp, &pss->rq);
-	for (struct ws_pss **pp = &vhd->sessions; *pp; pp = &(*pp)->next)
+	for (struct ws_pss **pp = &vhd->all->sessions; *pp; pp = &(*pp)->next)
 		if (*pp == pss) {
 			*pp = pss->next;
 			break;
 		}
-	vhd->n_sessions--;
+	vhd->all->n_sessions--;
 	srv_ws_replies_free(pss);
 	free(pss->rx);
 	srv_frame_unref(&pss->big);
@@ -638,13 +638,13 @@ static void give_back(struct ws_vhd *vhd)
 {
 	size_t q = queued(vhd), peak = srv_hub_queued_peak(vhd->hub);
 
-	if (peak + vhd->lws_held > vhd->trim_peak)
-		vhd->trim_peak = peak + vhd->lws_held;
-	if (q > vhd->trim_peak)
-		vhd->trim_peak = q;
-	if (vhd->trim_peak - q < TRIM_MIN)
+	if (peak + vhd->all->lws_held > vhd->all->trim_peak)
+		vhd->all->trim_peak = peak + vhd->all->lws_held;
+	if (q > vhd->all->trim_peak)
+		vhd->all->trim_peak = q;
+	if (vhd->all->trim_peak - q < TRIM_MIN)
 		return;
-	vhd->trim_peak = q;
+	vhd->all->trim_peak = q;
 #ifdef __GLIBC__
 	malloc_trim(0);
 #endif
@@ -658,7 +658,10 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	const struct srv_cfg *cfg = vhd->srv->cfg;
 	int64_t now = srv_now_ms();
 
-	for (struct ws_pss *p = vhd->sessions; p; p = p->next) {
+	srv_lock();
+	for (struct ws_pss *p = vhd->all->sessions; p; p = p->next) {
+		if (p->vhd != vhd)
+			continue; /* the other context's tick sees to it */
 		if (!p->active &&
 		    now - p->connected_at >= cfg->subscribe_deadline_sec * 1000LL &&
 		    !p->close_status) {
@@ -674,6 +677,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	srv_hub_expire(vhd->hub, now);
 	enforce_cap(vhd);
 	give_back(vhd);
+	srv_unlock();
 	lws_sul_schedule(vhd->ctx, 0, &vhd->tick, tick_cb, LWS_US_PER_SEC);
 }
 
@@ -702,6 +706,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 			return -1;
 		vhd->ctx = lws_get_context(wsi);
 		vhd->srv = lws_context_user(vhd->ctx);
+		/* One list of sessions for both contexts (loop.h), so that the
+		 * cap sees them all. */
+		if (!vhd->srv->ws_all &&
+		    !(vhd->srv->ws_all = calloc(1, sizeof(struct ws_all))))
+			return -1;
+		vhd->all = vhd->srv->ws_all;
+		vhd->all->vhosts++;
 		/* main() wired the hub to the write path. */
 		vhd->hub = vhd->srv->hub;
 		if (!vhd->hub)
@@ -715,6 +726,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 			return 0;
 		lws_sul_cancel(&vhd->tick);
 		srv_hub_detach(vhd->hub, vhd->ctx);
+		if (vhd->all && !--vhd->all->vhosts) {
+			free(vhd->all);
+			vhd->srv->ws_all = NULL;
+		}
+		vhd->all = NULL;
 		vhd->hub = NULL; /* main() frees it */
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:

@@ -72,13 +72,20 @@ struct ws_pss {
 	const char *close_reason;
 };
 
-struct ws_vhd {
-	struct srv_ctx *srv;
-	struct srv_hub *hub;
-	struct ws_pss *sessions;
+/* What every context's WebSocket sessions share (srv_ctx.ws_all). */
+struct ws_all {
+	struct ws_pss *sessions;    /* of both contexts */
 	unsigned n_sessions;
 	size_t lws_held;            /* sum of the sessions' lws_held */
 	size_t trim_peak;           /* most queued since the last trim */
+	unsigned vhosts;            /* contexts using it */
+};
+
+/* One context's WebSocket protocol. */
+struct ws_vhd {
+	struct srv_ctx *srv;
+	struct srv_hub *hub;
+	struct ws_all *all;
 	struct lws_context *ctx;
 	lws_sorted_usec_list_t tick;
 };
