@@ -96,7 +96,9 @@ void bn_raise_nofile(void);
 
 /* ---- connections ---- */
 
-enum bn_kind { BN_HTTP, BN_WS };
+/* BN_WS_PRODUCER: a WebSocket at /ws?role=producer, which the server
+ * serves beside its HTTP producers rather than on its fan-out thread. */
+enum bn_kind { BN_HTTP, BN_WS, BN_WS_PRODUCER };
 enum bn_state { BN_CONNECTING, BN_HANDSHAKE, BN_OPEN, BN_CLOSED };
 
 struct bn_conn;

@@ -211,18 +211,22 @@ int bn_conn_open_rcvbuf(struct bn_conn *c, int epfd, int port,
 		c->state = BN_CLOSED;
 		return -1;
 	}
-	if (kind == BN_WS) {
+	if (kind != BN_HTTP) {
 		static const char hs[] =
-			"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+			" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 			"Upgrade: websocket\r\nConnection: Upgrade\r\n"
 			"Sec-WebSocket-Key: cmFjZWJvYXJkLWJlbmNoLQ==\r\n"
 			"Sec-WebSocket-Version: 13\r\n"
 			"Sec-WebSocket-Protocol: raceboard.v1\r\n\r\n";
+		const char *line = kind == BN_WS_PRODUCER ?
+				   "GET /ws?role=producer" : "GET /ws";
+		size_t n = strlen(line);
 
-		if (reserve(&c->out, &c->out_cap, sizeof(hs)))
+		if (reserve(&c->out, &c->out_cap, n + sizeof(hs)))
 			return -1;
-		memcpy(c->out, hs, sizeof(hs) - 1);
-		c->out_len = sizeof(hs) - 1;
+		memcpy(c->out, line, n);
+		memcpy(c->out + n, hs, sizeof(hs) - 1);
+		c->out_len = n + sizeof(hs) - 1;
 	}
 	return 0;
 }
@@ -427,7 +431,7 @@ int bn_conn_event(struct bn_conn *c, uint32_t events, int64_t now)
 			bn_conn_close(c);
 			return -1;
 		}
-		c->state = c->kind == BN_WS ? BN_HANDSHAKE : BN_OPEN;
+		c->state = c->kind != BN_HTTP ? BN_HANDSHAKE : BN_OPEN;
 	}
 	if (events & EPOLLOUT && flush_out(c)) {
 		bn_conn_close(c);

@@ -428,7 +428,8 @@ int bn_scenario_fanout(const struct bn_opts *o)
 		goto out;
 	for (long i = 0; i < o->producers; i++)
 		if (bn_conn_open(&prod.conns[i], prod.epfd, srv.port,
-				 o->via_ws ? BN_WS : BN_HTTP, prod_msg, &prod))
+				 o->via_ws ? BN_WS_PRODUCER : BN_HTTP, prod_msg,
+				 &prod))
 			goto out;
 	if (bn_loop_until(prod.epfd, prod_ready, &prod,
 			  bn_now_us() + 10 * 1000000LL)) {

@@ -231,7 +231,8 @@ static int run(const struct bn_opts *o, int ws)
 			in.ws_sent[i] = calloc((size_t)o->window, sizeof(int64_t));
 			in.ws_req[i] = calloc((size_t)o->window, sizeof(uint64_t));
 			if (!in.ws_sent[i] || !in.ws_req[i] ||
-			    bn_conn_open(&in.conns[i], epfd, srv.port, BN_WS,
+			    bn_conn_open(&in.conns[i], epfd, srv.port,
+					 BN_WS_PRODUCER,
 					 ws_msg, &in))
 				goto out;
 		} else if (bn_conn_open(&in.conns[i], epfd, srv.port, BN_HTTP,

@@ -137,7 +137,7 @@ long bn_create_races(int port, long first, long n,
 	cr->first = first;
 	cr->n = n;
 	cr->source_of = source_of;
-	if (bn_conn_open(&cr->c, epfd, port, BN_WS, creator_msg, cr))
+	if (bn_conn_open(&cr->c, epfd, port, BN_WS_PRODUCER, creator_msg, cr))
 		goto out;
 	cr->c.on_open = creator_open;
 	if (bn_loop_until(epfd, creator_done, cr,

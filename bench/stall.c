@@ -230,7 +230,8 @@ int bn_scenario_stall(const struct bn_opts *o)
 		st.subs[i].c.state = BN_CLOSED; /* not open yet */
 	st.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!st.subs || st.epfd < 0 ||
-	    bn_conn_open(&st.prod, st.epfd, srv.port, BN_WS, prod_msg, &st) ||
+	    bn_conn_open(&st.prod, st.epfd, srv.port, BN_WS_PRODUCER,
+			 prod_msg, &st) ||
 	    bn_loop_until(st.epfd, prod_open, &st,
 			  bn_now_us() + 10 * 1000000LL))
 		goto out;

@@ -296,7 +296,10 @@ static int ws_ensure(struct cli_report *r, char *err, size_t cap)
 
 	if (!r->cfg.use_ws || r->ws_unsupported || r->ws)
 		return CLI_OK;
-	rc = cli_ws_connect(&r->cfg.api.url, "/ws", "raceboard.v1",
+	/* A producer only: served beside the HTTP producers, not on the
+	 * server's fan-out thread (docs/PROTOCOL.md). */
+	rc = cli_ws_connect(&r->cfg.api.url, "/ws?role=producer",
+			    "raceboard.v1",
 			    r->cfg.api.token, r->cfg.api.timeout_ms, &r->ws,
 			    why, sizeof(why));
 	if (rc == CLI_ESERVER) {

@@ -16,6 +16,8 @@
 
 #define WS_LINE "GET /ws"          /* then ' ' or '?' */
 #define WS_LINE_LEN 7
+#define PEEK 256                    /* enough for the request target */
+#define PRODUCER "role=producer"
 #define ROUTE_WAIT_MS 1000          /* then it goes to the main thread */
 #define ROUTE_WAITING_MAX 1024      /* more go to the main thread at once */
 #define SWEEP_US (250 * LWS_US_PER_MS)
@@ -44,16 +46,38 @@ struct srv_router {
 	int sweep_armed;
 };
 
+/* 1 when the query q[0..n) has the parameter PRODUCER. */
+static int names_producer(const char *q, size_t n)
+{
+	size_t k = sizeof(PRODUCER) - 1;
+
+	for (size_t i = 0; i + k <= n; i++)
+		if ((i == 0 || q[i - 1] == '&') && !memcmp(q + i, PRODUCER, k) &&
+		    (i + k == n || q[i + k] == '&'))
+			return 1;
+	return 0;
+}
+
 enum srv_route_kind srv_route_classify(const char *b, size_t n, int eof)
 {
 	size_t k = n < WS_LINE_LEN ? n : WS_LINE_LEN;
+	const char *q, *end;
 
 	if (memcmp(b, WS_LINE, k))
 		return SRV_ROUTE_HTTP;
-	if (n > WS_LINE_LEN)
-		return b[WS_LINE_LEN] == ' ' || b[WS_LINE_LEN] == '?' ?
-		       SRV_ROUTE_WS : SRV_ROUTE_HTTP;
-	return eof ? SRV_ROUTE_HTTP : SRV_ROUTE_WAIT;
+	if (n <= WS_LINE_LEN)
+		return eof ? SRV_ROUTE_HTTP : SRV_ROUTE_WAIT;
+	if (b[WS_LINE_LEN] == ' ')
+		return SRV_ROUTE_WS;
+	if (b[WS_LINE_LEN] != '?')
+		return SRV_ROUTE_HTTP;
+	/* A producer that says so stays with the HTTP producers. */
+	q = b + WS_LINE_LEN + 1;
+	end = memchr(q, ' ', n - WS_LINE_LEN - 1);
+	if (!end)
+		return eof || n >= PEEK ? SRV_ROUTE_WS : SRV_ROUTE_WAIT;
+	return names_producer(q, (size_t)(end - q)) ? SRV_ROUTE_HTTP
+						     : SRV_ROUTE_WS;
 }
 
 /* Adopts fd into vh as an HTTP connection (lws upgrades it if asked), on
@@ -131,7 +155,7 @@ static void start_wait(struct srv_post *p)
  */
 static void decide(struct srv_router *r, struct conn *c, int expired)
 {
-	char b[WS_LINE_LEN + 1];
+	char b[PEEK];
 	ssize_t n = recv(c->fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
 	int eof = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 	enum srv_route_kind k = srv_route_classify(b, n > 0 ? (size_t)n : 0,
@@ -190,7 +214,7 @@ void srv_route(struct srv_ctx *srv, struct lws_vhost *here, int fd)
 {
 	struct srv_router *r = srv->router;
 	struct conn *c;
-	char b[WS_LINE_LEN + 1];
+	char b[PEEK];
 	ssize_t n;
 
 	if (!r || !(c = calloc(1, sizeof(*c)))) {

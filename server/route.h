@@ -2,7 +2,10 @@
  * route.h - which service thread serves a new connection (loop.h).
  *
  * listen.c accepts on the main thread. A connection whose request line
- * asks for /ws goes to the fan-out thread's context, the rest stays;
+ * asks for /ws goes to the fan-out thread's context, unless its query
+ * says role=producer (a producer that will not subscribe: it belongs
+ * with the HTTP producers, whose answers do not wait for the fan-out);
+ * the rest stays;
  * both contexts serve every request, so the choice only decides where
  * the work lands. The request line has often not arrived when accept()
  * returns: such a connection waits for it in an epoll set that the
@@ -22,8 +25,9 @@ struct srv_router;
 
 enum srv_route_kind {
 	SRV_ROUTE_WAIT,   /* too few bytes to tell */
-	SRV_ROUTE_WS,     /* "GET /ws " or "GET /ws?": the fan-out thread */
-	SRV_ROUTE_HTTP,   /* anything else: the main thread */
+	SRV_ROUTE_WS,     /* "GET /ws " or "GET /ws?...": the fan-out thread */
+	SRV_ROUTE_HTTP,   /* anything else, /ws?role=producer included: the
+			   * main thread */
 };
 
 /* Where a connection whose first bytes are b[0..n) goes; `eof`: no more

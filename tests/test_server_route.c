@@ -131,6 +131,34 @@ Test(route, websockets_go_to_the_fan_out_thread_and_work_there,
 	cr_assert_eq(fanout_count(), before + 1);
 }
 
+/* Opens a WebSocket at `path`, checks it works (hello, then a create
+ * acknowledged), and returns by how much the fan-out counter moved. */
+static long long open_and_write(const char *path)
+{
+	struct ws_client c;
+	long long before = fanout_count();
+
+	cr_assert_eq(ws_open(&c, srv.port, path), 0, "%s refused", path);
+	cr_assert_eq(ws_recv(&c, 5000), 1); /* hello */
+	cr_assert_eq(ws_send(&c, "{\"type\":\"create\",\"req\":1,\"race\":"
+			     "{\"source\":\"cmd\",\"title\":\"t\"}}"), 0);
+	cr_assert_eq(ws_recv(&c, 5000), 1);
+	cr_assert_not_null(strstr(c.msg, "\"ack\""), "%s: %s", path, c.msg);
+	ws_close(&c);
+	return fanout_count() - before;
+}
+
+Test(route, a_producer_that_says_so_stays_with_the_http_producers,
+     .fini = stop, .timeout = 60)
+{
+	start_with(NULL);
+	cr_assert_eq(open_and_write("/ws?role=producer"), 0);
+	cr_assert_eq(open_and_write("/ws?x=1&role=producer"), 0);
+	cr_assert_eq(open_and_write("/ws?role=producers"), 1);
+	cr_assert_eq(open_and_write("/ws?x=role=producer"), 1);
+	cr_assert_eq(open_and_write("/ws"), 1);
+}
+
 Test(route, a_request_line_that_comes_late_or_in_pieces_is_still_routed,
      .fini = stop, .timeout = 60)
 {
