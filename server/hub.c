@@ -68,6 +68,8 @@
  * share()). */
 #define SWEEP_MS 50
 #define LAG_FRACTION 8
+#define LAG_SCAN_EVERY 256       /* publishes between two lag scans */
+#define LAG_SCAN_MS 20           /* or this long */
 
 /* A round (the queue a publish leaves) this short goes in one pass: a
  * round over so few costs less than the passes slicing it would add to
@@ -117,7 +119,10 @@ struct srv_hub {
 	unsigned wq_len;            /* subscribers in the wake queue */
 	unsigned round_len;         /* wq_len as the last publish left it */
 	uint64_t lag;               /* deltas the furthest behind of those
-				     * with some pending, at the last publish */
+				     * with some pending, at the last scan */
+	unsigned lag_age;           /* publishes since that scan */
+	int64_t lag_at;             /* us, when it was */
+	struct srv_sub *idle;       /* subscribers with nothing requested */
 	struct srv_sub *wq_head, *wq_tail;  /* the wake queue, oldest first */
 	const struct srv_cfg *cfg;
 	struct hub_msg *ring;
@@ -211,11 +216,42 @@ static const char *view(const struct srv_sub *sub, const struct hub_msg *m,
 	return NULL;
 }
 
+/* Puts `sub` on the idle list or takes it off, as its state says. */
+static void update_idle(struct srv_hub *hub, struct srv_sub *sub)
+{
+	int idle = sub->linked && !sub->armed && !sub->queued;
+
+	if (idle == sub->idle)
+		return;
+	if (idle) {
+		sub->idle_prev = NULL;
+		sub->idle_next = hub->idle;
+		if (hub->idle)
+			hub->idle->idle_prev = sub;
+		hub->idle = sub;
+	} else {
+		if (sub->idle_prev)
+			sub->idle_prev->idle_next = sub->idle_next;
+		else
+			hub->idle = sub->idle_next;
+		if (sub->idle_next)
+			sub->idle_next->idle_prev = sub->idle_prev;
+		sub->idle_next = sub->idle_prev = NULL;
+	}
+	sub->idle = idle;
+}
+
+void srv_hub_set_armed(struct srv_hub *hub, struct srv_sub *sub, int armed)
+{
+	sub->armed = armed;
+	update_idle(hub, sub);
+}
+
 static void wake(struct srv_hub *hub, struct srv_sub *sub)
 {
 	if (sub->armed)
 		return;
-	sub->armed = 1;
+	srv_hub_set_armed(hub, sub, 1);
 	hub->stats.wakes++;
 	if (sub->wsi) /* NULL: a subscriber without a connection (tests) */
 		srv_post_wsi(&sub->post, sub->wsi, SRV_OP_WRITABLE);
@@ -236,6 +272,7 @@ static void wq_remove(struct srv_hub *hub, struct srv_sub *sub)
 	sub->wq_next = sub->wq_prev = NULL;
 	sub->queued = 0;
 	hub->wq_len--;
+	update_idle(hub, sub);
 }
 
 static void pump_cb(lws_sorted_usec_list_t *sul);
@@ -343,6 +380,7 @@ static void wake_soon(struct srv_hub *hub, struct srv_sub *sub)
 		return;
 	}
 	sub->queued = 1;
+	update_idle(hub, sub);
 	sub->queued_at = lws_now_usecs();
 	hub->wq_len++;
 	sub->wq_next = NULL;
@@ -418,6 +456,28 @@ static char *dup_or_null(const char *s, size_t n)
 	return d;
 }
 
+/*
+ * How far behind the furthest of the subscribers with deltas pending is
+ * (hub->lag, for share()): a walk over every subscriber, so it is redone
+ * only every LAG_SCAN_EVERY publishes or LAG_SCAN_MS, fine for a bound
+ * at 1/LAG_FRACTION of the ring.
+ */
+static void scan_lag(struct srv_hub *hub)
+{
+	int64_t now = lws_now_usecs();
+
+	if (++hub->lag_age < LAG_SCAN_EVERY &&
+	    now - hub->lag_at < LAG_SCAN_MS * 1000)
+		return;
+	hub->lag_age = 0;
+	hub->lag_at = now;
+	hub->lag = 0;
+	for (struct srv_sub *s = hub->subs; s; s = s->next)
+		if ((s->armed || s->queued) && s->cursor <= hub->hi &&
+		    hub->hi - s->cursor > hub->lag)
+			hub->lag = hub->hi - s->cursor;
+}
+
 void srv_hub_publish(void *arg, const struct srv_change *ch)
 {
 	struct srv_hub *hub = arg;
@@ -457,15 +517,16 @@ void srv_hub_publish(void *arg, const struct srv_change *ch)
 	for (size_t i = 0; i < 2; i++)
 		if (hub->snap[i].frame && hub->snap[i].seq + 1 < hub->lo)
 			srv_frame_unref(&hub->snap[i].frame);
-	hub->lag = 0;
-	for (struct srv_sub *s = hub->subs; s; s = s->next) {
-		if (!s->armed && !s->queued &&
-		    (!m->data || view(s, m, &ignored)))
+	/* Only the idle need a look: the others take what is pending when
+	 * their turn comes. (Visiting every subscriber for every change,
+	 * a cache miss each, was the main thread's largest cost with 1000
+	 * subscribers: docs/PERFORMANCE.md, round 5.) */
+	for (struct srv_sub *s = hub->idle, *next; s; s = next) {
+		next = s->idle_next;
+		if (!m->data || view(s, m, &ignored))
 			wake_soon(hub, s);
-		if ((s->armed || s->queued) && s->cursor <= hub->hi &&
-		    hub->hi - s->cursor > hub->lag)
-			hub->lag = hub->hi - s->cursor;
 	}
+	scan_lag(hub);
 	hub->round_len = hub->wq_len;
 }
 
@@ -476,6 +537,7 @@ void srv_hub_link(struct srv_hub *hub, struct srv_sub *sub)
 		hub->subs = sub;
 		sub->linked = 1;
 		hub->stats.subscribers++;
+		update_idle(hub, sub);
 	}
 	if (srv_hub_pending(hub, sub))
 		wake(hub, sub);
@@ -493,6 +555,7 @@ void srv_hub_unlink(struct srv_hub *hub, struct srv_sub *sub)
 		sub->linked = 0;
 		hub->stats.subscribers--;
 	}
+	update_idle(hub, sub);
 	wq_remove(hub, sub);
 }
 

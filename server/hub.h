@@ -54,7 +54,8 @@ struct srv_sub {
 	struct lws *wsi;
 	struct proto_filter filter;  /* owned; empty = every race */
 	uint64_t cursor;             /* next seq this subscriber needs */
-	int armed;                   /* a writable callback is requested */
+	int armed;                   /* a writable callback is requested
+				      * (set with srv_hub_set_armed()) */
 	int behind;                  /* fell out of the ring: owes a reset */
 	int linked;
 	/* The hub's wake queue (see srv_hub_attach()). */
@@ -62,6 +63,10 @@ struct srv_sub {
 	int queued;
 	int64_t queued_at;           /* us (lws_now_usecs()), when queued */
 	struct srv_post post;        /* lws calls for wsi from another thread */
+	/* The hub's list of idle subscribers: linked, neither armed nor
+	 * queued; the ones a publish has to look at. */
+	struct srv_sub *idle_next, *idle_prev;
+	int idle;
 };
 
 /* Counters for /health and the benchmarks. */
@@ -105,6 +110,11 @@ void srv_hub_detach(struct srv_hub *hub, struct lws_context *ctx);
 /* Tells the hub how long one woken subscriber's writable callback took
  * (ns), so that a pass wakes as many as its slice has room for. */
 void srv_hub_note_write(struct srv_hub *hub, int64_t ns);
+
+/* Records whether a writable callback is requested for `sub` (the
+ * session's writable callback clears it, and sets it when it asks for
+ * another), so that the hub knows which subscribers are idle. */
+void srv_hub_set_armed(struct srv_hub *hub, struct srv_sub *sub, int armed);
 
 /* Queues `sub` (linked) for a wake-up in a later pass: for a subscriber
  * that was just written to and has more deltas pending. */

@@ -518,7 +518,7 @@ static int on_writable(struct ws_pss *pss)
 
 	if (pss->culled)
 		return -1;
-	pss->sub.armed = 0;
+	srv_hub_set_armed(pss->vhd->hub, &pss->sub, 0);
 	if (pss->lws_held && !lws_partial_buffered(pss->wsi))
 		release(pss);
 	for (int i = 0; i < WRITES_PER_WRITABLE; i++) {
@@ -549,7 +549,7 @@ static int on_writable(struct ws_pss *pss)
 		return -1;
 	if (pss->big || pss->replies || pss->close_status ||
 	    pss->heartbeat_due) {
-		pss->sub.armed = 1;
+		srv_hub_set_armed(pss->vhd->hub, &pss->sub, 1);
 		srv_ws_want_write(pss);
 	} else if (pss->sub_state == SUB_LIVE) {
 		/* Deltas published since: the hub wakes it again in its
