@@ -37,8 +37,9 @@ enum srv_route_kind srv_route_classify(const char *b, size_t n, int eof);
 /*
  * Creates the router: WebSocket connections to `ws_vh` (served by
  * ws_loop, whose protocols include srv_route_protocol), the others to
- * `http_vh` (http_loop); srv (borrowed) has the guard and metrics. Call on the main thread while the fan-out
- * thread waits for the lock. NULL on failure.
+ * `http_vh` (http_loop); srv (borrowed) has the guard and metrics.
+ * Call on the main thread before the fan-out thread starts (its
+ * context is still the caller's). NULL on failure.
  */
 struct srv_router *srv_router_new(struct srv_ctx *srv,
 				  struct srv_loop *http_loop,

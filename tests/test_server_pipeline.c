@@ -72,15 +72,10 @@ static size_t request(char *out, size_t cap, char kind, int i)
 	return (size_t)n;
 }
 
+/* Writes all of it, or fails the test. */
 static void send_all(int fd, const char *p, size_t n)
 {
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		cr_assert_gt(w, 0, "send failed");
-		p += w;
-		n -= (size_t)w;
-	}
+	cr_assert_eq(http_send_all(fd, p, n), 0, "send failed");
 }
 
 /*

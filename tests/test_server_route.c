@@ -56,15 +56,10 @@ static long long fanout_count(void)
 	return v;
 }
 
+/* Writes all of it, or fails the test. */
 static void send_all(int fd, const char *p, size_t n)
 {
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		cr_assert_gt(w, 0, "send failed");
-		p += w;
-		n -= (size_t)w;
-	}
+	cr_assert_eq(http_send_all(fd, p, n), 0, "send failed");
 }
 
 static const char upgrade[] =

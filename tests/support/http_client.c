@@ -31,7 +31,7 @@ int http_connect(int port)
 	return fd;
 }
 
-static int send_all(int fd, const char *p, size_t n)
+int http_send_all(int fd, const char *p, size_t n)
 {
 	while (n) {
 		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
@@ -116,7 +116,7 @@ int http_raw(int port, const char *raw, size_t len, struct http_response *out)
 	memset(out, 0, sizeof(*out));
 	if (fd < 0)
 		return -1;
-	rc = send_all(fd, raw, len) ? -1 : http_read_response(fd, out);
+	rc = http_send_all(fd, raw, len) ? -1 : http_read_response(fd, out);
 	close(fd);
 	return rc;
 }

@@ -26,6 +26,9 @@ int http_raw(int port, const char *raw, size_t len, struct http_response *out);
 /* Opens a connection to 127.0.0.1:port; returns the fd or -1. */
 int http_connect(int port);
 
+/* Writes all n bytes to fd. Returns 0, or -1 when the peer is gone. */
+int http_send_all(int fd, const char *p, size_t n);
+
 /* Reads one response from fd (Content-Length framing). Returns 0, or -1
  * with *out owning nothing. */
 int http_read_response(int fd, struct http_response *out);
