@@ -166,20 +166,21 @@ int proto_scan_unescape(const struct proto_slice *sl, char *d, size_t *len)
 	return PROTO_OK;
 }
 
-/* A string of at most `max` bytes, decoded into a new C string. */
-int proto_scan_dup_string(struct proto_scan *c, size_t max, char **out)
+int proto_scan_dup_slice(const struct proto_slice *sl, size_t max,
+			 char **out)
 {
-	struct proto_slice sl;
-	size_t n;
-	int rc;
+	size_t n = sl->n;
+	int rc = PROTO_OK;
 
-	*out = NULL;
-	if (proto_scan_string(c, &sl) != PROTO_OK)
-		return DECLINED;
-	*out = malloc(sl.n + 1);
+	*out = malloc(sl->n + 1);
 	if (!*out)
 		return PROTO_ENOMEM;
-	rc = proto_scan_unescape(&sl, *out, &n);
+	if (sl->escaped) {
+		rc = proto_scan_unescape(sl, *out, &n);
+	} else {
+		memcpy(*out, sl->s, n);
+		(*out)[n] = '\0';
+	}
 	if (rc == PROTO_OK && n > max)
 		rc = DECLINED;
 	if (rc != PROTO_OK) {
@@ -187,6 +188,17 @@ int proto_scan_dup_string(struct proto_scan *c, size_t max, char **out)
 		*out = NULL;
 	}
 	return rc;
+}
+
+/* A string of at most `max` bytes, decoded into a new C string. */
+int proto_scan_dup_string(struct proto_scan *c, size_t max, char **out)
+{
+	struct proto_slice sl;
+
+	*out = NULL;
+	if (proto_scan_string(c, &sl) != PROTO_OK)
+		return DECLINED;
+	return proto_scan_dup_slice(&sl, max, out);
 }
 
 /* A string of at most TEXT_MAX - 1 bytes, decoded into buf. */

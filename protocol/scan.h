@@ -41,6 +41,11 @@ int proto_scan_word(struct proto_scan *c, const char *w, size_t n);
  * json-c's two-character ones and \uXXXX decline; the \u digits are
  * checked by proto_scan_unescape(), the UTF-8 by no one (the caller). */
 int proto_scan_string(struct proto_scan *c, struct proto_slice *out);
+/* The string `sl` decoded into a new C string in *out, when it decodes
+ * to at most `max` bytes; else PROTO_SCAN_DECLINED (or PROTO_ENOMEM),
+ * *out NULL. */
+int proto_scan_dup_slice(const struct proto_slice *sl, size_t max,
+			 char **out);
 /* Reads four hex digits at s into *out; 0 when one is not a hex digit. */
 int proto_scan_hex4(const char *s, unsigned *out);
 /* Writes code point cp (a scalar value) as UTF-8 at d; returns 1 to 4. */

@@ -72,29 +72,10 @@ static int utf8_string(struct proto_scan *c, size_t max,
 static int dup_string(struct proto_scan *c, size_t max, char **out)
 {
 	struct proto_slice sl;
-	size_t n;
-	int rc;
 
 	if (utf8_string(c, max > SIZE_MAX / 6 ? SIZE_MAX : 6 * max, &sl))
 		return DECLINED;
-	*out = malloc(sl.n + 1);
-	if (!*out)
-		return PROTO_ENOMEM;
-	if (!sl.escaped) {
-		memcpy(*out, sl.s, sl.n);
-		(*out)[sl.n] = '\0';
-		n = sl.n;
-		rc = PROTO_OK;
-	} else {
-		rc = proto_scan_unescape(&sl, *out, &n);
-	}
-	if (rc == PROTO_OK && n > max)
-		rc = DECLINED;
-	if (rc != PROTO_OK) {
-		free(*out);
-		*out = NULL;
-	}
-	return rc;
+	return proto_scan_dup_slice(&sl, max, out);
 }
 
 /* A string decoded into buf (room for `cap` bytes with the NUL). */
