@@ -73,7 +73,6 @@ struct srv_loop *srv_loops_add(struct srv_loops *ls, struct lws_context *ctx)
 	l->running = 0;
 	l->head = NULL;
 	l->tail = &l->head;
-	l->all = ls;
 	return l;
 }
 

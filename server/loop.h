@@ -60,7 +60,6 @@ struct srv_loop {
 	pthread_t thread;               /* the thread that services ctx, */
 	int running;                    /* once it runs (under the lock) */
 	struct srv_post *head, **tail;  /* queued calls, under the lock */
-	struct srv_loops *all;
 };
 
 struct srv_loops {
