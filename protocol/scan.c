@@ -59,7 +59,9 @@ int proto_scan_string(struct proto_scan *c, struct proto_slice *out)
 			return DECLINED;
 		if (ch != '\\')
 			continue;
-		if (c->p == c->end || !strchr("\"\\/bfnrtu", *c->p))
+		/* *c->p may be a raw NUL, which strchr() would find. */
+		if (c->p == c->end || !*c->p ||
+		    !strchr("\"\\/bfnrtu", *c->p))
 			return DECLINED;
 		out->escaped = 1;
 		c->p++;

@@ -194,3 +194,30 @@ Test(regress, an_escaped_backslash_before_u_stays_text)
 	cr_assert_str_eq(json_object_get_string(t), want);
 	json_object_put(o);
 }
+
+/* fuzz_update_scan: a backslash before a raw NUL passed the direct
+ * scanner's escape check (strchr() finds the terminator), so the body
+ * below was accepted with an id holding a NUL, which json-c refuses.
+ * Every decoder must refuse it now, in both modes and as a message. */
+Test(regress, a_backslash_before_a_raw_nul_is_not_an_escape)
+{
+	static const char text[] = "{\"id\":\"\\\0d83de\"}";
+	const size_t n = sizeof(text) - 1;
+	const enum proto_json_mode modes[] = { PROTO_JSON_CREATE,
+					       PROTO_JSON_PATCH };
+	struct proto_client_msg m;
+	struct proto_json_error err;
+
+	for (size_t i = 0; i < 2; i++) {
+		struct proto_race_update u;
+
+		cr_assert_eq(proto_json_decode_update_direct(text, n, modes[i],
+							     &u),
+			     PROTO_JSON_DECLINED);
+		cr_assert_neq(proto_json_decode_update(text, n, modes[i], &u,
+						       &err), PROTO_OK);
+	}
+	cr_assert_eq(proto_client_msg_decode_direct(text, n, &m),
+		     PROTO_JSON_DECLINED);
+	cr_assert_neq(proto_client_msg_decode(text, n, 1, &m, &err), PROTO_OK);
+}
