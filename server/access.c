@@ -6,6 +6,7 @@
 #include <libwebsockets.h>
 
 #include "access.h"
+#include "log.h"
 
 int64_t srv_access_now_us(void)
 {
@@ -22,7 +23,7 @@ void srv_access_log(struct lws *wsi, const char *method, const char *path,
 	int64_t us = srv_access_now_us() - started_us;
 
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
-	lwsl_user("access %s %s %s %d %zu %lld.%03lldms\n", peer,
-		  method ? method : "-", path && path[0] ? path : "-", status,
-		  bytes, (long long)(us / 1000), (long long)(us % 1000));
+	srv_log_notice("access %s %s %s %d %zu %lld.%03lldms\n", peer,
+		       method ? method : "-", path && path[0] ? path : "-", status,
+		       bytes, (long long)(us / 1000), (long long)(us % 1000));
 }

@@ -45,6 +45,7 @@
 
 #include "clog.h"
 #include "intent.h"
+#include "log.h"
 
 #define MONITOR_PERIOD_MS 500
 #define NOMEM_RETRY_MS 10    /* an item the NATS thread cannot allocate */
@@ -128,8 +129,8 @@ static struct item *item_new(size_t len)
 
 	while (!(it = calloc(1, sizeof(*it) + len))) {
 		if (!warned++)
-			lwsl_err("cluster: out of memory for the log's "
-				 "entries; waiting\n");
+			srv_log_err("cluster: out of memory for the log's "
+				    "entries; waiting\n");
 		nanosleep(&ts, NULL);
 	}
 	return it;
@@ -161,13 +162,13 @@ static int set_gap(struct srv_cluster *c, uint64_t from, uint64_t to)
 static void log_gap(uint64_t from, uint64_t to, const char *how)
 {
 	/* Two lines: lws cuts a log line at 256 bytes. */
-	lwsl_err("cluster: entries %llu to %llu are no longer in the stream "
-		 "(%s: purged or over its limits) and were never applied "
-		 "here\n", (unsigned long long)from, (unsigned long long)to,
-		 how);
-	lwsl_err("cluster: this node stays at %llu: stale reads, writes and "
-		 "/health 503 until its data directory is rebuilt "
-		 "(docs/CLUSTER.md)\n", (unsigned long long)(from - 1));
+	srv_log_err("cluster: entries %llu to %llu are no longer in the stream "
+		    "(%s: purged or over its limits) and were never applied "
+		    "here\n", (unsigned long long)from, (unsigned long long)to,
+		    how);
+	srv_log_err("cluster: this node stays at %llu: stale reads, writes and "
+		    "/health 503 until its data directory is rebuilt "
+		    "(docs/CLUSTER.md)\n", (unsigned long long)(from - 1));
 }
 
 /* Hands an item to the service thread (any thread but it). An entry
@@ -249,8 +250,8 @@ static void on_link(void *ctx, int connected)
 {
 	struct srv_cluster *c = ctx;
 
-	lwsl_user("cluster: NATS %s\n", connected ? "reconnected" :
-		  "disconnected; writes get 503 until it is back");
+	srv_log_notice("cluster: NATS %s\n", connected ? "reconnected" :
+		       "disconnected; writes get 503 until it is back");
 	if (c->ctx)
 		lws_cancel_service(c->ctx);
 }
@@ -432,8 +433,8 @@ static void apply_entry(struct srv_cluster *c, struct item *it)
 	}
 	c->applied = it->seq;
 	if (proto_intent_decode(it->data, it->len, &in) != PROTO_OK) {
-		lwsl_err("cluster: entry %llu is not an intent; skipped\n",
-			 (unsigned long long)it->seq);
+		srv_log_err("cluster: entry %llu is not an intent; skipped\n",
+			    (unsigned long long)it->seq);
 		if (rq)
 			srv_write_refuse(c->wp, rq, 500, "internal",
 					 "the write could not be decoded");
@@ -501,9 +502,9 @@ static void rewind_to(void *ctx, uint64_t seq)
 
 	if (seq >= c->applied)
 		return;
-	lwsl_warn("cluster: a commit failed: applying the entries after %llu "
-		  "again (%llu were applied)\n", (unsigned long long)seq,
-		  (unsigned long long)c->applied);
+	srv_log_warn("cluster: a commit failed: applying the entries after "
+		     "%llu again (%llu were applied)\n",
+		     (unsigned long long)seq, (unsigned long long)c->applied);
 	c->applied = seq;
 	pthread_mutex_lock(&c->lock);
 	/* Acks stay: they settle intents, whose entries are not lost. */
@@ -580,8 +581,9 @@ static void *monitor_main(void *arg)
 			c->rewind_due = 0;
 			pthread_mutex_unlock(&c->lock);
 			if (clu_log_follow(c->log, to) != CLU_OK) {
-				lwsl_warn("cluster: following again after a "
-					  "failed commit failed; will retry\n");
+				srv_log_warn("cluster: following again after "
+					     "a failed commit failed; will "
+					     "retry\n");
 				pthread_mutex_lock(&c->lock);
 				c->rewind_due = 1;
 				continue;
@@ -617,13 +619,13 @@ static void *monitor_main(void *arg)
 		behind = 0;
 		c->refollows++;
 		pthread_mutex_unlock(&c->lock);
-		lwsl_warn("cluster: behind the stream (%llu of %llu) with "
-			  "nothing arriving; following again\n",
-			  (unsigned long long)delivered,
-			  (unsigned long long)last);
+		srv_log_warn("cluster: behind the stream (%llu of %llu) with "
+			     "nothing arriving; following again\n",
+			     (unsigned long long)delivered,
+			     (unsigned long long)last);
 		if (clu_log_follow(c->log, delivered) != CLU_OK)
-			lwsl_warn("cluster: following again failed; will "
-				  "retry\n");
+			srv_log_warn("cluster: following again failed; will "
+				     "retry\n");
 		pthread_mutex_lock(&c->lock);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -655,23 +657,24 @@ static struct clu_log *open_log(const struct srv_cfg *cfg,
 
 		if (log) {
 			if (last[0])
-				lwsl_warn("cluster: NATS answered after %lld "
-					  "ms\n", (long long)(now - t0));
+				srv_log_warn("cluster: NATS answered after "
+					     "%lld ms\n",
+					     (long long)(now - t0));
 			return log;
 		}
 		if ((*err != CLU_EUNAVAILABLE && *err != CLU_ETIMEOUT) ||
 		    now >= end) {
 			if (last[0] && now >= end)
-				lwsl_err("cluster: gave up after %lld ms "
-					 "(--nats-start-timeout %d)\n",
-					 (long long)(now - t0),
-					 cfg->nats_start_timeout_sec);
+				srv_log_err("cluster: gave up after %lld ms "
+					    "(--nats-start-timeout %d)\n",
+					    (long long)(now - t0),
+					    cfg->nats_start_timeout_sec);
 			return NULL;
 		}
 		if (strcmp(last, why) || now - said >= 5000) {
-			lwsl_warn("cluster: waiting for NATS (%lld of %d s): "
-				  "%s\n", (long long)(now - t0) / 1000,
-				  cfg->nats_start_timeout_sec, why);
+			srv_log_warn("cluster: waiting for NATS (%lld of %d "
+				     "s): %s\n", (long long)(now - t0) / 1000,
+				     cfg->nats_start_timeout_sec, why);
 			snprintf(last, sizeof(last), "%s", why);
 			said = now;
 		}

@@ -18,6 +18,7 @@
 
 #include "guard.h"
 #include "h1_gate.h"
+#include "log.h"
 #include "loop.h"
 #include "route.h"
 #include "server.h"
@@ -150,8 +151,8 @@ static int listen_all(struct srv_listen *l, const struct addrinfo *res,
 				&l->addrs[l->n]);
 		if (fd == -EADDRNOTAVAIL || fd == -EAFNOSUPPORT) {
 			if (several) {
-				lwsl_warn("not listening on %s (of %s): %s\n",
-					  text, bind, strerror(-fd));
+				srv_log_warn("not listening on %s (of %s): "
+					     "%s\n", text, bind, strerror(-fd));
 				continue;
 			}
 		}
@@ -280,8 +281,8 @@ static int accept_some(struct listener *ls, struct lws *wsi)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
-			lwsl_warn("accept: %s; pausing new connections\n",
-				  strerror(errno));
+			srv_log_warn("accept: %s; pausing new connections\n",
+				     strerror(errno));
 			lws_rx_flow_control(wsi, 0);
 			lws_sul_schedule(lws_get_context(wsi), 0, &ls->resume,
 					 accept_resume, ACCEPT_PAUSE_US);

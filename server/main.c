@@ -23,6 +23,7 @@
 #include "hub.h"
 #include "h1_gate.h"
 #include "listen.h"
+#include "log.h"
 #include "loop.h"
 #include "route.h"
 #include "routes.h"
@@ -37,35 +38,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-/*
- * What reaches stderr at each --log-level. The server's own lines use
- * LLL_ERR, LLL_WARN and LLL_USER (its notices: start, stop, the access
- * log), which lws itself does not use; lws's own notices and its info
- * and debug chatter (header tables, mounts, every write) are library
- * noise an operator does not need, so they show only at debug.
- */
-static const int lws_levels[] = {
-	LLL_ERR,
-	LLL_ERR | LLL_WARN,
-	LLL_ERR | LLL_WARN | LLL_USER,
-	LLL_ERR | LLL_WARN | LLL_USER,
-	LLL_ERR | LLL_WARN | LLL_USER | LLL_NOTICE | LLL_INFO | LLL_DEBUG,
-};
-
-/* lws logs with its own prefix and timestamp; we add the level so log
- * lines are greppable (lws's own lines below warn say "lws"), and write
- * to stderr. */
-static void log_emit(int level, const char *line)
-{
-	const char *tag = level & LLL_ERR ? "error" :
-			  level & LLL_WARN ? "warn" :
-			  level & LLL_USER ? "notice" :
-			  level & LLL_NOTICE ? "lws notice" :
-			  level & LLL_INFO ? "lws info" : "lws debug";
-
-	fprintf(stderr, "raceboard-server %s: %s", tag, line);
 }
 
 /* The guard is protocols[0]: lws asks it about every new connection and
@@ -131,7 +103,7 @@ static void *fanout_main(void *arg)
 			break;
 	if (!atomic_load(&fo->stop)) {
 		/* Its connections would hang: stop the server instead. */
-		lwsl_err("the fan-out thread's service loop failed\n");
+		srv_log_err("the fan-out thread's service loop failed\n");
 		kill(getpid(), SIGTERM);
 	}
 	return NULL;
@@ -151,8 +123,8 @@ static int fanout_start(struct fanout *fo, struct srv_ctx *srv)
 				     srv->fanout,
 				     lws_get_vhost_by_name(fo->ctx, "default"));
 	if (!srv->router)
-		lwsl_warn("cannot route connections to the fan-out thread: "
-			  "the main thread serves them all\n");
+		srv_log_warn("cannot route connections to the fan-out thread: "
+			     "the main thread serves them all\n");
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	rc = pthread_create(&fo->thread, NULL, fanout_main, fo);
@@ -247,12 +219,12 @@ static int open_cluster(struct srv_ctx *srv, const struct srv_cfg *cfg,
 	srv->cluster = srv_cluster_open(cfg, node, srv->wp, &conflict, why,
 					sizeof(why));
 	if (!srv->cluster) {
-		lwsl_err("cluster: %s\n", why);
+		srv_log_err("cluster: %s\n", why);
 		*status = conflict ? 2 : 1;
 		return -1;
 	}
-	lwsl_user("cluster: node %s on stream %s (%d replica(s)) at %s\n",
-		  node, cfg->nats_stream, cfg->nats_replicas, cfg->nats);
+	srv_log_notice("cluster: node %s on stream %s (%d replica(s)) at %s\n",
+		       node, cfg->nats_stream, cfg->nats_replicas, cfg->nats);
 	return 0;
 }
 
@@ -277,7 +249,7 @@ int main(int argc, char **argv)
 	rc = srv_cfg_parse(&cfg, argc, argv, getenv, stdout, stderr);
 	if (rc != SRV_CFG_OK)
 		return rc == SRV_CFG_EXIT_OK ? 0 : 2;
-	lws_set_log_level(lws_levels[cfg.log_level], log_emit);
+	srv_log_setup(cfg.log_level);
 	if (!srv_guard_bind_is_loopback(cfg.bind) && !cfg.token[0] &&
 	    !cfg.insecure) {
 		fprintf(stderr, "raceboard-server: refusing to listen on %s "
@@ -306,7 +278,7 @@ int main(int argc, char **argv)
 	srv.loops = &loops;
 
 	if (!realpath(cfg.web_root, web_root)) {
-		lwsl_err("web root %s: %s\n", cfg.web_root, strerror(errno));
+		srv_log_err("web root %s: %s\n", cfg.web_root, strerror(errno));
 		goto done;
 	}
 
@@ -316,14 +288,14 @@ int main(int argc, char **argv)
 	umask(077);
 	rc = store_open(&sopts, &srv.store);
 	if (rc) {
-		lwsl_err("cannot open the data directory %s: %s\n",
-			 cfg.data_dir, store_strerror(rc));
+		srv_log_err("cannot open the data directory %s: %s\n",
+			    cfg.data_dir, store_strerror(rc));
 		goto done;
 	}
 	srv.wp = srv_write_new(srv.store, &cfg, &err);
 	if (!srv.wp) {
-		lwsl_err("cannot load races from %s: %s\n", cfg.data_dir,
-			 store_strerror(err));
+		srv_log_err("cannot load races from %s: %s\n", cfg.data_dir,
+			    store_strerror(err));
 		goto done;
 	}
 	srv_write_set_metrics(srv.wp, &srv.metrics);
@@ -331,7 +303,7 @@ int main(int argc, char **argv)
 	 * fans it out to the WebSocket subscribers (docs/WRITE-PATH.md). */
 	srv.hub = srv_hub_new(&cfg, srv.wp);
 	if (!srv.hub) {
-		lwsl_err("out of memory\n");
+		srv_log_err("out of memory\n");
 		goto done;
 	}
 	srv_write_set_publisher(srv.wp, srv_hub_publish, srv.hub);
@@ -341,7 +313,7 @@ int main(int argc, char **argv)
 	srv.guard = srv_guard_new(&cfg, &srv.metrics);
 	if (!srv.hooks || !srv.guard ||
 	    srv_guard_set_web_root(srv.guard, web_root)) {
-		lwsl_err("out of memory\n");
+		srv_log_err("out of memory\n");
 		goto done;
 	}
 
@@ -392,7 +364,7 @@ int main(int argc, char **argv)
 
 	raise_fd_limit();
 	if (gate_setup()) {
-		lwsl_err("out of memory\n");
+		srv_log_err("out of memory\n");
 		goto done;
 	}
 
@@ -416,7 +388,7 @@ int main(int argc, char **argv)
 	info.retry_and_idle_policy = &idle_policy;
 	srv.lws = lws_create_context(&info);
 	if (!srv.lws) {
-		lwsl_err("cannot create the lws context\n");
+		srv_log_err("cannot create the lws context\n");
 		goto done;
 	}
 	srv_loop_run_here(srv_loops_add(&loops, srv.lws));
@@ -425,24 +397,24 @@ int main(int argc, char **argv)
 		fo.ctx = lws_create_context(&info);
 		fo.loops = &loops;
 		if (!fo.ctx) {
-			lwsl_err("cannot create the fan-out lws context\n");
+			srv_log_err("cannot create the fan-out lws context\n");
 			goto done;
 		}
 	}
 	vh = lws_get_vhost_by_name(srv.lws, "default");
 	if (!vh || srv_listen_attach(&lsn, vh)) {
-		lwsl_err("cannot serve the listening sockets\n");
+		srv_log_err("cannot serve the listening sockets\n");
 		goto done;
 	}
 	srv_write_attach(srv.wp, srv.lws);
 	if (srv.cluster &&
 	    srv_cluster_start(srv.cluster, srv.lws, msg, sizeof(msg))) {
-		lwsl_err("cluster: %s\n", msg);
+		srv_log_err("cluster: %s\n", msg);
 		goto done;
 	}
 	if (cfg.port_file[0] && write_port_file(cfg.port_file, lsn.port)) {
-		lwsl_err("cannot write %s: %s\n", cfg.port_file,
-			 strerror(errno));
+		srv_log_err("cannot write %s: %s\n", cfg.port_file,
+			    strerror(errno));
 		goto done;
 	}
 	/* Where the kernel says the sockets are, not what --bind said. */
@@ -454,19 +426,19 @@ int main(int argc, char **argv)
 		wn += (size_t)snprintf(where + wn, sizeof(where) - wn,
 				       "%shttp://%s/", i ? " and " : "", a);
 	}
-	lwsl_user("listening on %s (data in %s)\n", where, cfg.data_dir);
+	srv_log_notice("listening on %s (data in %s)\n", where, cfg.data_dir);
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	if (fo.ctx && fanout_start(&fo, &srv)) {
-		lwsl_err("cannot start the fan-out thread\n");
+		srv_log_err("cannot start the fan-out thread\n");
 		goto done;
 	}
 	while (!stop_requested)
 		if (lws_service(srv.lws, 0) < 0)
 			break;
-	lwsl_user("shutting down\n");
+	srv_log_notice("shutting down\n");
 	/* No WebSocket write may arrive after the flush. */
 	fanout_stop(&fo, &srv);
 	srv_cluster_stop(srv.cluster);

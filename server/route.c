@@ -10,6 +10,7 @@
 
 #include "guard.h"
 #include "h1_gate.h"
+#include "log.h"
 #include "loop.h"
 #include "route.h"
 #include "server.h"
@@ -91,10 +92,10 @@ static void adopt(struct lws_vhost *vh, int fd)
 	wsi = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP,
 					 d, NULL, NULL);
 	if (!wsi)
-		lwsl_info("%s: adopt failed\n", __func__);
+		srv_log_info("%s: adopt failed\n", __func__);
 	else if (srv_h1_gate_watch(fd, wsi))
-		lwsl_warn("%s: out of memory: pipelined requests on "
-			  "this connection are not ordered\n", __func__);
+		srv_log_warn("%s: out of memory: pipelined requests on "
+			     "this connection are not ordered\n", __func__);
 }
 
 /* Adopts c where it was sent, and frees it. */

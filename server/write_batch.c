@@ -20,6 +20,7 @@
 
 #include "write_priv.h"
 #include "learn.h"
+#include "log.h"
 #include "loop.h"
 #include "metrics.h"
 #include "record.h"
@@ -474,8 +475,8 @@ static void finish_inflight(struct srv_write *wp)
 			wp->first_delta = 1;
 		srv_learn_settle(wp->learn, 1);
 	} else {
-		lwsl_err("commit of %zu writes failed: %s\n", done.n_entries,
-			 store_strerror(rc));
+		srv_log_err("commit of %zu writes failed: %s\n", done.n_entries,
+			    store_strerror(rc));
 		if (wp->acc->n_entries) {
 			next = *wp->acc;
 			memset(wp->acc, 0, sizeof(*wp->acc));

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "write_priv.h"
+#include "log.h"
 
 /* Map growths one batch may ask for before it fails with STORE_EFULL;
  * each doubles the map, so this only bounds a misbehaving store. */
@@ -97,8 +98,8 @@ void srv_write__commit_start(struct srv_write *wp)
 	if (c->running || !wp->ctx)
 		return;
 	if (pthread_create(&c->thread, NULL, writer_main, wp)) {
-		lwsl_warn("no writer thread: commits run on the service "
-			  "thread\n");
+		srv_log_warn("no writer thread: commits run on the service "
+			     "thread\n");
 		return;
 	}
 	c->running = 1;

@@ -28,6 +28,7 @@
 #include "cluster.h"
 #include "guard.h"
 #include "hub.h"
+#include "log.h"
 #include "rfc3339.h"
 #include "server.h"
 #include "ws.h"
@@ -136,9 +137,9 @@ static void enforce_cap(struct ws_vhd *vhd)
 		q = queued(vhd);
 	}
 	if (n)
-		lwsl_warn("closed %u slow subscribers: their frames held more "
-			  "than --ws-max-queued-mb (%zu MB)\n", n,
-			  cap / (1024 * 1024));
+		srv_log_warn("closed %u slow subscribers: their frames held "
+			     "more than --ws-max-queued-mb (%zu MB)\n", n,
+			     cap / (1024 * 1024));
 }
 
 /* Queues a large frame (a reference, taken). A frame already half on the
