@@ -431,6 +431,21 @@ void srv_guard_unhold(struct srv_guard *g, struct srv_guard_hold *h)
 	g->connections--;
 }
 
+void srv_guard_peer_name(struct lws *wsi, char *buf, size_t cap)
+{
+	struct conn *c = lws_get_opaque_user_data(lws_get_network_wsi(wsi));
+	static const unsigned char v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const unsigned char *a = c && c->peer ? c->peer->addr : NULL;
+
+	snprintf(buf, cap, "-");
+	if (!a)
+		return;
+	if (!memcmp(a, v4mapped, sizeof(v4mapped)))
+		inet_ntop(AF_INET, a + 12, buf, (socklen_t)cap);
+	else
+		inet_ntop(AF_INET6, a, buf, (socklen_t)cap);
+}
+
 int srv_guard_rate_ok(struct srv_guard *g, struct lws *wsi)
 {
 	struct conn *c = lws_get_opaque_user_data(wsi);

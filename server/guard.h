@@ -107,6 +107,11 @@ int srv_guard_ws_upgrade(struct srv_guard *g, struct lws *wsi);
 /* 1 when the connection's upgrade request carried the bearer token. */
 int srv_guard_conn_authed(struct lws *wsi);
 
+/* The peer address of wsi's connection as it was at accept, as text
+ * ("127.0.0.1", "::1"), or "-" when unknown: still right after the peer
+ * has gone, when getpeername() no longer answers. */
+void srv_guard_peer_name(struct lws *wsi, char *buf, size_t cap);
+
 /*
  * Counts an accepted connection against --max-connections and
  * --max-conns-per-ip while it is on its way to a context (route.h),

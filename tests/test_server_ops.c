@@ -162,6 +162,40 @@ Test(ops, access_log_covers_files_and_refusals)
 	free(log);
 }
 
+/* A path is %-decoded by lws: its spaces, control bytes (a terminal's
+ * escapes), backslashes and non-ASCII bytes are written as \xNN, so a
+ * request cannot split a line's fields or forge one. The client's
+ * address is the one seen at accept, even once the client has gone
+ * (getpeername() then fails: its message used to stand in for it). */
+Test(ops, access_log_escapes_paths_and_keeps_the_client)
+{
+	static const char *const flags[] = {"--log-level", "notice", NULL};
+	static const char odd[] = "GET /a%20b%1b[31m%5c%c3%a9\x01z HTTP/1.1\r\n"
+				  "Host: 127.0.0.1\r\n\r\n";
+	static const char gone[] = "GET /health HTTP/1.1\r\n"
+				   "Host: elsewhere.example\r\n"
+				   "Connection: close\r\n\r\n";
+	struct http_response r;
+	const char *line;
+	char *log;
+
+	start(flags);
+	cr_assert_eq(http_raw(srv.port, odd, sizeof(odd) - 1, &r), 0);
+	cr_assert_eq(r.status, 404);
+	http_response_free(&r);
+	cr_assert_eq(http_raw(srv.port, gone, sizeof(gone) - 1, &r), 0);
+	cr_assert_eq(r.status, 421);
+	http_response_free(&r);
+	log = stopped_log();
+	cr_expect(access_line(log, "127.0.0.1 GET "
+			      "/a\\x20b\\x1b[31m\\x5c\\xc3\\xa9\\x01z 404 "),
+		  "%s", log);
+	line = access_line(log, " GET /health 421 ");
+	cr_expect(line && !strncmp(line, "notice: access 127.0.0.1 GET ", 29),
+		  "%s", log);
+	free(log);
+}
+
 Test(ops, access_log_off_and_no_library_noise_at_info)
 {
 	static const char *const flags[] = {"--log-level", "info",
