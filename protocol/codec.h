@@ -34,8 +34,8 @@ int proto_codec_utf8_valid(const char *buf, size_t len);
 /*
  * Checks that buf holds exactly one JSON text as RFC 8259 defines it
  * (surrounding whitespace allowed), in well-formed UTF-8, with no \u
- * escape of a lone surrogate: stricter than json-c (json_strict.c says
- * where). Returns PROTO_OK, PROTO_CODEC_STRICT_SYNTAX, or
+ * escape of a lone surrogate and no \u0000 in an object's key: stricter
+ * than json-c (json_strict.c says where). Returns PROTO_OK, PROTO_CODEC_STRICT_SYNTAX, or
  * PROTO_CODEC_STRICT_DEPTH for nesting deeper than 64 levels; *at (may
  * be NULL) gets the offset of the first byte at fault.
  */

@@ -36,8 +36,10 @@ static void skip_ws(struct cursor *c)
 
 /* One escape after the backslash at c->p; 0 when it is not one RFC 8259
  * allows. A \u escape of a high surrogate must be followed by one of a
- * low surrogate: a lone half names no character. */
-static int escape(struct cursor *c)
+ * low surrogate: a lone half names no character. In a key (`key` set),
+ * \u0000 is refused too: json-c 0.16 keeps keys as C strings, so it would
+ * cut "a\u0000b" to "a" and hand us a key nobody sent. */
+static int escape(struct cursor *c, int key)
 {
 	unsigned u, lo;
 
@@ -57,7 +59,7 @@ static int escape(struct cursor *c)
 	    !proto_scan_hex4((const char *)c->p + 2, &u))
 		return 0;
 	c->p += 6;
-	if (u >= 0xdc00 && u <= 0xdfff)
+	if ((key && u == 0) || (u >= 0xdc00 && u <= 0xdfff))
 		return 0;
 	if (u < 0xd800 || u > 0xdbff)
 		return 1;
@@ -96,8 +98,9 @@ static int utf8_char(struct cursor *c)
 	return 1;
 }
 
-/* A string, c->p at its opening quotation mark. */
-static int string(struct cursor *c)
+/* A string, c->p at its opening quotation mark; `key` when it is an
+ * object's key. */
+static int string(struct cursor *c, int key)
 {
 	c->p++;
 	while (c->p < c->end) {
@@ -108,7 +111,7 @@ static int string(struct cursor *c)
 			return 1;
 		}
 		if (ch == '\\') {
-			if (!escape(c))
+			if (!escape(c, key))
 				return 0;
 		} else if (ch < 0x20) {
 			return 0; /* control characters must be escaped */
@@ -168,7 +171,7 @@ static int scalar(struct cursor *c)
 {
 	switch (*c->p) {
 	case '"':
-		return string(c);
+		return string(c, 0);
 	case 't':
 		return literal(c, "true", 4);
 	case 'f':
@@ -240,7 +243,7 @@ after:
 	goto after;
 key:
 	skip_ws(&c);
-	if (c.p == c.end || *c.p != '"' || !string(&c))
+	if (c.p == c.end || *c.p != '"' || !string(&c, 1))
 		goto out;
 	skip_ws(&c);
 	if (c.p == c.end || *c.p != ':')

@@ -221,3 +221,40 @@ Test(regress, a_backslash_before_a_raw_nul_is_not_an_escape)
 		     PROTO_JSON_DECLINED);
 	cr_assert_neq(proto_client_msg_decode(text, n, 1, &m, &err), PROTO_OK);
 }
+
+/* json-c 0.16 keeps object keys as C strings, so a key holding \u0000
+ * was cut at it: a metadata key "a\u0000b" was stored as "a", an event's
+ * data key likewise, and {"type\u0000x":"delete",...} read as a delete.
+ * A NUL in a key is refused like one in a value; an escaped backslash
+ * before "u0000" is still an ordinary key. */
+Test(regress, a_nul_escape_in_a_key_is_refused)
+{
+	static const char *const bodies[] = {
+		"{\"source\":\"s\",\"title\":\"t\","
+		"\"metadata\":{\"a\\u0000b\":\"v\"}}",
+		"{\"s\\u0000\":1,\"source\":\"s\",\"title\":\"t\"}",
+	};
+	static const char msg[] =
+		"{\"type\\u0000x\":\"delete\",\"id\":\"r1\"}";
+	struct proto_race_update u;
+	struct proto_client_msg m;
+	struct proto_event ev;
+	struct proto_json_error err;
+
+	for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+		cr_assert_neq(proto_json_decode_update(bodies[i],
+						       strlen(bodies[i]),
+						       PROTO_JSON_CREATE, &u,
+						       &err), PROTO_OK,
+			      "%s", bodies[i]);
+		cr_assert_str_eq(err.code, "invalid_json", "%s", bodies[i]);
+	}
+	cr_assert_neq(proto_json_decode_event(
+			      "{\"type\":\"t\",\"data\":{\"k\\u0000x\":1}}", 34,
+			      0, &ev, &err), PROTO_OK);
+	cr_assert_neq(proto_client_msg_decode(msg, sizeof msg - 1, 0, &m,
+					      &err), PROTO_OK);
+	cr_assert(!parses("{\"\\u0000\":1}"));
+	cr_assert(parses("{\"\\\\u0000\":1}"));
+	cr_assert(parses("[\"\\u0000\"]"));
+}
