@@ -393,11 +393,19 @@ static void wake_soon(struct srv_hub *hub, struct srv_sub *sub)
 	schedule_pump(hub);
 }
 
-void srv_hub_attach(struct srv_hub *hub, struct lws_context *ctx)
+void srv_hub_attach(struct srv_hub *hub, struct lws_context *ctx, int timer)
 {
 	if (hub->n_attached < SRV_LOOPS_MAX)
 		hub->attached[hub->n_attached++] = ctx;
-	hub->ctx = ctx;
+	/* Nothing is queued yet (contexts attach before they serve
+	 * anyone), so no timer is pending on the one replaced. */
+	if (timer || !hub->ctx)
+		hub->ctx = ctx;
+}
+
+struct lws_context *srv_hub_timer_ctx(const struct srv_hub *hub)
+{
+	return hub->ctx;
 }
 
 void srv_hub_detach(struct srv_hub *hub, struct lws_context *ctx)

@@ -96,10 +96,17 @@ void srv_hub_free(struct srv_hub *hub);
  * subscribers and a zero-delay timer on ctx wakes them at the start of
  * the next service pass of ctx's thread. Without it (tests without a
  * context) every publish wakes every subscriber it concerns at once.
- * Each context's WebSocket protocol attaches its own; the last one
- * attached runs the timer (the fan-out thread's, loop.h).
+ * Each context's WebSocket protocol attaches its own. The timer runs on
+ * the last one attached with `timer` set (the fan-out thread's, loop.h),
+ * else on the first one attached. (lws 4.1 runs PROTOCOL_INIT when a
+ * context is first serviced, so the order in which the two threads
+ * attach is a race: "the last one attached" put the timer on the main
+ * thread in about one start in three. docs/PERFORMANCE.md, round 6.)
  */
-void srv_hub_attach(struct srv_hub *hub, struct lws_context *ctx);
+void srv_hub_attach(struct srv_hub *hub, struct lws_context *ctx, int timer);
+
+/* The context whose thread runs the wake-up timer, or NULL. */
+struct lws_context *srv_hub_timer_ctx(const struct srv_hub *hub);
 
 /* Undoes srv_hub_attach(ctx); when ctx ran the timer, the one attached
  * before it takes over, and the last one cancels the timer and empties

@@ -718,7 +718,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		vhd->hub = vhd->srv->hub;
 		if (!vhd->hub)
 			return -1;
-		srv_hub_attach(vhd->hub, vhd->ctx);
+		/* The fan-out thread's context runs the hub's wake-ups. Its
+		 * loop is known before either thread serves (main.c), or
+		 * not yet, when lws inits at creation: then the fan-out
+		 * context, created last, attaches last. */
+		srv_hub_attach(vhd->hub, vhd->ctx,
+			       !vhd->srv->fanout ||
+			       vhd->srv->fanout->ctx == vhd->ctx);
 		lws_sul_schedule(vhd->ctx, 0, &vhd->tick, tick_cb,
 				 LWS_US_PER_SEC);
 		return 0;

@@ -269,3 +269,31 @@ Test(hub, a_stale_or_uncontinued_snapshot_is_made_anew)
 	cr_assert_eq(srv_hub_queued_bytes(hub), 0, "nothing held, nothing "
 		     "counted");
 }
+
+/* The wake-up timer belongs on the fan-out thread's context whichever
+ * thread's PROTOCOL_INIT comes first (lws 4.1 runs it when a context is
+ * first serviced, so the order is a race). The contexts are never
+ * touched while nothing is queued: two addresses stand for them. */
+Test(hub, the_timer_stays_on_the_context_attached_for_it_in_either_order)
+{
+	static char a, b;
+	struct lws_context *main_ctx = (struct lws_context *)&a;
+	struct lws_context *fan_ctx = (struct lws_context *)&b;
+
+	srv_hub_attach(hub, fan_ctx, 1);
+	srv_hub_attach(hub, main_ctx, 0);
+	cr_assert_eq(srv_hub_timer_ctx(hub), fan_ctx, "fan-out first");
+	srv_hub_detach(hub, main_ctx);
+	cr_assert_eq(srv_hub_timer_ctx(hub), fan_ctx);
+	srv_hub_detach(hub, fan_ctx);
+	cr_assert_null(srv_hub_timer_ctx(hub));
+
+	srv_hub_attach(hub, main_ctx, 0);
+	cr_assert_eq(srv_hub_timer_ctx(hub), main_ctx, "the only one");
+	srv_hub_attach(hub, fan_ctx, 1);
+	cr_assert_eq(srv_hub_timer_ctx(hub), fan_ctx, "main first");
+	srv_hub_detach(hub, fan_ctx);
+	cr_assert_eq(srv_hub_timer_ctx(hub), main_ctx, "it takes over");
+	srv_hub_detach(hub, main_ctx);
+	cr_assert_null(srv_hub_timer_ctx(hub));
+}
