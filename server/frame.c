@@ -62,8 +62,10 @@ void srv_frame_unref(struct srv_frame **fp)
  * moment. So the piece is copied to this thread's own buffer first, and
  * sent from there without the server lock: the send is where the time
  * goes (loopback TCP charges the sender for the receiver's work), and
- * the other thread answers producers meanwhile (loop.h). The copy costs
- * far less than the send. By the time lws_write() returns, lws has
+ * the other thread answers producers meanwhile (loop.h). The copy too is
+ * made without the lock (up to 64 KiB, the main thread's requests wait
+ * for less): the text of a frame never changes once it is made, and the
+ * caller's reference keeps it alive. By the time lws_write() returns, lws has
  * handed the bytes to send() and copied any unsent remainder into its
  * own buflist; it keeps no pointer into the caller's buffer (lws v4.1.6,
  * rops_write_role_protocol_ws() and lws_issue_raw()).
@@ -76,8 +78,8 @@ int srv_frame_write(struct srv_frame *f, struct lws *wsi, size_t off,
 
 	if (n > SRV_FRAME_PIECE)
 		return -1;
-	memcpy(piece + LWS_PRE, f->buf + LWS_PRE + off, n);
 	srv_lock_yield();
+	memcpy(piece + LWS_PRE, f->buf + LWS_PRE + off, n);
 	rc = lws_write(wsi, piece + LWS_PRE, n, wp);
 	srv_lock_resume();
 	return rc < (int)n ? -1 : 0;

@@ -541,8 +541,10 @@ static int write_headers(struct http_pss *pss, struct lws *wsi)
 	if (pss->resp_len)
 		memcpy(p, pss->resp + LWS_PRE, pss->resp_len);
 	p += pss->resp_len;
-	return lws_write(wsi, start, (size_t)(p - start),
-			 LWS_WRITE_HTTP_HEADERS) < (int)(p - start) ? -1 : 1;
+	/* The reply is this session's alone: sent without the lock. */
+	return srv_loop_write(wsi, start, (size_t)(p - start),
+			      LWS_WRITE_HTTP_HEADERS) < (int)(p - start) ? -1
+									: 1;
 }
 
 static const char *method_name(const struct http_pss *pss)
@@ -579,10 +581,10 @@ static int on_writable(struct http_pss *pss, struct lws *wsi)
 		last = n == left;
 		/* Bytes before this piece were sent already, so lws may use
 		 * them as its LWS_PRE headroom. */
-		if (lws_write(wsi, (unsigned char *)pss->resp + LWS_PRE +
-			      pss->resp_sent, n,
-			      last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
-		    (int)n)
+		if (srv_loop_write(wsi, (unsigned char *)pss->resp + LWS_PRE +
+				   pss->resp_sent, n,
+				   last ? LWS_WRITE_HTTP_FINAL
+					: LWS_WRITE_HTTP) < (int)n)
 			return -1;
 		pss->resp_sent += n;
 		if (!last) {

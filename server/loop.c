@@ -62,6 +62,17 @@ void srv_lock_resume(void)
 	}
 }
 
+int srv_loop_write(struct lws *wsi, unsigned char *buf, size_t len,
+		   enum lws_write_protocol wp)
+{
+	int rc;
+
+	srv_lock_yield();
+	rc = lws_write(wsi, buf, len, wp);
+	srv_lock_resume();
+	return rc;
+}
+
 struct srv_loop *srv_loops_add(struct srv_loops *ls, struct lws_context *ctx)
 {
 	struct srv_loop *l;

@@ -108,6 +108,18 @@ void srv_unlock(void);
 void srv_lock_yield(void);
 void srv_lock_resume(void);
 
+/*
+ * lws_write(wsi, buf, len, wp) without the server lock: the send is
+ * where a reply's time goes (loopback TCP charges the sender for the
+ * receiver's work), and the other service thread runs meanwhile. Only on
+ * the thread that owns wsi, from its writable callback, with buf
+ * something no other thread writes to or frees until it returns (a
+ * copy, or what only this session changes, like an HTTP reply). Returns
+ * what lws_write() does.
+ */
+int srv_loop_write(struct lws *wsi, unsigned char *buf, size_t len,
+		   enum lws_write_protocol wp);
+
 /* The loop whose thread services `ctx`, or the context of `wsi` (NULL:
  * none). */
 struct srv_loop *srv_loop_of_ctx(struct lws_context *ctx);

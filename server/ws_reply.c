@@ -290,8 +290,10 @@ int srv_ws_send_replies(struct ws_pss *pss)
 
 		if (i && lws_send_pipe_choked(pss->wsi))
 			break;
-		if (lws_write(pss->wsi, (unsigned char *)r->buf + LWS_PRE,
-			      r->len, LWS_WRITE_TEXT) < (int)r->len)
+		/* Without the lock: the other thread may only append to
+		 * the list meanwhile, never touch r. */
+		if (srv_loop_write(pss->wsi, (unsigned char *)r->buf + LWS_PRE,
+				   r->len, LWS_WRITE_TEXT) < (int)r->len)
 			return -1;
 		pss->replies = r->next;
 		if (!pss->replies)
