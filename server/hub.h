@@ -27,7 +27,10 @@
  * its commit and its answer through between writes, and the deltas
  * published meanwhile share the later frames. (A fixed 64 per pass with
  * a 25 ms bound was tried and bought nothing: docs/PERFORMANCE.md,
- * issue 15.)
+ * issue 15.) On the fan-out thread the producers are no longer behind
+ * the writes, but waking every queued subscriber in each pass there
+ * (--ws-slice-us 0) bought nothing either (round 6): the slice still
+ * lets deltas gather into fewer, larger frames.
  *
  * Under the server lock (loop.h): publishes come from the main thread,
  * the timer and most subscribers live on the fan-out thread, and every
