@@ -13,8 +13,9 @@
  *
  * Both threads use the same table, write path, hub, metrics and guard,
  * under one lock, taken by every lws callback and timer of ours (main.c
- * wraps the protocols' callbacks) and let go of while a frame's bytes,
- * copied first, are sent (srv_lock_yield()). lws itself runs outside it:
+ * wraps the protocols' callbacks) and let go of while a frame's bytes
+ * are copied and sent and while a reply is sent (srv_frame_write(),
+ * srv_loop_write(): srv_lock_yield()). lws itself runs outside it:
  * each context's state belongs to its own thread, so the threads overlap
  * in lws's parsing, polling and system calls, where the time goes, and
  * the modules behind the lock keep their one-thread code.
