@@ -135,17 +135,26 @@ json_object *hook_parse(const char *body, size_t len,
 	return o;
 }
 
-static char *dup_cut(const char *s, size_t max)
+/* The length of s cut to at most max bytes at the start of a UTF-8
+ * sequence, so that what is kept stays well-formed (a payload's strings
+ * are: the strict check saw them). */
+static size_t cut_len(const char *s, size_t max)
 {
 	size_t n = strlen(s);
-	char *d;
 
 	if (n > max) {
 		n = max;
-		/* Back up to the start of a UTF-8 sequence. */
 		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
 			n--;
 	}
+	return n;
+}
+
+static char *dup_cut(const char *s, size_t max)
+{
+	size_t n = cut_len(s, max);
+	char *d;
+
 	d = malloc(n + 1);
 	if (d) {
 		memcpy(d, s, n);
@@ -248,10 +257,16 @@ void hook_build_meta_int(struct hook_builder *b, const char *key, int64_t v)
 void hook_build_sha(struct hook_builder *b, const char *sha)
 {
 	char s[8];
+	size_t n;
 
 	if (!sha)
 		return;
-	snprintf(s, sizeof(s), "%s", sha);
+	/* A sha is hex, but a payload's bytes are only known to be UTF-8:
+	 * a cut inside a character would be stored, and the record would
+	 * not decode when the server starts again (fuzz_hooks found it). */
+	n = cut_len(sha, sizeof(s) - 1);
+	memcpy(s, sha, n);
+	s[n] = '\0';
 	hook_build_meta(b, "sha", s);
 }
 

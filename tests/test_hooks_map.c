@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hooks.h"
+#include "record.h"
 #include "rfc3339.h"
 
 #ifndef HOOKS_FIXTURES
@@ -419,6 +420,35 @@ Test(hooks_map, long_titles_are_cut_on_a_character)
 	hook_change_fini(&c);
 	free(name);
 	free(body);
+}
+
+/* The short sha is 7 bytes of head_sha, cut on a character: cut inside
+ * one, the race's stored record did not decode (fuzz_hooks). */
+Test(hooks_map, a_short_sha_is_cut_on_a_character)
+{
+	static const char body[] = "{\"action\":\"queued\",\"workflow_job\":"
+		"{\"id\":7,\"name\":\"b\",\"workflow_name\":\"W\","
+		"\"head_sha\":\"f83a35\xca\x9b\xc8\xa3\"},"
+		"\"repository\":{\"id\":9}}";
+	struct proto_race *r, *back = NULL;
+	struct proto_json_error err;
+	struct hook_change c;
+	char *rec = NULL;
+	size_t n;
+	int e = 0;
+
+	cr_assert_eq(hook_github_map("workflow_job", body, sizeof(body) - 1,
+				     &c, &err), PROTO_OK, "%s", err.message);
+	cr_expect_str_eq(meta(&c.update, "sha"), "f83a35");
+	r = proto_race_create(&c.update, c.update.id, 1700000000000, &e);
+	cr_assert_not_null(r);
+	cr_assert_eq(proto_record_encode(r, &rec, &n), PROTO_OK);
+	cr_expect_eq(proto_record_decode_json(rec, n, &back), PROTO_OK,
+		     "%.*s", (int)n, rec);
+	proto_race_free(back);
+	proto_race_free(r);
+	free(rec);
+	hook_change_fini(&c);
 }
 
 /* --- The ordering rule: a race never moves back. --- */
