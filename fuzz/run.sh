@@ -14,7 +14,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-"update client_msg delta_apply record update_scan"}
+targets=${*:-"update client_msg delta_apply record update_scan hooks"}
 out=${FUZZ_OUT:-build-fuzz}
 cc=${CLANG:-clang}
 
@@ -24,14 +24,16 @@ if ! command -v "$cc" >/dev/null 2>&1; then
 fi
 mkdir -p "$out"
 flags="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-	-g -O1 -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iprotocol
+	-g -O1 -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iprotocol -Ihooks
 	$(pkg-config --cflags json-c)"
 libs="$(pkg-config --libs json-c) -lm"
 status=0
 for t in $targets; do
 	bin="$out/fuzz_$t"
+	srcs="protocol/*.c"
+	[ "$t" = hooks ] && srcs="$srcs hooks/*.c"
 	# shellcheck disable=SC2086
-	$cc $flags -o "$bin" "fuzz/fuzz_$t.c" protocol/*.c $libs
+	$cc $flags -o "$bin" "fuzz/fuzz_$t.c" $srcs $libs
 	mkdir -p "$out/corpus/$t" "$out/artifacts/$t"
 	cp fuzz/corpus/"$t"/* "$out/corpus/$t/"
 	echo "fuzz/run.sh: $t for ${secs}s"
