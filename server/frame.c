@@ -65,10 +65,10 @@ void srv_frame_unref(struct srv_frame **fp)
  * the other thread answers producers meanwhile (loop.h). The copy too is
  * made without the lock (up to 64 KiB, the main thread's requests wait
  * for less): the text of a frame never changes once it is made, and the
- * caller's reference keeps it alive. By the time lws_write() returns, lws has
- * handed the bytes to send() and copied any unsent remainder into its
- * own buflist; it keeps no pointer into the caller's buffer (lws v4.1.6,
- * rops_write_role_protocol_ws() and lws_issue_raw()).
+ * caller's reference keeps it alive. By the time lws_write() returns,
+ * lws has handed the bytes to send() and copied any unsent remainder
+ * into its own buflist; it keeps no pointer into the caller's buffer
+ * (lws v4.1.6, rops_write_role_protocol_ws() and lws_issue_raw()).
  */
 int srv_frame_write(struct srv_frame *f, struct lws *wsi, size_t off,
 		    size_t n, enum lws_write_protocol wp)

@@ -6,8 +6,8 @@
  * one service thread. So the server runs one context per service thread
  * (struct srv_loop): the main thread's takes the HTTP connections and the
  * write path's and the cluster's wake-ups; the fan-out thread's takes
- * the WebSocket connections (listen.c routes each one at accept, by its
- * request line). Sending deltas to a thousand subscribers then no longer
+ * the WebSocket connections (route.c places each one that listen.c
+ * accepts, by its request line). Sending deltas to a thousand subscribers then no longer
  * holds up a producer's request, its commit and its answer: issue 15,
  * docs/PERFORMANCE.md.
  *

@@ -5,9 +5,8 @@
  * asks for /ws goes to the fan-out thread's context, unless its query
  * says role=producer (a producer that will not subscribe: it belongs
  * with the HTTP producers, whose answers do not wait for the fan-out);
- * the rest stays;
- * both contexts serve every request, so the choice only decides where
- * the work lands. The request line has often not arrived when accept()
+ * the rest stays. Both contexts serve every request, so the choice only
+ * decides where the work lands. The request line has often not arrived when accept()
  * returns: such a connection waits for it in an epoll set that the
  * fan-out thread watches (its descriptor adopted into that context as a
  * raw file), for at most ROUTE_WAIT_MS, and then goes where its first
