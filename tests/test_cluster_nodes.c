@@ -111,12 +111,23 @@ struct sub {
 	int snapshots;
 };
 
+/* Subscribes, and waits for the subscription's snapshot: a change made
+ * before the node took the subscribe is in the snapshot, not a delta, so
+ * a test that wrote before then would count one delta fewer here. */
 static void sub_open(struct sub *s, int port)
 {
+	json_object *f;
+
 	memset(s, 0, sizeof(*s));
 	cr_assert_eq(ws_open(&s->c, port, "/ws"), 0);
 	cr_assert_eq(ws_recv(&s->c, 10000), 1, "hello");
 	cr_assert_eq(ws_send(&s->c, "{\"type\":\"subscribe\"}"), 0);
+	cr_assert_eq(ws_recv(&s->c, 10000), 1, "the snapshot");
+	f = json_tokener_parse(s->c.msg);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(f,
+			 "type")), "snapshot", "%.80s", s->c.msg);
+	json_object_put(f);
+	s->snapshots++;
 }
 
 /* Subscribes again, on another node, from the last seq seen. */
